@@ -1,0 +1,59 @@
+"""App configuration: system checks, and the model loader for serving processes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+# manage.py commands that serve challenges and so want the models in memory.
+SERVING_COMMANDS = frozenset({"runserver", "captcha_sample", "captcha_attack",
+                              "captcha_fill_pool"})
+
+
+def is_serving_process(argv: list[str], under_test: bool = False) -> bool:
+    """Guess whether this process serves requests (for GANCAPTCHA_PRELOAD='auto').
+
+    manage.py and django-admin processes serve only for the commands above;
+    anything else (gunicorn, uWSGI, an ASGI server importing wsgi/asgi.py)
+    is taken to serve. Test runners never preload: they load on first use.
+    """
+    program = argv[0].rsplit("/", 1)[-1] if argv else ""
+    if program in {"manage.py", "django-admin", "__main__.py"} or program.endswith(
+        "-script.py"
+    ):
+        if len(argv) < 2 or argv[1] not in SERVING_COMMANDS:
+            return False
+        # runserver's autoreloader parent only watches files; its child
+        # (RUN_MAIN=true) is the one that serves.
+        return not (
+            argv[1] == "runserver"
+            and "--noreload" not in argv
+            and os.environ.get("RUN_MAIN") != "true"
+        )
+    return not under_test
+
+
+class GanCaptchaConfig(AppConfig):
+    """Registers checks; a serving process loads the models once, here."""
+
+    name = "gancaptcha_field"
+    verbose_name = _("GanCaptcha")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from gancaptcha_field import checks, registry
+        from gancaptcha_field.conf import conf
+
+        checks.register()
+        preload = conf.PRELOAD
+        if preload is True or (
+            preload == "auto"
+            and is_serving_process(sys.argv, under_test="pytest" in sys.modules)
+        ):
+            # Idempotent (a second ready() finds the models loaded) and never
+            # fatal: a failure is logged, reported by the checks, and the form
+            # shows "temporarily unavailable".
+            registry.get_registry().load()

@@ -1,0 +1,56 @@
+"""The contract between training and serving.
+
+Training writes models that obey these values and serving reads them back, so a
+change here is a change of the model file format (record it in CHANGELOG.md).
+Nothing here imports TensorFlow; the scaling helpers work on numpy arrays and on
+tensors alike.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+# Bump when a model file written by an older version can no longer be served.
+MODEL_FORMAT_VERSION = 1
+
+IMAGE_SIZE = 28
+LATENT_DIM = 100
+NUM_CLASSES = 10
+ANSWER_LENGTH = 4
+
+GENERATOR_FILE = "generator.keras"
+READER_FILE = "reader.keras"
+VERIFIER_FILE = "verifier.keras"
+METADATA_FILE = "metadata.json"
+LOSS_PLOT_FILE = "report_losses.png"
+SAMPLE_GRID_FILE = "report_samples.png"
+MODEL_FILES = (GENERATOR_FILE, READER_FILE, VERIFIER_FILE)
+
+# Relative to the model directory: the offline copy of MNIST in Keras' layout.
+BUNDLED_DATA_FILE = "data/mnist.npz"
+
+# Generator output range and the range the classifiers read.
+GENERATOR_RANGE = (-1.0, 1.0)
+CLASSIFIER_RANGE = (0.0, 1.0)
+
+# Served only when the reader is at least this sure and the verifier gives the
+# same label at least this probability (see README, "How it works").
+DEFAULT_READER_THRESHOLD = 0.999
+DEFAULT_VERIFIER_THRESHOLD = 0.99
+
+T = TypeVar("T")
+
+
+def uint8_to_generator_range(x: T) -> T:
+    """MNIST uint8 pixels [0, 255] to the generator's [-1, 1]."""
+    return x / 127.5 - 1.0  # type: ignore[operator, no-any-return]
+
+
+def uint8_to_classifier_range(x: T) -> T:
+    """MNIST uint8 pixels [0, 255] to the classifiers' [0, 1]."""
+    return x / 255.0  # type: ignore[operator, no-any-return]
+
+
+def generator_to_classifier_range(x: T) -> T:
+    """Generator output [-1, 1] to the classifiers' [0, 1]: (x + 1) / 2."""
+    return (x + 1.0) / 2.0  # type: ignore[operator, no-any-return]

@@ -1,0 +1,29 @@
+"""The challenge store's table."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from gancaptcha_field import constants
+
+# secrets.token_urlsafe(24) gives 32 characters; room to grow without a migration.
+KEY_MAX_LENGTH = 64
+
+
+class Challenge(models.Model):
+    """One issued CAPTCHA: a secret key, its answer and the image shown for it."""
+
+    key = models.CharField(_("key"), max_length=KEY_MAX_LENGTH, primary_key=True)
+    answer = models.CharField(_("answer"), max_length=constants.ANSWER_LENGTH)
+    png = models.BinaryField(_("PNG image"))
+    created_at = models.DateTimeField(_("created at"))
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("challenge")
+        verbose_name_plural = _("challenges")
+
+    def __str__(self) -> str:
+        # Never the answer: this may end up in logs.
+        return f"Challenge {self.key[:8]}…"

@@ -1,0 +1,50 @@
+"""The rule that decides which generated digits may be served (numpy only).
+
+Training calibrates with it and serving filters with it, so both agree.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from gancaptcha_field.constants import IMAGE_SIZE
+
+
+class Verdict(NamedTuple):
+    """Per-digit reader label, reader confidence and whether it may be served."""
+
+    labels: np.ndarray  # uint8 (n,)
+    confidence: np.ndarray  # float32 (n,)
+    accepted: np.ndarray  # bool (n,)
+
+
+def judge(
+    reader_probs: np.ndarray,
+    verifier_probs: np.ndarray,
+    reader_threshold: float,
+    verifier_threshold: float,
+) -> Verdict:
+    """Accept a digit when the reader is sure and the verifier agrees.
+
+    The label is the reader's argmax; the verifier must give that same label a
+    probability of at least ``verifier_threshold`` *and* rank it first, so a
+    threshold below 0.5 still demands agreement.
+    """
+    labels = reader_probs.argmax(axis=1)
+    rows = np.arange(len(labels))
+    confidence = reader_probs[rows, labels].astype(np.float32)
+    agree = verifier_probs.argmax(axis=1) == labels
+    accepted = (
+        (confidence >= reader_threshold)
+        & agree
+        & (verifier_probs[rows, labels] >= verifier_threshold)
+    )
+    return Verdict(labels.astype(np.uint8), confidence, accepted)
+
+
+def to_uint8(generated: np.ndarray) -> np.ndarray:
+    """Generator output in [-1, 1] to uint8 digits, white on black (n, 28, 28)."""
+    flat = np.asarray(generated).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+    return np.clip(np.rint((flat + 1.0) * 127.5), 0, 255).astype(np.uint8)

@@ -1,0 +1,254 @@
+"""The models behind the CAPTCHA: loaded once per process, read in batches.
+
+This is the only serving module that imports TensorFlow, and it does so only
+when the models are loaded, so forms, views and checks import without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gancaptcha_field import constants, oracle
+from gancaptcha_field.conf import conf
+
+logger = logging.getLogger(__name__)
+
+
+class CaptchaUnavailable(Exception):
+    """No challenge can be made right now; the form fails closed."""
+
+
+class ModelsUnavailable(CaptchaUnavailable):
+    """The model files are missing, corrupt or incompatible."""
+
+
+class DigitSupplyError(CaptchaUnavailable):
+    """A label's bucket could not be filled within GANCAPTCHA_MAX_BATCHES."""
+
+
+@dataclass(frozen=True)
+class Status:
+    """Whether the models can serve, with a code and a sentence saying why not."""
+
+    ok: bool
+    code: str  # "ok", "missing", "incompatible", "not_configured", "unloaded"
+    message: str
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_metadata(model_dir: Path) -> dict[str, Any]:
+    """The model set's metadata.json (raises OSError or ValueError)."""
+    data = json.loads((model_dir / constants.METADATA_FILE).read_text())
+    if not isinstance(data, dict):
+        raise ValueError("metadata.json is not an object")
+    return data
+
+
+def inspect_model_dir(model_dir: Path | None) -> Status:
+    """Check the files without TensorFlow: present, of our format, unaltered."""
+    if model_dir is None:
+        return Status(False, "not_configured", "GANCAPTCHA_MODEL_DIR is not set.")
+    names = (*constants.MODEL_FILES, constants.METADATA_FILE)
+    missing = [name for name in names if not (model_dir / name).is_file()]
+    if missing:
+        return Status(
+            False, "missing", f"Model files missing in {model_dir}: {', '.join(missing)}."
+        )
+    try:
+        meta = read_metadata(model_dir)
+    except (OSError, ValueError) as exc:
+        return Status(False, "incompatible", f"Unreadable metadata.json: {exc}")
+    if meta.get("format_version") != constants.MODEL_FORMAT_VERSION:
+        return Status(
+            False,
+            "incompatible",
+            f"Model format {meta.get('format_version')!r} in {model_dir}; this "
+            f"version of gancaptcha_field reads format "
+            f"{constants.MODEL_FORMAT_VERSION}. Retrain.",
+        )
+    if meta.get("latent_dim") != constants.LATENT_DIM or meta.get(
+        "image_size"
+    ) != constants.IMAGE_SIZE:
+        return Status(False, "incompatible", "Latent size or image size differ.")
+    hashes = meta.get("files") or {}
+    for name in constants.MODEL_FILES:
+        # A mismatch means a mixed or damaged set (say, one file copied over).
+        if hashes.get(name) != _sha256(model_dir / name):
+            return Status(
+                False,
+                "incompatible",
+                f"{name} does not match the checksum in metadata.json; the "
+                "model set is mixed or damaged. Retrain or restore it.",
+            )
+    return Status(True, "ok", f"Models in {model_dir} are ready.")
+
+
+class Registry:
+    """Loads the generator, reader and verifier and keeps per-label buckets."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._models: tuple[Any, Any, Any] | None = None
+        self._infer: Any = None
+        self._status = Status(False, "unloaded", "Models not loaded yet.")
+        self._loaded_from: Path | None = None
+        self._attempted = False
+        self._thresholds: tuple[float, float] | None = None
+        self._buckets: dict[int, deque[tuple[np.ndarray, float]]] = {}
+        # Serving noise comes from the OS, never from the training seed.
+        self._rng = np.random.default_rng(secrets.randbits(128))
+        self.inference_batches = 0  # TensorFlow calls made; benchmarks read it
+
+    def load(self) -> Status:
+        """Load the models from GANCAPTCHA_MODEL_DIR once; never raises."""
+        with self._lock:
+            model_dir = conf.MODEL_DIR
+            if self._attempted and model_dir == self._loaded_from:
+                return self._status
+            self._attempted, self._loaded_from = True, model_dir
+            self._models = self._infer = None
+            self._buckets = {}
+            status = inspect_model_dir(model_dir)
+            if status.ok:
+                assert model_dir is not None
+                status = self._load_models(model_dir)
+            if not status.ok:
+                logger.error("GanCaptcha unavailable (%s): %s", status.code,
+                             status.message)
+            self._status = status
+            return status
+
+    def _load_models(self, model_dir: Path) -> Status:
+        try:
+            import keras
+            import tensorflow as tf
+
+            models = tuple(
+                keras.models.load_model(model_dir / name, compile=False)
+                for name in constants.MODEL_FILES
+            )
+            generator, reader, verifier = models
+
+            @tf.function(reduce_retracing=True)
+            def infer(z: Any) -> tuple[Any, Any, Any]:
+                images = generator(z, training=False)
+                unit = constants.generator_to_classifier_range(images)
+                return images, reader(unit, training=False), verifier(
+                    unit, training=False
+                )
+
+            # One warm-up call both checks the shapes and traces the graph,
+            # so the first visitor does not pay for it.
+            z = np.zeros((2, constants.LATENT_DIM), np.float32)
+            images, reader_probs, verifier_probs = infer(z)
+            size = constants.IMAGE_SIZE
+            if (
+                tuple(images.shape) != (2, size, size, 1)
+                or tuple(reader_probs.shape) != (2, constants.NUM_CLASSES)
+                or tuple(verifier_probs.shape) != (2, constants.NUM_CLASSES)
+            ):
+                return Status(False, "incompatible", "Model shapes do not match.")
+        except Exception as exc:  # corrupt archives raise many kinds of error
+            logger.exception("GanCaptcha could not load models from %s", model_dir)
+            return Status(
+                False, "incompatible", f"Could not load models from {model_dir}: {exc}"
+            )
+        self._models = models
+        self._infer = infer
+        logger.info("GanCaptcha models loaded from %s", model_dir)
+        return Status(True, "ok", f"Models loaded from {model_dir}.")
+
+    def status(self) -> Status:
+        """The current status, loading the models on first use."""
+        return self.load()
+
+    def reset(self) -> None:
+        """Forget the models and buckets (tests, or after retraining)."""
+        with self._lock:
+            self._attempted = False
+            self._models = self._infer = None
+            self._buckets = {}
+            self._status = Status(False, "unloaded", "Models not loaded yet.")
+
+    def _generate_batch(self) -> None:
+        assert self._infer is not None and self._thresholds is not None
+        z = self._rng.standard_normal((conf.BATCH_SIZE, constants.LATENT_DIM))
+        images, reader_probs, verifier_probs = self._infer(z.astype(np.float32))
+        self.inference_batches += 1
+        verdict = oracle.judge(
+            np.asarray(reader_probs), np.asarray(verifier_probs), *self._thresholds
+        )
+        digits = oracle.to_uint8(np.asarray(images))
+        cap = conf.BUCKET_SIZE
+        for index in np.flatnonzero(verdict.accepted):
+            bucket = self._buckets.setdefault(int(verdict.labels[index]), deque())
+            if len(bucket) < cap:
+                bucket.append((digits[index], float(verdict.confidence[index])))
+
+    def draw_with_confidence(
+        self, labels: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Checked digits showing ``labels``, and the reader's confidence in each."""
+        with self._lock:
+            status = self.load()
+            if not status.ok:
+                raise ModelsUnavailable(status.message)
+            thresholds = (conf.READER_THRESHOLD, conf.VERIFIER_THRESHOLD)
+            if thresholds != self._thresholds:
+                self._thresholds, self._buckets = thresholds, {}
+            images, confidence = [], []
+            for label in labels:
+                label = int(label)
+                if not 0 <= label < constants.NUM_CLASSES:
+                    raise ValueError(f"not a digit: {label}")
+                bucket = self._buckets.setdefault(label, deque())
+                batches = 0
+                while not bucket:
+                    if batches >= conf.MAX_BATCHES:
+                        logger.error(
+                            "GanCaptcha: no digit %d passed the filters in %d "
+                            "batches of %d; failing closed",
+                            label, batches, conf.BATCH_SIZE,
+                        )
+                        raise DigitSupplyError(f"no servable digit {label}")
+                    self._generate_batch()
+                    batches += 1
+                image, conf_value = bucket.popleft()
+                images.append(image)
+                confidence.append(conf_value)
+            return np.stack(images), np.array(confidence, np.float32)
+
+    def draw(self, labels: Sequence[int]) -> np.ndarray:
+        """uint8 digits (n, 28, 28), white on black, each checked to show its label."""
+        return self.draw_with_confidence(labels)[0]
+
+    def bucket_sizes(self) -> dict[int, int]:
+        """How many checked digits wait in each label's bucket."""
+        with self._lock:
+            return {label: len(b) for label, b in sorted(self._buckets.items())}
+
+
+_registry = Registry()
+
+
+def get_registry() -> Registry:
+    """The process-wide registry."""
+    return _registry

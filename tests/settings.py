@@ -1,0 +1,63 @@
+"""Minimal settings for the test suite."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = "tests-only-not-secret"
+ALLOWED_HOSTS = ["testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "gancaptcha_field",
+    "demo_site.signup",
+]
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+
+ROOT_URLCONF = "tests.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": ":memory:",
+        # A file, not shared-cache memory: the concurrency tests write from
+        # several threads, and SQLite's shared cache fails those instead of
+        # waiting for the lock.
+        "TEST": {
+            "NAME": str(
+                Path(tempfile.gettempdir()) / f"gancaptcha-tests-{os.getpid()}.sqlite3"
+            ),
+        },
+    }
+}
+
+USE_TZ = True
+STATIC_URL = "static/"
+
+GANCAPTCHA_MODEL_DIR = BASE_DIR / "ml_models"
+GANCAPTCHA_PRELOAD = False

@@ -1,0 +1,120 @@
+"""The demo signup page, end to end through Django's test client."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from PIL import Image
+from pytest_django import Settings
+
+from gancaptcha_field.models import Challenge
+from tests.utils import find_tag
+
+pytestmark = [pytest.mark.usefixtures("captcha_models"), pytest.mark.django_db]
+
+PASSWORD = "correct-horse-battery-staple-42"
+
+
+@pytest.fixture
+def browser() -> Client:
+    """A client that enforces CSRF, as a browser session would meet it."""
+    return Client(enforce_csrf_checks=True)
+
+
+def load_signup(browser: Client) -> tuple[str, str]:
+    """GET the signup page; return the challenge key and the CSRF token."""
+    response = browser.get("/signup/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    key = find_tag(html, "input", name="captcha_0")["value"]
+    token = find_tag(html, "input", name="csrfmiddlewaretoken")["value"]
+    assert key and token
+    return key, token
+
+
+def signup_data(key: str, answer: str, token: str) -> dict[str, str]:
+    return {
+        "csrfmiddlewaretoken": token,
+        "username": "ada",
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+        "captcha_0": key,
+        "captcha_1": answer,
+    }
+
+
+def test_home_links_to_signup(browser: Client) -> None:
+    response = browser.get("/")
+    assert response.status_code == 200
+    assert find_tag(response.content.decode(), "a", href="/signup/")
+
+
+def test_right_answer_creates_the_user(browser: Client) -> None:
+    key, token = load_signup(browser)
+    answer = Challenge.objects.get(key=key).answer
+    response = browser.post("/signup/", signup_data(key, answer, token))
+    assert response.status_code == 302
+    assert response["Location"] == "/welcome/"
+    user = User.objects.get(username="ada")
+    assert user.check_password(PASSWORD)
+    welcome = browser.get("/welcome/")
+    assert "Welcome, ada!" in welcome.content.decode()
+    assert not Challenge.objects.filter(key=key).exists()
+
+
+def test_wrong_answer_rerenders_with_a_new_challenge(browser: Client) -> None:
+    key, token = load_signup(browser)
+    answer = Challenge.objects.get(key=key).answer
+    wrong = "".join(str((int(c) + 1) % 10) for c in answer)
+    response = browser.post("/signup/", signup_data(key, wrong, token))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Wrong answer. Please try the new image." in html
+    assert find_tag(html, "input", name="username")["value"] == "ada"
+    new_key = find_tag(html, "input", name="captcha_0")["value"]
+    assert new_key and new_key != key
+    assert Challenge.objects.filter(key=new_key).exists()
+    assert not User.objects.filter(username="ada").exists()
+
+    # The old answer is dead; the new one works.
+    replay = browser.post("/signup/", signup_data(key, answer, token))
+    assert replay.status_code == 200
+    new_answer = Challenge.objects.get(key=new_key).answer
+    response = browser.post("/signup/", signup_data(new_key, new_answer, token))
+    assert response.status_code == 302
+    assert User.objects.filter(username="ada").exists()
+
+
+def test_served_png_is_four_equal_cells_of_ink(
+    browser: Client, settings: Settings
+) -> None:
+    settings.GANCAPTCHA_IMAGE_SCALE = 2
+    response = browser.get("/signup/")
+    html = response.content.decode()
+    image_tag = find_tag(html, "img")
+    png = browser.get(image_tag["src"])
+    assert png.status_code == 200
+    with Image.open(io.BytesIO(png.content)) as image:
+        assert image.format == "PNG"
+        assert image.size == (4 * 28 * 2, 28 * 2)
+        assert image.size == (int(image_tag["width"]), int(image_tag["height"]))
+        pixels = np.asarray(image.convert("L"))
+    cell = pixels.shape[1] // 4
+    for index in range(4):
+        part = pixels[:, index * cell : (index + 1) * cell]
+        # Dark ink on a light ground in every cell: a digit was drawn there.
+        assert np.median(part) > 200
+        assert (part < 100).sum() > 20
+
+
+def test_signup_page_is_accessible_html(browser: Client) -> None:
+    html = browser.get("/signup/").content.decode()
+    assert '<html lang="en">' in html
+    assert find_tag(html, "label", **{"for": "id_username"})
+    assert find_tag(html, "label", **{"for": "id_captcha_1"})
+    assert find_tag(html, "img")["alt"] == "Type the four digits shown in the image"
+    assert find_tag(html, "script")["src"] == "/static/gancaptcha_field/gancaptcha.js"

@@ -1,0 +1,200 @@
+"""train_captcha_models: tiny runs into tmp_path, then served end to end."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from django.core.management import CommandError, call_command
+
+from gancaptcha_field import constants, registry
+from gancaptcha_field.training import data
+
+pytestmark = pytest.mark.slow
+
+TINY = [
+    "--limit", "300",
+    "--gan-epochs", "1",
+    "--reader-epochs", "1",
+    "--verifier-epochs", "1",
+    "--calibration-samples", "256",
+    "--batch-size", "64",
+]
+
+
+def train(output_dir: Path, *extra: str) -> str:
+    out = io.StringIO()
+    call_command("train_captcha_models", "--output-dir", str(output_dir), *TINY,
+                 *extra, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output_dir = tmp_path_factory.mktemp("tiny_models")
+    train(output_dir)
+    return output_dir
+
+
+def test_writes_models_report_and_metadata(tiny_dir: Path) -> None:
+    for name in (*constants.MODEL_FILES, constants.METADATA_FILE,
+                 constants.LOSS_PLOT_FILE):
+        assert (tiny_dir / name).is_file(), name
+    meta = json.loads((tiny_dir / constants.METADATA_FILE).read_text())
+    assert meta["format_version"] == constants.MODEL_FORMAT_VERSION
+    assert meta["gan"]["epochs"] == 1
+    assert meta["gan"]["images_seen"] == 300
+    assert meta["reader"]["train_digits"] == 300
+    # Measured on the held-out split, never on the training digits.
+    assert meta["reader"]["test_digits"] == 10000
+    assert 0.0 <= meta["reader"]["test_accuracy"] <= 1.0
+    assert meta["data_source"] == "bundled (limit 300)"
+    assert meta["pixel_range"]["generator"] == [-1.0, 1.0]
+    assert set(meta["files"]) == set(constants.MODEL_FILES)
+    assert "calibration" in meta
+    assert not list(tiny_dir.glob(".staging-*"))
+    assert (tiny_dir / "checkpoints" / "gan_checkpoint.npz").is_file()
+
+
+def test_progress_shows_losses_time_and_eta(tmp_path: Path) -> None:
+    output = train(tmp_path, "--skip-reader", "--skip-verifier")
+    line = next(x for x in output.splitlines() if x.startswith("gan: epoch 1/1"))
+    assert "gen_loss" in line and "disc_loss" in line and "ETA" in line
+
+
+def test_models_are_served_end_to_end(tiny_dir: Path, settings) -> None:
+    settings.GANCAPTCHA_MODEL_DIR = tiny_dir
+    # A one-epoch reader is not confident; accept whatever both classifiers agree on.
+    settings.GANCAPTCHA_READER_THRESHOLD = 0.0
+    settings.GANCAPTCHA_VERIFIER_THRESHOLD = 0.0
+    settings.GANCAPTCHA_MAX_BATCHES = 3
+    reg = registry.Registry()
+    assert reg.load().ok
+    reg._thresholds = (0.0, 0.0)
+    reg._generate_batch()
+    available = [label for label, size in reg.bucket_sizes().items() if size]
+    assert available, "a tiny model should still agree on some label"
+    label = available[0]
+    images, confidence = reg.draw_with_confidence([label])
+    assert images.shape == (1, 28, 28) and images.dtype == np.uint8
+    assert 0.0 <= float(confidence[0]) <= 1.0
+    missing = [d for d in range(10) if d not in available]
+    if missing:
+        # A label the models never agree on fails closed after bounded batches.
+        with pytest.raises(registry.DigitSupplyError):
+            reg.draw([missing[0]])
+        assert reg.inference_batches <= 1 + settings.GANCAPTCHA_MAX_BATCHES
+
+
+def test_resume_continues_from_checkpoint(tmp_path: Path) -> None:
+    train(tmp_path, "--skip-reader", "--skip-verifier")
+    output = train(tmp_path, "--skip-reader", "--skip-verifier", "--resume",
+                   "--gan-epochs", "2")
+    assert "resumed at epoch 1" in output
+    assert "gan: epoch 2/2" in output and "gan: epoch 1/2" not in output
+    meta = json.loads((tmp_path / constants.METADATA_FILE).read_text())
+    assert meta["gan"]["epochs"] == 2
+    assert meta["gan"]["images_seen"] == 600
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="no checkpoint"):
+        train(tmp_path, "--skip-reader", "--skip-verifier", "--resume")
+
+
+class _InterruptAt(io.StringIO):
+    """A stdout that raises when a given line is written, like Ctrl-C there."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def write(self, text: str) -> int:
+        if self.marker in text:
+            raise KeyboardInterrupt
+        return super().write(text)
+
+
+def test_interrupted_run_leaves_previous_models_intact(
+    tiny_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    target = tmp_path / "models"
+    shutil.copytree(tiny_dir, target)
+    before = {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()}
+    with pytest.raises(KeyboardInterrupt):
+        call_command("train_captcha_models", "--output-dir", str(target), *TINY,
+                     "--seed", "7", stdout=_InterruptAt("calibration:"))
+    after = {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()}
+    assert after == before
+    assert not list(target.glob(".staging-*"))
+    assert not list(target.glob(".*tmp*"))
+
+
+def test_missing_bundled_data_is_a_command_error(tmp_path: Path, settings) -> None:
+    settings.GANCAPTCHA_MODEL_DIR = tmp_path / "installed_without_data"
+    with pytest.raises(CommandError, match="bundled MNIST copy is absent"):
+        train(tmp_path / "out")
+    assert not (tmp_path / "out" / constants.GENERATOR_FILE).exists()
+
+
+def test_data_path_must_be_in_keras_layout(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x=np.zeros((3, 28, 28), np.uint8))
+    with pytest.raises(CommandError, match="not in Keras' mnist.npz layout"):
+        train(tmp_path / "out", "--data", str(bad))
+    with pytest.raises(CommandError, match="not found"):
+        train(tmp_path / "out", "--data", str(tmp_path / "nope.npz"))
+
+
+def test_data_path_in_keras_layout_is_used(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    path = tmp_path / "mine.npz"
+    np.savez(
+        path,
+        x_train=rng.integers(0, 255, (40, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 10, 40, dtype=np.uint8),
+        x_test=rng.integers(0, 255, (20, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 10, 20, dtype=np.uint8),
+    )
+    train(tmp_path / "out", "--data", str(path), "--skip-gan", "--skip-verifier")
+    meta = json.loads((tmp_path / "out" / constants.METADATA_FILE).read_text())
+    assert meta["data_source"] == str(path)
+    assert meta["reader"]["train_digits"] == 40
+    assert meta["reader"]["test_digits"] == 20
+
+
+def test_keras_download_fails_cleanly_offline_or_loads(monkeypatch, tmp_path) -> None:
+    # Keras caches under KERAS_HOME; an empty one forces a real download attempt.
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    try:
+        mnist = data.load("keras", None)
+    except data.DataError as exc:
+        assert "Offline?" in str(exc)
+    else:
+        assert mnist.x_train.shape == (60000, 28, 28)
+
+
+def test_bundled_data_is_full_mnist() -> None:
+    mnist = data.load("bundled", Path(__file__).resolve().parent.parent / "ml_models")
+    assert mnist.x_train.shape == (60000, 28, 28)
+    assert mnist.x_test.shape == (10000, 28, 28)
+    assert sorted(np.unique(mnist.y_train)) == list(range(10))
+
+
+def test_limit_is_a_seeded_subset() -> None:
+    mnist = data.load("bundled", Path(__file__).resolve().parent.parent / "ml_models")
+    a, b = mnist.limited(100, seed=1), mnist.limited(100, seed=1)
+    assert np.array_equal(a.x_train, b.x_train)
+    assert len(a.x_train) == 100 and len(a.x_test) == 10000
+
+
+def test_bad_limit_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(CommandError):
+        call_command("train_captcha_models", "--output-dir", str(tmp_path),
+                     "--limit", "0")
