@@ -62,9 +62,7 @@ def is_available() -> bool:
 
 def create_challenge() -> Challenge:
     """Draw a fresh challenge with a random answer; raises CaptchaUnavailable."""
-    answer = "".join(
-        str(secrets.randbelow(10)) for _ in range(constants.ANSWER_LENGTH)
-    )
+    answer = "".join(str(secrets.randbelow(10)) for _ in range(constants.ANSWER_LENGTH))
     return _create_with_answer(answer)
 
 

@@ -30,7 +30,9 @@ class Hints:
     """How to fix what each check found."""
 
     W001 = "Run `python manage.py train_captcha_models`."
-    E001 = "Retrain with `python manage.py train_captcha_models`, or reinstall the models."
+    E001 = (
+        "Retrain with `python manage.py train_captcha_models`, or reinstall the models."
+    )
     E002 = 'Set GANCAPTCHA_MODEL_DIR (or BASE_DIR, to use BASE_DIR / "ml_models").'
     W002 = "Turn GANCAPTCHA_TEST_MODE off outside tests."
     W003 = 'Add path("gancaptcha/", include("gancaptcha_field.urls")) to your URLconf.'
@@ -45,7 +47,9 @@ def check_models(
     if status.ok:
         return []
     if model_dir is None or status.code == "not_configured":
-        return [checks.Error(Messages.E002, hint=Hints.E002, id="gancaptcha_field.E002")]
+        return [
+            checks.Error(Messages.E002, hint=Hints.E002, id="gancaptcha_field.E002")
+        ]
     if status.code == "missing":
         return [
             checks.Warning(
@@ -68,7 +72,9 @@ def check_test_mode(
 ) -> list[checks.CheckMessage]:
     """W002: test mode lets anything through, so it must not reach production."""
     if conf.TEST_MODE and not settings.DEBUG:
-        return [checks.Warning(Messages.W002, hint=Hints.W002, id="gancaptcha_field.W002")]
+        return [
+            checks.Warning(Messages.W002, hint=Hints.W002, id="gancaptcha_field.W002")
+        ]
     return []
 
 
@@ -79,7 +85,9 @@ def check_urls(
     try:
         reverse("gancaptcha:refresh")
     except NoReverseMatch:
-        return [checks.Warning(Messages.W003, hint=Hints.W003, id="gancaptcha_field.W003")]
+        return [
+            checks.Warning(Messages.W003, hint=Hints.W003, id="gancaptcha_field.W003")
+        ]
     return []
 
 

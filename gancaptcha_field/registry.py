@@ -119,6 +119,11 @@ class Registry:
 
     def load(self) -> Status:
         """Load the models from GANCAPTCHA_MODEL_DIR once; never raises."""
+        model_dir = conf.MODEL_DIR
+        if self._attempted and model_dir == self._loaded_from:
+            # Fast path without the lock: status checks on every form must not
+            # queue behind another visitor's draw.
+            return self._status
         with self._lock:
             model_dir = conf.MODEL_DIR
             if self._attempted and model_dir == self._loaded_from:

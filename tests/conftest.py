@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+
 from django.utils import timezone
 
 from gancaptcha_field import challenges, registry

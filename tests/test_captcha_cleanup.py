@@ -3,8 +3,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from io import StringIO
 
-from django.core.management import call_command
 from pytest_django import Settings
+
+from django.core.management import call_command
 
 from gancaptcha_field.models import Challenge
 from tests.utils import Clock

@@ -5,9 +5,10 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
 from PIL import Image
 from pytest_django import Settings
+
+from django.db import connection
 
 from gancaptcha_field import challenges, constants
 from gancaptcha_field.challenges import Code

@@ -4,8 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
-from django.core import checks as django_checks
 from pytest_django import Settings
+
+from django.core import checks as django_checks
 
 from gancaptcha_field import checks, constants
 

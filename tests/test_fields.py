@@ -4,9 +4,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pytest_django import DjangoAssertNumQueries, Settings
+
 from django import forms
 from django.core.exceptions import ValidationError
-from pytest_django import DjangoAssertNumQueries, Settings
 
 from gancaptcha_field import challenges, registry
 from gancaptcha_field.fields import GanCaptchaField, normalise_answer
@@ -37,7 +38,7 @@ def error_codes(form: CaptchaForm) -> list[str]:
         ("\t1\n2\r3\u00a04\u3000", "1234"),
         ("١٢٣٤", "1234"),  # Arabic-Indic
         ("۱۲۳۴", "1234"),  # Extended Arabic-Indic (Persian)
-        ("１２３４", "1234"),  # fullwidth
+        ("\uff11\uff12\uff13\uff14", "1234"),  # fullwidth
         ("१२३४", "1234"),  # Devanagari
         ("12a4", "12a4"),
         ("½²", "½²"),  # numeric but not decimal digits: left alone
@@ -57,7 +58,7 @@ def test_right_answer_is_valid_and_cleans_to_the_key(
     assert form.cleaned_data["captcha"] == challenge.key
 
 
-@pytest.mark.parametrize("typed", [" 2 5 8 0 ", "٢٥٨٠", "２ ５ ８ ０"])
+@pytest.mark.parametrize("typed", [" 2 5 8 0 ", "٢٥٨٠", "\uff12 \uff15 \uff18 \uff10"])
 def test_spaces_and_unicode_digits_are_accepted(
     make_challenge: MakeChallenge, typed: str
 ) -> None:

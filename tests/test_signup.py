@@ -6,10 +6,11 @@ import io
 
 import numpy as np
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 from PIL import Image
 from pytest_django import Settings
+
+from django.contrib.auth.models import User
+from django.test import Client
 
 from gancaptcha_field.models import Challenge
 from tests.utils import find_tag

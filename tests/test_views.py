@@ -3,9 +3,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from pytest_django import Settings
+
 from django.test import Client
 from django.urls import reverse
-from pytest_django import Settings
 
 from gancaptcha_field import challenges
 from gancaptcha_field.models import Challenge

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from pytest_django import Settings
+
 from django import forms
 from django.urls import reverse
-from pytest_django import Settings
 
 from gancaptcha_field import challenges
 from gancaptcha_field.fields import GanCaptchaField
