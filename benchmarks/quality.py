@@ -27,11 +27,13 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from benchmarks.judge import ROOT, load_or_train_judge  # noqa: E402
 from gancaptcha_field import constants, oracle  # noqa: E402
 from gancaptcha_field.conf import conf  # noqa: E402
 from gancaptcha_field.training import classifiers, data  # noqa: E402
+from gancaptcha_field.training.judge import default_judge_path, load_or_train_judge  # noqa: E402
 from gancaptcha_field.training.pipeline import generate  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
@@ -51,7 +53,7 @@ def main() -> None:
     mnist = data.load("bundled", model_dir)
     load = lambda name: keras.models.load_model(model_dir / name, compile=False)  # noqa: E731
     generator, reader, verifier = (load(n) for n in constants.MODEL_FILES)
-    judge = load_or_train_judge()
+    judge = load_or_train_judge(default_judge_path(model_dir), mnist, print)
 
     results: dict = {"model_dir": str(model_dir)}
     test_unit = classifiers.as_input(mnist.x_test)
