@@ -74,23 +74,25 @@ def _create_with_answer(answer: str) -> Challenge:
     digits = registry.get_registry().draw([int(c) for c in answer])
     # The image is made once, here, so that serving it is a plain read.
     png = compose_png(digits, conf.IMAGE_SCALE)
+    png_2x = compose_png(digits, 2 * conf.IMAGE_SCALE)
     now = timezone.now()
     return Challenge.objects.create(
         key=secrets.token_urlsafe(_KEY_BYTES),
         answer=answer,
         png=png,
+        png_2x=png_2x,
         created_at=now,
         expires_at=now + timedelta(seconds=conf.TIMEOUT),
     )
 
 
-def get_png(key: str) -> bytes | None:
-    """The PNG of a live challenge; None if unknown, expired or used."""
+def get_png(key: str, hidpi: bool = False) -> bytes | None:
+    """The PNG (1x, or 2x for HiDPI) of a live challenge; None if not live."""
     if not is_valid_key(key):
         return None
     png = (
         Challenge.objects.filter(key=key, expires_at__gt=timezone.now())
-        .values_list("png", flat=True)
+        .values_list("png_2x" if hidpi else "png", flat=True)
         .first()
     )
     # PostgreSQL hands back a memoryview, SQLite bytes.

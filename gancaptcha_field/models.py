@@ -17,6 +17,8 @@ class Challenge(models.Model):
     key = models.CharField(_("key"), max_length=KEY_MAX_LENGTH, primary_key=True)
     answer = models.CharField(_("answer"), max_length=constants.ANSWER_LENGTH)
     png = models.BinaryField(_("PNG image"))
+    # Twice the pixels, for HiDPI screens (srcset); made with the 1x image.
+    png_2x = models.BinaryField(_("PNG image, 2x"), default=b"")
     created_at = models.DateTimeField(_("created at"))
     expires_at = models.DateTimeField(_("expires at"), db_index=True)
 

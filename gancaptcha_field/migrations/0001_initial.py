@@ -17,6 +17,7 @@ class Migration(migrations.Migration):
                 ('key', models.CharField(max_length=64, primary_key=True, serialize=False, verbose_name='key')),
                 ('answer', models.CharField(max_length=4, verbose_name='answer')),
                 ('png', models.BinaryField(verbose_name='PNG image')),
+                ('png_2x', models.BinaryField(default=b'', verbose_name='PNG image, 2x')),
                 ('created_at', models.DateTimeField(verbose_name='created at')),
                 ('expires_at', models.DateTimeField(db_index=True, verbose_name='expires at')),
             ],
