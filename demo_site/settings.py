@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Development default; set DJANGO_SECRET_KEY anywhere that matters.
@@ -27,11 +29,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "gancaptcha_field.ratelimit.RateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "demo_site.urls"
@@ -69,7 +73,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The language switcher (Django's set_language view) offers these two.
+LANGUAGES = [("en", "English"), ("es", "Español")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -78,3 +84,15 @@ STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 GANCAPTCHA_MODEL_DIR = BASE_DIR / "ml_models"
+
+# Per client address; runserver is one process, so the local-memory cache counts
+# everything. Behind a reverse proxy, also set GANCAPTCHA_CLIENT_IP.
+GANCAPTCHA_RATELIMIT_ENABLED = True
+
+# Any answer "PASS" passes: for browser tests only, never on a real site.
+GANCAPTCHA_TEST_MODE = os.environ.get("GANCAPTCHA_TEST_MODE", "0") == "1"
+if GANCAPTCHA_TEST_MODE and not DEBUG:
+    raise ImproperlyConfigured(
+        "GANCAPTCHA_TEST_MODE=1 with DJANGO_DEBUG=0: test mode lets any "
+        "CAPTCHA answer pass, so the demo site refuses to start without DEBUG."
+    )

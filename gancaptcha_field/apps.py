@@ -49,6 +49,9 @@ class GanCaptchaConfig(AppConfig):
 
         checks.register()
         preload = conf.PRELOAD
+        if conf.POOL_ONLY:
+            # Serves from the shared pool only: never loads TensorFlow.
+            return
         if preload is True or (
             preload == "auto"
             and is_serving_process(sys.argv, under_test="pytest" in sys.modules)

@@ -1,13 +1,15 @@
-"""The challenge store: create, fetch, verify and expire challenges.
+"""Create, fetch, verify and expire challenges, in the store GANCAPTCHA_STORE names.
 
-Every submission consumes its challenge, right or wrong. The row count of one
-conditional DELETE decides who consumed it, so two concurrent submissions of a
-solved challenge cannot both pass (no read-then-delete race).
+Every submission consumes its challenge, right or wrong, and the store decides
+atomically who consumed it (stores.py), so two concurrent submissions of a
+solved challenge cannot both pass. With a pool (GANCAPTCHA_POOL_SIZE), a new
+challenge is a pre-rendered row handed out once (pool.py) and no model runs.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -16,17 +18,38 @@ from enum import StrEnum
 
 from django.utils import timezone
 
-from gancaptcha_field import constants, registry
+from gancaptcha_field import pool, registry
 from gancaptcha_field.conf import conf
-from gancaptcha_field.imaging import compose_png
-from gancaptcha_field.models import KEY_MAX_LENGTH, Challenge
+from gancaptcha_field.models import KEY_MAX_LENGTH
+from gancaptcha_field.stores import Issued, get_store
+
+logger = logging.getLogger(__name__)
 
 # Callers catch this one name; it covers missing models and a failed draw.
 CaptchaUnavailable = registry.CaptchaUnavailable
 
 # What secrets.token_urlsafe() emits; anything else is never looked up.
 _KEY_RE = re.compile(rf"[A-Za-z0-9_-]{{1,{KEY_MAX_LENGTH}}}")
-_KEY_BYTES = 24  # 192 bits
+
+__all__ = [
+    "CaptchaUnavailable",
+    "Code",
+    "Issued",
+    "PoolEmpty",
+    "Result",
+    "create_challenge",
+    "discard",
+    "get_answer_for_audio",
+    "get_png",
+    "is_available",
+    "is_valid_key",
+    "purge_expired",
+    "verify",
+]
+
+
+class PoolEmpty(CaptchaUnavailable):
+    """The pool is empty and this process may not draw (GANCAPTCHA_POOL_ONLY)."""
 
 
 class Code(StrEnum):
@@ -56,47 +79,59 @@ def is_valid_key(key: object) -> bool:
 
 
 def is_available() -> bool:
-    """True when the models can draw challenges."""
+    """True when challenges can be verified and made (or taken from the pool)."""
+    if conf.POOL_ONLY:
+        # Such a process never loads the models; an empty pool shows up when a
+        # challenge is asked for, as PoolEmpty.
+        return True
     return registry.get_registry().status().ok
 
 
-def create_challenge() -> Challenge:
-    """Draw a fresh challenge with a random answer; raises CaptchaUnavailable."""
-    answer = "".join(str(secrets.randbelow(10)) for _ in range(constants.ANSWER_LENGTH))
-    return _create_with_answer(answer)
+def create_challenge() -> Issued:
+    """A fresh challenge for one visitor; raises CaptchaUnavailable.
+
+    Taken from the pool when there is one; an empty pool falls back to drawing
+    on the spot (logged), except in pool-only processes, which raise PoolEmpty.
+    """
+    store = get_store()
+    if conf.POOL_ONLY or conf.POOL_SIZE > 0:
+        issued = pool.take(store)
+        if issued is not None:
+            pool.refill_if_low()
+            return issued
+        if conf.POOL_ONLY:
+            logger.error("GanCaptcha pool is empty; pool-only process cannot draw")
+            raise PoolEmpty("the challenge pool is empty")
+        logger.warning("GanCaptcha pool is empty; drawing a challenge on the spot")
+        pool.refill_if_low(force_check=True)
+    return _create_with_answer(pool.new_answer())
 
 
-def _create_with_answer(answer: str) -> Challenge:
-    if len(answer) != constants.ANSWER_LENGTH or not (
-        answer.isascii() and answer.isdigit()
-    ):
-        raise ValueError(f"answer must be {constants.ANSWER_LENGTH} ASCII digits")
-    digits = registry.get_registry().draw([int(c) for c in answer])
-    # The image is made once, here, so that serving it is a plain read.
-    png = compose_png(digits, conf.IMAGE_SCALE)
-    png_2x = compose_png(digits, 2 * conf.IMAGE_SCALE)
+def _create_with_answer(answer: str) -> Issued:
+    (rendered,) = pool.render([answer])  # validates the answer first
     now = timezone.now()
-    return Challenge.objects.create(
-        key=secrets.token_urlsafe(_KEY_BYTES),
+    issued = Issued(
+        key=secrets.token_urlsafe(pool.KEY_BYTES),
         answer=answer,
-        png=png,
-        png_2x=png_2x,
         created_at=now,
         expires_at=now + timedelta(seconds=conf.TIMEOUT),
     )
+    get_store().save(issued, rendered)
+    return issued
 
 
 def get_png(key: str, hidpi: bool = False) -> bytes | None:
     """The PNG (1x, or 2x for HiDPI) of a live challenge; None if not live."""
     if not is_valid_key(key):
         return None
-    png = (
-        Challenge.objects.filter(key=key, expires_at__gt=timezone.now())
-        .values_list("png_2x" if hidpi else "png", flat=True)
-        .first()
-    )
-    # PostgreSQL hands back a memoryview, SQLite bytes.
-    return None if png is None else bytes(png)
+    return get_store().get_png(key, hidpi, timezone.now())
+
+
+def get_answer_for_audio(key: str) -> str | None:
+    """The answer of a live challenge, not consumed (for the audio view); else None."""
+    if not is_valid_key(key):
+        return None
+    return get_store().get_answer(key, timezone.now())
 
 
 def verify(key: str, answer: str) -> Result:
@@ -106,20 +141,16 @@ def verify(key: str, answer: str) -> Result:
         return Result(Code.OK)
     if not is_valid_key(key):
         return Result(Code.UNKNOWN)
+    store = get_store()
     now = timezone.now()
-    # The answer never changes once issued, so reading it first is safe: only
-    # the DELETE below decides who gets to use it.
-    row = Challenge.objects.filter(key=key).values_list("answer", "expires_at").first()
-    consumed, _ = Challenge.objects.filter(key=key, expires_at__gt=now).delete()
-    purge_expired(now)
-    if row is None:
+    consumed = store.consume(key, now)
+    store.purge_expired(now)
+    if consumed is None:
         return Result(Code.UNKNOWN)
-    expected, expires_at = row
-    if not consumed:
-        # Expired, or a concurrent submission consumed it first.
-        return Result(Code.EXPIRED if expires_at <= now else Code.UNKNOWN)
+    if consumed.expired or consumed.answer is None:
+        return Result(Code.EXPIRED)
     # Bytes: compare_digest() refuses non-ASCII str.
-    if hmac.compare_digest(answer.encode(), expected.encode()):
+    if hmac.compare_digest(answer.encode(), consumed.answer.encode()):
         return Result(Code.OK)
     return Result(Code.INVALID)
 
@@ -127,15 +158,12 @@ def verify(key: str, answer: str) -> Result:
 def discard(key: str) -> None:
     """Delete a challenge, if it exists (e.g. when the user asks for a new one)."""
     if is_valid_key(key):
-        Challenge.objects.filter(key=key).delete()
+        get_store().discard(key)
 
 
 def purge_expired(now: datetime | None = None) -> int:
-    """Delete expired challenges; return how many."""
-    deleted, _ = Challenge.objects.filter(
-        expires_at__lte=now or timezone.now()
-    ).delete()
-    return deleted
+    """Delete expired challenges; return how many (0 for a cache store)."""
+    return get_store().purge_expired(now or timezone.now())
 
 
 def _is_test_answer(answer: str) -> bool:

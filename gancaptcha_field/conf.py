@@ -9,6 +9,14 @@ from django.conf import settings
 
 from gancaptcha_field import constants
 
+# Per client address: challenges issued (page renders and refreshes), images
+# fetched, and failed answers.
+DEFAULT_RATELIMIT_RATES: dict[str, str | None] = {
+    "create": "30/m",
+    "image": "120/m",
+    "fail": "10/m",
+}
+
 
 class Settings:
     """One property per GANCAPTCHA_* setting; the defaults live only here."""
@@ -68,6 +76,56 @@ class Settings:
     @property
     def IMAGE_SCALE(self) -> int:
         return int(self._get("IMAGE_SCALE", 2))
+
+    @property
+    def STORE(self) -> str:
+        # "database" (the Challenge table) or "cache" (CACHE_ALIAS).
+        return str(self._get("STORE", "database"))
+
+    @property
+    def CACHE_ALIAS(self) -> str:
+        return str(self._get("CACHE_ALIAS", "default"))
+
+    @property
+    def POOL_SIZE(self) -> int:
+        # 0: no pool, every challenge is drawn when it is asked for.
+        return int(self._get("POOL_SIZE", 0))
+
+    @property
+    def POOL_LOW_WATER(self) -> int:
+        value = self._get("POOL_LOW_WATER", None)
+        return self.POOL_SIZE // 4 if value is None else int(value)
+
+    @property
+    def POOL_BATCH(self) -> int:
+        return int(self._get("POOL_BATCH", 64))
+
+    @property
+    def POOL_AUTOFILL(self) -> bool:
+        return bool(self._get("POOL_AUTOFILL", True))
+
+    @property
+    def POOL_ONLY(self) -> bool:
+        return bool(self._get("POOL_ONLY", False))
+
+    @property
+    def RATELIMIT_ENABLED(self) -> bool:
+        return bool(self._get("RATELIMIT_ENABLED", False))
+
+    @property
+    def RATELIMIT_RATES(self) -> dict[str, str | None]:
+        # A partial dict overrides only the actions it names; None: unlimited.
+        return {**DEFAULT_RATELIMIT_RATES, **self._get("RATELIMIT_RATES", {})}
+
+    @property
+    def RATELIMIT_CACHE(self) -> str:
+        return str(self._get("RATELIMIT_CACHE", "default"))
+
+    @property
+    def CLIENT_IP(self) -> str | int:
+        # Never X-Forwarded-For by default: any client can write that header.
+        value: str | int = self._get("CLIENT_IP", "REMOTE_ADDR")
+        return value
 
 
 conf = Settings()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from typing import Any
 
@@ -9,12 +10,18 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from gancaptcha_field import challenges
+from gancaptcha_field import challenges, ratelimit
 from gancaptcha_field.conf import conf
 from gancaptcha_field.widgets import UNAVAILABLE_MESSAGE, GanCaptchaWidget
 
 # Longer input is not an answer, whatever it normalises to; don't process it.
 _MAX_RAW_ANSWER = 64
+
+logger = logging.getLogger(__name__)
+
+# One text for a wrong answer and an expired or unknown key (the codes differ):
+# the page never tells a prober which keys were real.
+_REFUSED_MESSAGE = _("Wrong answer. Please try the new image.")
 
 _OK = "ok"
 _RESULT_TO_ERROR = {
@@ -39,10 +46,11 @@ class GanCaptchaField(forms.MultiValueField):
 
     widget = GanCaptchaWidget
     default_error_messages = {
-        "invalid": _("Wrong answer. Please try the new image."),
-        "expired": _("The image expired. Please try the new image."),
+        "invalid": _REFUSED_MESSAGE,
+        "expired": _REFUSED_MESSAGE,
         "required": _("Please type the four digits shown in the image."),
         "unavailable": UNAVAILABLE_MESSAGE,
+        "rate_limited": ratelimit.RATE_LIMITED_MESSAGE,
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -75,8 +83,24 @@ class GanCaptchaField(forms.MultiValueField):
         return key or ""
 
     def _check(self, key: str | None, answer: str | None) -> str:
-        if not conf.TEST_MODE and not challenges.is_available():
+        try:
+            if not conf.TEST_MODE and not challenges.is_available():
+                return "unavailable"
+            if ratelimit.peek(ratelimit.FAIL).limited:
+                # Refused unread, and still used up: no guessing past the limit.
+                if key:
+                    challenges.discard(key)
+                return "rate_limited"
+            outcome = self._verify(key, answer)
+        except Exception:  # fail closed: a form error, never a pass or a 500
+            logger.exception("GanCaptcha: could not verify a challenge")
             return "unavailable"
+        if outcome != _OK:
+            ratelimit.hit(ratelimit.FAIL)
+        return outcome
+
+    @staticmethod
+    def _verify(key: str | None, answer: str | None) -> str:
         if not answer:
             # Any submission uses the challenge up, even an empty or a bad one.
             if key:

@@ -29,3 +29,26 @@ class Challenge(models.Model):
     def __str__(self) -> str:
         # Never the answer: this may end up in logs.
         return f"Challenge {self.key[:8]}…"
+
+
+class PooledChallenge(models.Model):
+    """A challenge drawn and rendered ahead of time, not yet shown to anyone.
+
+    Rows have no key: a key is made when the row is handed out, and the row is
+    deleted in the same transaction, so each one reaches exactly one visitor.
+    """
+
+    answer = models.CharField(_("answer"), max_length=constants.ANSWER_LENGTH)
+    png = models.BinaryField(_("PNG image"))
+    png_2x = models.BinaryField(_("PNG image, 2x"))
+    # GANCAPTCHA_IMAGE_SCALE when rendered; rows of another scale are not served.
+    scale = models.PositiveSmallIntegerField(_("image scale"))
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("pooled challenge")
+        verbose_name_plural = _("pooled challenges")
+        indexes = [models.Index(fields=["scale", "id"], name="gancaptcha_pool_scale")]
+
+    def __str__(self) -> str:
+        return f"Pooled challenge {self.pk}"

@@ -22,8 +22,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Rate limits stay off here (the default); tests/test_ratelimit.py turns
+    # them on with the settings fixture.
+    "gancaptcha_field.ratelimit.RateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "tests.urls"
@@ -57,6 +61,9 @@ DATABASES = {
 }
 
 USE_TZ = True
+# English and Spanish, as the demo site (LocaleMiddleware picks one).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
 STATIC_URL = "static/"
 
 GANCAPTCHA_MODEL_DIR = BASE_DIR / "ml_models"

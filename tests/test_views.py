@@ -103,7 +103,7 @@ def test_refresh_issues_a_new_challenge_and_discards_the_old(
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
     data = response.json()
-    assert set(data) == {"key", "image_url"}
+    assert set(data) == {"key", "image_url", "image_2x_url", "audio_url"}
     assert data["key"] != old.key
     assert data["image_url"] == image_url(data["key"])
     assert challenges.get_png(old.key) is None

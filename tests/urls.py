@@ -6,5 +6,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("gancaptcha/", include("gancaptcha_field.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("demo_site.signup.urls")),
 ]

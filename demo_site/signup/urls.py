@@ -12,4 +12,10 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("signup/", views.signup, name="signup"),
     path("welcome/", views.welcome, name="welcome"),
+    path("how-it-works/", views.how_it_works, name="how_it_works"),
+    path(
+        "how-it-works/report/<slug:name>.png",
+        views.report_image,
+        name="report_image",
+    ),
 ]

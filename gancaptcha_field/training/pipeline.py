@@ -227,6 +227,10 @@ def run(config: TrainingConfig) -> dict[str, Any]:
             )
             keras.utils.set_random_seed(config.seed)
             trainer = GanTrainer(gan_config)
+            if trainer.strategy is not None:
+                devices = ", ".join(trainer.strategy.extended.worker_devices)
+                log(f"gan: {type(trainer.strategy).__name__} over "
+                    f"{trainer.replicas} device(s): {devices}")
             if config.resume:
                 if not trainer.load_checkpoint(config.checkpoint_dir):
                     raise TrainingError(

@@ -1,5 +1,7 @@
-/* GanCaptcha refresh button: fetch a new challenge and swap image + key.
- * Without this script the form still works; the button just stays hidden. */
+/* GanCaptcha: the refresh and play buttons. Plain JavaScript, no build step.
+ *
+ * Without this script the form still works: the "reloads the page" link gives
+ * a new challenge, and the browser's own audio controls play the digits. */
 (function () {
   "use strict";
 
@@ -13,24 +15,29 @@
     return match ? decodeURIComponent(match[1]) : "";
   }
 
-  function setUp(root) {
-    if (root.dataset.gancaptchaReady) {
-      return;
-    }
+  function announce(status, message) {
+    // Empty first, then the text: a live region repeats a message only if
+    // its content changes, and "New image loaded." may come twice in a row.
+    status.textContent = "";
+    window.setTimeout(function () {
+      status.textContent = message;
+    }, 100);
+  }
+
+  function setUpRefresh(root, parts) {
     var button = root.querySelector(".gancaptcha-refresh");
-    var image = root.querySelector(".gancaptcha-image");
-    var key = root.querySelector("input[type=hidden]");
-    var answer = root.querySelector(".gancaptcha-answer");
-    var status = root.querySelector(".gancaptcha-status");
-    if (!button || !image || !key || !answer || !window.fetch) {
+    var reload = root.querySelector(".gancaptcha-reload");
+    if (!button || !window.fetch) {
       return;
     }
-    root.dataset.gancaptchaReady = "1";
+    if (reload) {
+      reload.hidden = true;
+    }
     button.hidden = false;
 
     button.addEventListener("click", function () {
       var body = new FormData();
-      body.append("key", key.value);
+      body.append("key", parts.key.value);
       button.disabled = true;
       fetch(root.dataset.refreshUrl, {
         method: "POST",
@@ -39,25 +46,103 @@
         headers: { "X-CSRFToken": csrfToken(root) },
       })
         .then(function (response) {
-          if (!response.ok) {
-            throw new Error("HTTP " + response.status);
+          return response.json().then(
+            function (data) {
+              return { ok: response.ok, data: data };
+            },
+            function () {
+              return { ok: false, data: {} };
+            }
+          );
+        })
+        .then(function (result) {
+          if (!result.ok) {
+            throw new Error(result.data.message || root.dataset.unavailableMessage);
           }
-          return response.json();
+          var data = result.data;
+          parts.key.value = data.key;
+          parts.image.src = data.image_url;
+          if (data.image_2x_url) {
+            parts.image.srcset = data.image_url + " 1x, " + data.image_2x_url + " 2x";
+          } else {
+            parts.image.removeAttribute("srcset");
+          }
+          if (parts.audio && data.audio_url) {
+            parts.audio.pause();
+            parts.audio.src = data.audio_url;
+            var link = parts.audio.querySelector("a");
+            if (link) {
+              link.href = data.audio_url;
+            }
+          }
+          parts.answer.value = "";
+          parts.answer.focus();
+          announce(parts.status, root.dataset.refreshedMessage);
         })
-        .then(function (data) {
-          key.value = data.key;
-          image.src = data.image_url;
-          answer.value = "";
-          answer.focus();
-          status.textContent = root.dataset.refreshedMessage;
-        })
-        .catch(function () {
-          status.textContent = root.dataset.unavailableMessage;
+        .catch(function (error) {
+          announce(parts.status, error.message || root.dataset.unavailableMessage);
         })
         .then(function () {
           button.disabled = false;
         });
     });
+  }
+
+  function setUpAudio(root, parts) {
+    var button = root.querySelector(".gancaptcha-play");
+    var audio = parts.audio;
+    if (!button || !audio || typeof audio.play !== "function") {
+      return;
+    }
+    // The button replaces the browser's bulkier controls.
+    audio.controls = false;
+    audio.hidden = true;
+    button.hidden = false;
+
+    // A mouse click keeps the focus in the answer field.
+    button.addEventListener("mousedown", function (event) {
+      event.preventDefault();
+    });
+    button.addEventListener("click", function () {
+      audio.currentTime = 0;
+      var playing = audio.play();
+      if (playing && typeof playing.catch === "function") {
+        playing.catch(function () {
+          announce(parts.status, root.dataset.audioErrorMessage);
+        });
+      }
+    });
+    // Keyboard users come back to the answer once the digits have been read
+    // out, not during, so a screen reader does not talk over them.
+    audio.addEventListener("ended", function () {
+      if (document.activeElement === button) {
+        parts.answer.focus();
+      }
+    });
+    audio.addEventListener("error", function () {
+      if (audio.getAttribute("src")) {
+        announce(parts.status, root.dataset.audioErrorMessage);
+      }
+    });
+  }
+
+  function setUp(root) {
+    if (root.dataset.gancaptchaReady) {
+      return;
+    }
+    var parts = {
+      image: root.querySelector(".gancaptcha-image"),
+      key: root.querySelector("input[type=hidden]"),
+      answer: root.querySelector(".gancaptcha-answer"),
+      status: root.querySelector(".gancaptcha-status"),
+      audio: root.querySelector(".gancaptcha-audio"),
+    };
+    if (!parts.image || !parts.key || !parts.answer || !parts.status) {
+      return;
+    }
+    root.dataset.gancaptchaReady = "1";
+    setUpRefresh(root, parts);
+    setUpAudio(root, parts);
   }
 
   function init() {

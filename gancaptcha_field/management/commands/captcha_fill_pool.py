@@ -1,0 +1,98 @@
+"""Fill the pre-rendered challenge pool, once or continuously (--watch)."""
+
+from __future__ import annotations
+
+import threading
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from gancaptcha_field import pool, registry
+from gancaptcha_field.conf import conf
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(value)
+    return number
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError(value)
+    return number
+
+
+class Command(BaseCommand):
+    help = (
+        "Draw challenges ahead of time into the shared pool until it holds "
+        "--size of them; with --watch, keep it there until stopped."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--size",
+            type=_positive,
+            default=None,
+            help="How many challenges the pool should hold "
+            "(default: GANCAPTCHA_POOL_SIZE).",
+        )
+        parser.add_argument(
+            "--batch",
+            type=_positive,
+            default=None,
+            help="Challenges drawn and written per batch "
+            "(default: GANCAPTCHA_POOL_BATCH).",
+        )
+        parser.add_argument(
+            "--watch",
+            action="store_true",
+            help="Keep refilling until interrupted (a producer process).",
+        )
+        parser.add_argument(
+            "--interval",
+            type=_seconds,
+            default=1.0,
+            help="With --watch: seconds between looks at the pool (1.0).",
+        )
+        parser.add_argument(
+            "--clear",
+            action="store_true",
+            help="Empty the pool first (after retraining or a new image scale).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        target: int = options["size"] or conf.POOL_SIZE
+        if target < 1:
+            raise CommandError("No pool size: set GANCAPTCHA_POOL_SIZE or pass --size.")
+        if options["clear"]:
+            self.stdout.write(f"Removed {pool.clear()} pooled challenge(s).")
+        status = registry.get_registry().status()
+        if not status.ok:
+            raise CommandError(
+                f"{status.message} Run `python manage.py train_captcha_models`."
+            )
+
+        def progress(made: int, size: int) -> None:
+            self.stdout.write(f"{made} challenge(s) drawn (pool size {size})")
+            self.stdout.flush()
+
+        if not options["watch"]:
+            try:
+                made = pool.fill(target, options["batch"], progress=progress)
+            except registry.CaptchaUnavailable as exc:
+                raise CommandError(f"Could not draw challenges: {exc}") from exc
+            self.stdout.write(
+                f"Pool holds {pool.size()} challenge(s); drew {made} new."
+            )
+            return
+        self.stdout.write(f"Keeping the pool at {target} challenge(s); Ctrl-C to stop.")
+        stop = threading.Event()
+        try:
+            pool.watch(target, options["interval"], stop, options["batch"], progress)
+        except KeyboardInterrupt:
+            stop.set()
+        self.stdout.write("Stopped.")

@@ -1,0 +1,260 @@
+"""The pre-rendered pool: challenges drawn in batches, each handed out once.
+
+The pool is a table (PooledChallenge) whatever GANCAPTCHA_STORE says, so every
+process of a site shares it. Taking a row deletes it in the transaction that
+stores the issued challenge: on PostgreSQL (and other databases with SKIP
+LOCKED) concurrent takers lock different rows; elsewhere (SQLite) the row count
+of a conditional DELETE decides who got the row, and the loser tries another.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.db import DatabaseError, connections, router, transaction
+from django.utils import timezone
+
+from gancaptcha_field import constants, registry
+from gancaptcha_field.conf import conf
+from gancaptcha_field.imaging import compose_png
+from gancaptcha_field.models import PooledChallenge
+from gancaptcha_field.stores import Issued, Rendered, Store
+
+logger = logging.getLogger(__name__)
+
+KEY_BYTES = 24  # secrets.token_urlsafe(24): 32 characters, 192 bits
+
+# Without SKIP LOCKED, takers pick among the oldest few rows at random, so
+# concurrent takers rarely collide; a collision costs one more try.
+_CANDIDATES = 8
+_TRIES = 32
+
+# A process looks at the pool's size at most this often (seconds) when deciding
+# whether to refill, so a page view rarely pays for a COUNT.
+CHECK_INTERVAL = 1.0
+
+_refill_lock = threading.Lock()
+_refill_thread: threading.Thread | None = None
+_last_check = 0.0
+
+
+def new_answer() -> str:
+    """Four digits from the OS's CSPRNG."""
+    return "".join(
+        str(secrets.randbelow(constants.NUM_CLASSES))
+        for _ in range(constants.ANSWER_LENGTH)
+    )
+
+
+def render(answers: list[str]) -> list[Rendered]:
+    """Draw the digits of all answers in one call and make both PNGs of each."""
+    for answer in answers:
+        if len(answer) != constants.ANSWER_LENGTH or not (
+            answer.isascii() and answer.isdigit()
+        ):
+            raise ValueError(f"answer must be {constants.ANSWER_LENGTH} ASCII digits")
+    if not answers:
+        return []
+    labels = [int(c) for answer in answers for c in answer]
+    digits = registry.get_registry().draw(labels)
+    scale = conf.IMAGE_SCALE
+    n = constants.ANSWER_LENGTH
+    return [
+        Rendered(
+            answer=answer,
+            png=compose_png(digits[i * n : (i + 1) * n], scale),
+            png_2x=compose_png(digits[i * n : (i + 1) * n], 2 * scale),
+        )
+        for i, answer in enumerate(answers)
+    ]
+
+
+def _db(using: str | None) -> str:
+    return using or router.db_for_write(PooledChallenge)
+
+
+def size(using: str | None = None) -> int:
+    """How many rows of the current image scale wait in the pool."""
+    return (
+        PooledChallenge.objects.using(_db(using)).filter(scale=conf.IMAGE_SCALE).count()
+    )
+
+
+def put(items: list[Rendered], using: str | None = None) -> int:
+    """Add rendered challenges to the pool in one INSERT; return how many."""
+    now = timezone.now()
+    scale = conf.IMAGE_SCALE
+    PooledChallenge.objects.using(_db(using)).bulk_create(
+        [
+            PooledChallenge(
+                answer=item.answer,
+                png=item.png,
+                png_2x=item.png_2x,
+                scale=scale,
+                created_at=now,
+            )
+            for item in items
+        ]
+    )
+    return len(items)
+
+
+def clear(using: str | None = None) -> int:
+    """Empty the pool (after retraining or changing the image scale)."""
+    deleted, _ = PooledChallenge.objects.using(_db(using)).all().delete()
+    return int(deleted)
+
+
+def _issue(store: Store, row: tuple[str, bytes, bytes], now: datetime) -> Issued:
+    answer, png, png_2x = row
+    issued = Issued(
+        key=secrets.token_urlsafe(KEY_BYTES),
+        answer=answer,
+        created_at=now,
+        expires_at=now + timedelta(seconds=conf.TIMEOUT),
+    )
+    # PostgreSQL hands back memoryviews.
+    store.save(issued, Rendered(answer, bytes(png), bytes(png_2x)))
+    return issued
+
+
+def take(store: Store, using: str | None = None) -> Issued | None:
+    """Hand one pooled challenge to the caller as a live one; None if empty.
+
+    The row leaves the pool in the transaction that stores the challenge, so a
+    failure to store it puts the row back, and no row reaches two visitors.
+    """
+    db = _db(using if using is not None else getattr(store, "using", None))
+    rows = PooledChallenge.objects.using(db).filter(scale=conf.IMAGE_SCALE)
+    fields = ("pk", "answer", "png", "png_2x")
+    if connections[db].features.has_select_for_update_skip_locked:
+        with transaction.atomic(using=db):
+            row = (
+                rows.select_for_update(skip_locked=True)
+                .order_by("pk")
+                .values_list(*fields)
+                .first()
+            )
+            if row is None:
+                return None
+            PooledChallenge.objects.using(db).filter(pk=row[0]).delete()
+            return _issue(store, row[1:], timezone.now())
+    for _ in range(_TRIES):
+        candidates = list(
+            rows.order_by("pk").values_list("pk", flat=True)[:_CANDIDATES]
+        )
+        if not candidates:
+            return None
+        pk = secrets.choice(candidates)
+        # Rows never change, so reading one before the DELETE is safe; reading
+        # it outside the transaction keeps SQLite's first statement a write.
+        row = rows.filter(pk=pk).values_list(*fields).first()
+        if row is None:
+            continue
+        with transaction.atomic(using=db):
+            deleted, _ = PooledChallenge.objects.using(db).filter(pk=pk).delete()
+            if deleted:
+                return _issue(store, row[1:], timezone.now())
+    return None  # every try lost a race: the caller falls back as if empty
+
+
+def fill(
+    target: int | None = None,
+    batch: int | None = None,
+    using: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Render batches until the pool holds ``target`` rows; return how many made.
+
+    Several fillers at once may overshoot by a batch each, never undershoot.
+    Raises CaptchaUnavailable when the models cannot draw.
+    """
+    target = conf.POOL_SIZE if target is None else target
+    batch = max(1, conf.POOL_BATCH if batch is None else batch)
+    made = 0
+    while (missing := target - size(using)) > 0:
+        count = min(batch, missing)
+        made += put(render([new_answer() for _ in range(count)]), using)
+        if progress is not None:
+            progress(made, target)
+    return made
+
+
+def watch(
+    target: int,
+    interval: float,
+    stop: threading.Event,
+    batch: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Keep the pool at ``target`` until ``stop`` is set; return how many made.
+
+    A failed draw (say, models being replaced) or a database error is logged
+    and retried after ``interval``: a producer must outlive such moments.
+    """
+    made = 0
+    while not stop.is_set():
+        try:
+            made += fill(target, batch, progress=progress)
+        except registry.CaptchaUnavailable:
+            logger.exception("GanCaptcha pool: could not draw; retrying")
+        except DatabaseError:
+            logger.exception("GanCaptcha pool: database error; retrying")
+            connections.close_all()  # reconnect on the next try
+        stop.wait(interval)
+    return made
+
+
+def _refill_worker() -> None:
+    try:
+        made = fill()
+        logger.info("GanCaptcha pool: refilled with %d challenges", made)
+    except Exception:  # never fatal: the next low-water check tries again
+        logger.exception("GanCaptcha pool: background refill failed")
+    finally:
+        connections.close_all()  # this thread's own connections
+
+
+def refill_in_background() -> bool:
+    """Start this process's refill thread unless it is running; True if started."""
+    global _refill_thread
+    with _refill_lock:
+        if _refill_thread is not None and _refill_thread.is_alive():
+            return False
+        _refill_thread = threading.Thread(
+            target=_refill_worker, name="gancaptcha-pool-refill", daemon=True
+        )
+        _refill_thread.start()
+        return True
+
+
+def wait_for_refill(timeout: float | None = None) -> None:
+    """Join the refill thread, if any (tests, and clean shutdowns)."""
+    with _refill_lock:
+        thread = _refill_thread
+    if thread is not None:
+        thread.join(timeout)
+
+
+def refill_if_low(force_check: bool = False) -> bool:
+    """Start a background refill when the pool is under GANCAPTCHA_POOL_LOW_WATER.
+
+    Does nothing in pool-only processes (they never load the models), when
+    GANCAPTCHA_POOL_AUTOFILL is off, or when this process looked less than
+    CHECK_INTERVAL seconds ago (unless force_check). True if a refill started.
+    """
+    global _last_check
+    if conf.POOL_SIZE <= 0 or conf.POOL_ONLY or not conf.POOL_AUTOFILL:
+        return False
+    now = time.monotonic()
+    if not force_check and now - _last_check < CHECK_INTERVAL:
+        return False
+    _last_check = now
+    if size() >= conf.POOL_LOW_WATER:
+        return False
+    return refill_in_background()

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Make the spoken-digit clips shipped in gancaptcha_field/voice/ (run once).
+
+Needs espeak-ng (Debian: ``apt-get install -y espeak-ng``) and numpy; serving
+reads the WAV files this writes and needs neither espeak-ng nor this script.
+
+    .venv/bin/python scripts/make_voice_clips.py [--output DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+
+# 16 kHz mono 16-bit: telephone-plus quality, a few kilobytes per digit.
+SAMPLE_RATE = 16_000
+# Words rather than figures, so that each voice says exactly the word intended.
+WORDS = {
+    "en": (
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+    ),
+    "es": (
+        "cero",
+        "uno",
+        "dos",
+        "tres",
+        "cuatro",
+        "cinco",
+        "seis",
+        "siete",
+        "ocho",
+        "nueve",
+    ),
+}
+VOICES = {"en": "en-us", "es": "es"}
+WORDS_PER_MINUTE = 140  # a little slower than espeak-ng's default 175
+SILENCE_LEVEL = 0.02  # of full scale; quieter edges are trimmed
+PEAK = 0.9
+
+DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "gancaptcha_field" / "voice"
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """Mono 16-bit PCM as float64 in [-1, 1], and its sample rate."""
+    with wave.open(str(path), "rb") as wav:
+        if wav.getnchannels() != 1 or wav.getsampwidth() != 2:
+            raise ValueError(f"{path}: expected mono 16-bit PCM")
+        rate = wav.getframerate()
+        frames = wav.readframes(wav.getnframes())
+    return np.frombuffer(frames, dtype="<i2").astype(np.float64) / 32768.0, rate
+
+
+def resample(signal: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Low-pass below the new Nyquist frequency, then interpolate."""
+    if rate_in == rate_out:
+        return signal
+    cutoff = 0.45 * min(rate_in, rate_out) / rate_in  # cycles per input sample
+    taps = np.arange(-64, 65)
+    kernel = 2 * cutoff * np.sinc(2 * cutoff * taps) * np.hamming(taps.size)
+    filtered = np.convolve(signal, kernel / kernel.sum(), mode="same")
+    count = round(signal.size * rate_out / rate_in)
+    return np.interp(
+        np.arange(count) * rate_in / rate_out, np.arange(signal.size), filtered
+    )
+
+
+def trim(signal: np.ndarray, rate: int) -> np.ndarray:
+    """Cut leading and trailing silence, keeping 20 ms either side."""
+    loud = np.flatnonzero(np.abs(signal) > SILENCE_LEVEL * np.abs(signal).max())
+    if loud.size == 0:
+        raise ValueError("the clip is silent")
+    pad = rate // 50
+    return signal[max(0, loud[0] - pad) : loud[-1] + pad]
+
+
+def write_wav(path: Path, signal: np.ndarray, rate: int) -> None:
+    """Write mono 16-bit PCM atomically (a temp file renamed into place)."""
+    pcm = np.clip(np.round(signal * 32767), -32768, 32767).astype("<i2")
+    tmp = path.with_suffix(".tmp")
+    with wave.open(str(tmp), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm.tobytes())
+    tmp.replace(path)
+
+
+def speak(espeak: str, voice: str, word: str, workdir: Path) -> np.ndarray:
+    """One word from espeak-ng, resampled, trimmed and peak-normalised."""
+    raw = workdir / "word.wav"
+    subprocess.run(
+        [espeak, "-v", voice, "-s", str(WORDS_PER_MINUTE), "-w", str(raw), word],
+        check=True,
+        capture_output=True,
+    )
+    signal, rate = read_wav(raw)
+    signal = trim(resample(signal, rate, SAMPLE_RATE), SAMPLE_RATE)
+    return signal * (PEAK / np.abs(signal).max())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write <output>/<language>/<digit>.wav for every language and digit."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="voice directory (default: %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        print("espeak-ng not found; apt-get install -y espeak-ng", file=sys.stderr)
+        return 1
+    version = (
+        subprocess.run(
+            [espeak, "--version"], check=True, capture_output=True, text=True
+        )
+        .stdout.split("Data at")[0]
+        .strip(" :\n")
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        for language, words in WORDS.items():
+            folder = args.output / language
+            folder.mkdir(parents=True, exist_ok=True)
+            for digit, word in enumerate(words):
+                signal = speak(espeak, VOICES[language], word, Path(tmp))
+                write_wav(folder / f"{digit}.wav", signal, SAMPLE_RATE)
+                seconds = signal.size / SAMPLE_RATE
+                print(f"{language}/{digit}.wav  {word:7}  {seconds:.2f} s")
+    (args.output / "SOURCE.txt").write_text(
+        f"Made by scripts/make_voice_clips.py with {version};\n"
+        f"voices {VOICES}, {WORDS_PER_MINUTE} words per minute, "
+        f"{SAMPLE_RATE} Hz mono 16-bit PCM.\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

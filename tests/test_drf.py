@@ -1,0 +1,166 @@
+"""The DRF serializer field, behind a real APIView reached over HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pytest_django import Settings
+
+from django.db import DatabaseError
+from django.test import Client
+from django.urls import include, path
+
+from gancaptcha_field import challenges
+from gancaptcha_field.testing import answer_for
+from tests.utils import BrokenRegistry
+
+pytest.importorskip("rest_framework")
+
+from rest_framework import serializers  # noqa: E402
+from rest_framework.parsers import JSONParser  # noqa: E402
+from rest_framework.renderers import JSONRenderer  # noqa: E402
+from rest_framework.request import Request  # noqa: E402
+from rest_framework.response import Response  # noqa: E402
+from rest_framework.views import APIView  # noqa: E402
+
+from gancaptcha_field.drf import GanCaptchaSerializerField  # noqa: E402
+
+pytestmark = [pytest.mark.urls("tests.test_drf"), pytest.mark.django_db]
+
+WRONG = "Wrong answer. Please try the new image."
+REQUIRED = "Please type the four digits shown in the image."
+UNAVAILABLE = "CAPTCHA temporarily unavailable. Please try again later."
+MALFORMED = "Send the CAPTCHA as an object with a key and an answer."
+
+
+class SignupSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    username = serializers.CharField()
+    captcha = GanCaptchaSerializerField()
+
+
+class SignupView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = []
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+
+    def post(self, request: Request) -> Response:
+        serializer = SignupSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(
+            {
+                "data": serializer.data,
+                "captcha_key": serializer.validated_data["captcha"],
+            },
+            status=201,
+        )
+
+
+urlpatterns = [
+    path("gancaptcha/", include("gancaptcha_field.urls")),
+    path("api/signup/", SignupView.as_view()),
+]
+
+
+def post(client: Client, captcha: Any) -> Any:
+    body: dict[str, Any] = {"username": "ada"}
+    if captcha is not ...:
+        body["captcha"] = captcha
+    return client.post("/api/signup/", body, content_type="application/json")
+
+
+@pytest.mark.usefixtures("captcha_models")
+class TestWithModels:
+    def test_issue_then_verify_once(self, client: Client) -> None:
+        key = client.post("/gancaptcha/issue/").json()["key"]
+        answer = answer_for(key)
+        response = post(client, {"key": key, "answer": answer})
+        assert response.status_code == 201
+        # Write-only: the answer never comes back.
+        assert response.json() == {"data": {"username": "ada"}, "captcha_key": key}
+        replay = post(client, {"key": key, "answer": answer})
+        assert replay.status_code == 400
+        assert replay.json() == {"captcha": [WRONG]}
+
+    @pytest.mark.parametrize("typed", [" 1 2 3 4 ", "١٢٣٤", 1234])
+    def test_answers_are_normalised_as_in_the_form(
+        self, client: Client, typed: object
+    ) -> None:
+        challenge = challenges._create_with_answer("1234")
+        response = post(client, {"key": challenge.key, "answer": typed})
+        assert response.status_code == 201
+
+    def test_a_wrong_answer_uses_the_challenge_up(self, client: Client) -> None:
+        challenge = challenges._create_with_answer("1234")
+        response = post(client, {"key": challenge.key, "answer": "4321"})
+        assert response.status_code == 400
+        assert response.json() == {"captcha": [WRONG]}
+        assert post(client, {"key": challenge.key, "answer": "1234"}).status_code == 400
+
+    @pytest.mark.parametrize("answer", ["", None])
+    def test_an_empty_answer_is_required_and_uses_the_challenge_up(
+        self, client: Client, answer: str | None
+    ) -> None:
+        challenge = challenges._create_with_answer("1234")
+        response = post(client, {"key": challenge.key, "answer": answer})
+        assert response.status_code == 400
+        assert response.json() == {"captcha": [REQUIRED]}
+        assert challenges.get_png(challenge.key) is None
+
+    @pytest.mark.parametrize("answer", ["1" * 65, True, ["1234"], {"a": 1}])
+    def test_implausible_answers_are_wrong(self, client: Client, answer: Any) -> None:
+        challenge = challenges._create_with_answer("1111")
+        response = post(client, {"key": challenge.key, "answer": answer})
+        assert response.status_code == 400
+        assert response.json() == {"captcha": [WRONG]}
+
+    def test_unknown_keys_are_wrong(self, client: Client) -> None:
+        response = post(client, {"key": "nope" * 3, "answer": "1234"})
+        assert response.status_code == 400
+        assert response.json() == {"captcha": [WRONG]}
+
+
+@pytest.mark.parametrize(
+    "captcha", ["1234", ["key", "1234"], {"answer": "1234"}, {"key": 5, "answer": "1"}]
+)
+def test_malformed_values(client: Client, captcha: Any) -> None:
+    response = post(client, captcha)
+    assert response.status_code == 400
+    assert response.json() == {"captcha": [MALFORMED]}
+
+
+def test_missing_field(client: Client) -> None:
+    response = post(client, ...)
+    assert response.status_code == 400
+    assert response.json() == {"captcha": [REQUIRED]}
+
+
+def test_unavailable_models_fail_closed(
+    client: Client, broken_registry: BrokenRegistry
+) -> None:
+    response = post(client, {"key": "a" * 32, "answer": "1234"})
+    assert response.status_code == 400
+    assert response.json() == {"captcha": [UNAVAILABLE]}
+
+
+def test_a_store_failure_fails_closed(
+    client: Client, monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    settings.GANCAPTCHA_TEST_MODE = True  # skip the model check; reach the store
+
+    def fail(key: str, answer: str) -> None:
+        raise DatabaseError("the database went away")
+
+    monkeypatch.setattr(challenges, "verify", fail)
+    response = post(client, {"key": "a" * 32, "answer": "1234"})
+    assert response.status_code == 400
+    assert response.json() == {"captcha": [UNAVAILABLE]}
+
+
+def test_test_mode_passes_without_models(
+    client: Client, settings: Settings, broken_registry: BrokenRegistry
+) -> None:
+    settings.GANCAPTCHA_TEST_MODE = True
+    assert post(client, {"key": "any", "answer": "PASS"}).status_code == 201
+    assert post(client, {"key": "any", "answer": "1234"}).status_code == 400

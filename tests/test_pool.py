@@ -1,0 +1,315 @@
+"""The pre-rendered pool: each challenge handed out once, refilled off the request."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from pytest_django import DjangoDbBlocker, Settings
+
+from django.core.management import CommandError, call_command
+from django.db import connections
+from django.test import Client
+
+from gancaptcha_field import challenges, pool, registry
+from gancaptcha_field.models import Challenge, PooledChallenge
+from gancaptcha_field.stores import DatabaseStore, Issued, Rendered
+from tests import services
+from tests.utils import BrokenRegistry, find_tag, find_tags
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def pool_on(settings: Settings) -> Settings:
+    """A pool of 8 that does not refill itself (tests refill explicitly)."""
+    settings.GANCAPTCHA_POOL_SIZE = 8
+    settings.GANCAPTCHA_POOL_AUTOFILL = False
+    return settings
+
+
+def rendered(count: int) -> list[Rendered]:
+    """Real challenges from the shipped models."""
+    return pool.render([pool.new_answer() for _ in range(count)])
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db
+def test_put_take_and_size(pool_on: Settings) -> None:
+    items = rendered(3)
+    assert pool.put(items) == 3
+    assert pool.size() == 3
+    issued = pool.take(DatabaseStore())
+    assert isinstance(issued, Issued)
+    assert pool.size() == 2
+    by_answer = {item.answer: item for item in items}
+    live = Challenge.objects.get(key=issued.key)
+    assert bytes(live.png) == by_answer[issued.answer].png
+    assert bytes(live.png_2x) == by_answer[issued.answer].png_2x
+    assert challenges.verify(issued.key, issued.answer).ok
+    assert pool.clear() == 2
+    assert pool.take(DatabaseStore()) is None
+
+
+@pytest.mark.django_db
+def test_render_refuses_bad_answers() -> None:
+    with pytest.raises(ValueError):
+        pool.render(["12a4"])
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_takers_get_every_row_exactly_once(pool_on: Settings) -> None:
+    items = rendered(24)
+    pool.put(items)
+    workers = 6
+    barrier = threading.Barrier(workers)
+    taken: list[Issued] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def take_until_empty() -> None:
+        try:
+            barrier.wait(timeout=20)
+            while (issued := pool.take(DatabaseStore())) is not None:
+                with lock:
+                    taken.append(issued)
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=take_until_empty) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert len({issued.key for issued in taken}) == len(taken) == len(items)
+    # Each pooled image went to exactly one visitor, with its own answer.
+    pngs = {key: bytes(png) for key, png in Challenge.objects.values_list("key", "png")}
+    assert Counter(pngs[issued.key] for issued in taken) == Counter(
+        item.png for item in items
+    )
+    answer_of = {item.png: item.answer for item in items}
+    assert all(answer_of[pngs[issued.key]] == issued.answer for issued in taken)
+    assert pool.size() == 0
+
+
+TAKER = """
+import json, django
+django.setup()
+from gancaptcha_field import challenges
+out = []
+while True:
+    try:
+        issued = challenges.create_challenge()
+    except challenges.PoolEmpty:
+        break
+    out.append([issued.key, issued.answer])
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.usefixtures("captcha_models")
+def test_processes_on_postgresql_get_every_row_exactly_once(
+    django_db_blocker: DjangoDbBlocker,
+) -> None:
+    """SELECT ... FOR UPDATE SKIP LOCKED, across real processes."""
+    services.connect_postgres().close()
+    items = rendered(30)
+    with services.postgres_schema() as schema:
+        with django_db_blocker.unblock(), services.postgres_alias(schema) as alias:
+            pool.put(items, using=alias)
+            assert connections[alias].features.has_select_for_update_skip_locked
+            env = {
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "tests.multiprocess_settings",
+                "GC_MP_SCHEMA": schema,
+                "GC_MP_STORE": "database",
+            }
+            procs = [
+                subprocess.Popen(
+                    [sys.executable, "-c", TAKER],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for _ in range(3)
+            ]
+            outputs = [proc.communicate(timeout=300) for proc in procs]
+            for proc, (_, err) in zip(procs, outputs, strict=True):
+                assert proc.returncode == 0, err
+            taken = [pair for out, _ in outputs for pair in json.loads(out)]
+            live = dict(Challenge.objects.using(alias).values_list("key", "answer"))
+            left = pool.size(using=alias)
+    assert len({key for key, _ in taken}) == len(taken) == len(items)
+    assert dict(taken) == live
+    assert Counter(answer for _, answer in taken) == Counter(
+        item.answer for item in items
+    )
+    assert left == 0
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db
+def test_a_pooled_page_view_makes_no_tensorflow_call(pool_on: Settings) -> None:
+    pool.fill(target=2)
+    reg = registry.get_registry()
+    calls = reg.inference_batches
+    browser = Client()
+    html = browser.get("/signup/").content.decode()
+    key = find_tag(html, "input", name="captcha_0")["value"]
+    image = browser.get(f"/gancaptcha/{key}/image.png")
+    assert image.status_code == 200
+    # The answer typed back is checked against the store; no model runs.
+    answer = Challenge.objects.get(key=key).answer
+    assert challenges.verify(key, answer).ok
+    assert pool.size() == 1
+    assert reg.inference_batches == calls
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db
+def test_an_empty_pool_falls_back_and_logs(
+    pool_on: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert pool.size() == 0
+    with caplog.at_level(logging.WARNING, logger="gancaptcha_field.challenges"):
+        issued = challenges.create_challenge()
+    assert "pool is empty" in caplog.text
+    assert challenges.get_png(issued.key) is not None
+    assert challenges.verify(issued.key, issued.answer).ok
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db
+def test_rows_of_another_image_scale_are_not_served(pool_on: Settings) -> None:
+    pool.put(rendered(2))
+    pool_on.GANCAPTCHA_IMAGE_SCALE = 3
+    assert pool.size() == 0
+    assert pool.take(DatabaseStore()) is None
+    assert PooledChallenge.objects.count() == 2
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db
+def test_pool_only_serves_without_the_models(
+    pool_on: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool.put(rendered(1))
+    pool_on.GANCAPTCHA_POOL_ONLY = True
+    monkeypatch.setattr(registry, "get_registry", lambda: BrokenRegistry())
+    browser = Client()
+    html = browser.get("/signup/").content.decode()
+    key = find_tag(html, "input", name="captcha_0")["value"]
+    assert browser.get(f"/gancaptcha/{key}/image.png").status_code == 200
+    assert challenges.is_available()
+    assert challenges.verify(key, Challenge.objects.get(key=key).answer).ok
+    # Empty now: "temporarily unavailable", never a draw and never a 500.
+    with pytest.raises(challenges.PoolEmpty):
+        challenges.create_challenge()
+    response = browser.get("/signup/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert not find_tag(html, "input", name="captcha_0").get("value")
+    assert not find_tags(html, "img", **{"class": "gancaptcha-image"})
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db(transaction=True)
+def test_low_water_starts_a_background_refill(
+    pool_on: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool_on.GANCAPTCHA_POOL_AUTOFILL = True
+    pool_on.GANCAPTCHA_POOL_SIZE = 6
+    pool_on.GANCAPTCHA_POOL_LOW_WATER = 3
+    pool_on.GANCAPTCHA_POOL_BATCH = 4
+    monkeypatch.setattr(pool, "CHECK_INTERVAL", 0.0)
+    pool.put(rendered(3))
+    challenges.create_challenge()  # leaves 2, under the mark
+    pool.wait_for_refill(timeout=120)
+    assert 6 <= pool.size() <= 6 + 4
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db
+def test_no_refill_above_low_water_or_when_pool_only(
+    pool_on: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool_on.GANCAPTCHA_POOL_AUTOFILL = True
+    pool_on.GANCAPTCHA_POOL_LOW_WATER = 2
+    monkeypatch.setattr(pool, "CHECK_INTERVAL", 0.0)
+    pool.put(rendered(2))
+    assert not pool.refill_if_low()
+    pool_on.GANCAPTCHA_POOL_LOW_WATER = 3
+    pool_on.GANCAPTCHA_POOL_ONLY = True
+    assert not pool.refill_if_low()
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db(transaction=True)
+def test_watch_keeps_the_pool_full_until_stopped(pool_on: Settings) -> None:
+    stop = threading.Event()
+    made: list[int] = []
+    producer = threading.Thread(
+        target=lambda: made.append(pool.watch(3, 0.05, stop, batch=2))
+    )
+    producer.start()
+    try:
+        wait_until(lambda: pool.size() >= 3)
+        assert pool.take(DatabaseStore()) is not None
+        assert pool.take(DatabaseStore()) is not None
+        wait_until(lambda: pool.size() >= 3)
+    finally:
+        stop.set()
+        producer.join(timeout=120)
+    assert not producer.is_alive()
+    assert made and made[0] >= 5
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db
+def test_fill_pool_command() -> None:
+    out = StringIO()
+    call_command("captcha_fill_pool", size=3, batch=2, stdout=out)
+    assert pool.size() == 3
+    assert "Pool holds 3 challenge(s); drew 3 new." in out.getvalue()
+    out = StringIO()
+    call_command("captcha_fill_pool", size=3, stdout=out)
+    assert "drew 0 new" in out.getvalue()
+    out = StringIO()
+    call_command("captcha_fill_pool", size=1, clear=True, stdout=out)
+    assert "Removed 3 pooled challenge(s)." in out.getvalue()
+    assert pool.size() == 1
+
+
+@pytest.mark.django_db
+def test_fill_pool_command_errors(
+    settings: Settings, broken_registry: BrokenRegistry
+) -> None:
+    settings.GANCAPTCHA_POOL_SIZE = 0
+    with pytest.raises(CommandError, match="GANCAPTCHA_POOL_SIZE"):
+        call_command("captcha_fill_pool")
+    with pytest.raises(CommandError, match="train_captcha_models"):
+        call_command("captcha_fill_pool", size=2)
+    assert pool.size() == 0

@@ -1,0 +1,382 @@
+"""Per-client rate limits: challenge creation, image fetches and failed answers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from pytest_django import Settings
+
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.test import Client, RequestFactory
+from django.urls import reverse
+from django.utils import timezone
+
+from gancaptcha_field import challenges, checks, ratelimit
+from gancaptcha_field.stores import Issued, get_store
+from tests.utils import Clock, find_tag
+
+MakeChallenge = Callable[[str], Issued]
+
+REFRESH_URL = "/gancaptcha/refresh/"
+LIMITED = "Too many attempts. Please wait a minute and try again."
+PASSWORD = "correct-horse-battery-staple-42"
+
+
+@pytest.fixture(autouse=True)
+def fresh_counters() -> Iterator[None]:
+    """Counters live in the (process-wide) cache: start and end each test empty."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def limits(settings: Settings) -> Callable[..., None]:
+    """Turn rate limits on with the given rates (others unlimited)."""
+
+    def turn_on(**rates: str | None) -> None:
+        settings.GANCAPTCHA_RATELIMIT_ENABLED = True
+        settings.GANCAPTCHA_RATELIMIT_RATES = {
+            action: rates.get(action) for action in ratelimit.ACTIONS
+        }
+
+    return turn_on
+
+
+def stored_answer(key: str) -> str | None:
+    """The answer, read from the store (whichever GANCAPTCHA_STORE says)."""
+    return get_store().get_answer(key, timezone.now())
+
+
+def image_url(key: str) -> str:
+    return reverse("gancaptcha:image", kwargs={"key": key})
+
+
+def meta_request(**meta: str) -> Any:
+    request = RequestFactory().get("/")
+    request.META.update(meta)
+    return request
+
+
+def signup_data(key: str, answer: str, username: str = "ada") -> dict[str, str]:
+    return {
+        "username": username,
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+        "captcha_0": key,
+        "captcha_1": answer,
+    }
+
+
+def page_key(client: Client) -> str:
+    response = client.get("/signup/")
+    assert response.status_code == 200
+    key = find_tag(response.content.decode(), "input", name="captcha_0")["value"]
+    assert key
+    return key
+
+
+def captcha_codes(response: Any) -> list[str]:
+    form = response.context["form"]
+    return [error.code for error in form.errors.as_data().get("captcha", [])]
+
+
+@pytest.mark.parametrize(
+    ("rate", "expected"),
+    [
+        ("10/m", ratelimit.Rate(10, 60)),
+        ("100/h", ratelimit.Rate(100, 3600)),
+        ("5/30s", ratelimit.Rate(5, 30)),
+        (" 2 / 2d ", ratelimit.Rate(2, 172800)),
+        ("0/s", ratelimit.Rate(0, 1)),
+    ],
+)
+def test_parse_rate(rate: str, expected: ratelimit.Rate) -> None:
+    assert ratelimit.parse_rate(rate) == expected
+
+
+@pytest.mark.parametrize("rate", ["", "10", "10/", "ten/m", "10/y", "-1/m", "5/0s", 5])
+def test_parse_rate_refuses_nonsense(rate: Any) -> None:
+    with pytest.raises(ValueError):
+        ratelimit.parse_rate(rate)
+
+
+def test_default_client_is_remote_addr_and_ignores_forwarded_headers() -> None:
+    request = meta_request(
+        REMOTE_ADDR="203.0.113.7",
+        HTTP_X_FORWARDED_FOR="198.51.100.1",
+        HTTP_X_REAL_IP="198.51.100.2",
+    )
+    assert ratelimit.client_address(request) == "203.0.113.7"
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "expected"),
+    [
+        (1, "6.6.6.6, 198.51.100.9", "198.51.100.9"),
+        (2, "6.6.6.6, 198.51.100.9, 10.0.0.2", "198.51.100.9"),
+        # Fewer hops than proxies: misconfigured, so the proxy's own address.
+        (2, "198.51.100.9", "10.0.0.1"),
+        (1, "", "10.0.0.1"),
+        (1, "not-an-address", "10.0.0.1"),
+    ],
+)
+def test_trusted_proxies_take_the_nth_address_from_the_right(
+    settings: Settings, proxies: int, forwarded: str, expected: str
+) -> None:
+    settings.GANCAPTCHA_CLIENT_IP = proxies
+    request = meta_request(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
+    assert ratelimit.client_address(request) == expected
+
+
+def test_a_meta_key_set_by_the_proxy(settings: Settings) -> None:
+    settings.GANCAPTCHA_CLIENT_IP = "HTTP_X_REAL_IP"
+    request = meta_request(REMOTE_ADDR="10.0.0.1", HTTP_X_REAL_IP="198.51.100.4")
+    assert ratelimit.client_address(request) == "198.51.100.4"
+    request = meta_request(REMOTE_ADDR="10.0.0.1")
+    assert ratelimit.client_address(request) == "10.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("remote", "expected"),
+    [
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.1", "192.0.2.1"),
+        ("", "unknown"),
+        ("garbage", "unknown"),
+    ],
+)
+def test_ipv6_clients_are_grouped_by_64(remote: str, expected: str) -> None:
+    assert ratelimit.client_address(meta_request(REMOTE_ADDR=remote)) == expected
+
+
+def test_limits_are_off_by_default(
+    client: Client, make_challenge: MakeChallenge, settings: Settings
+) -> None:
+    settings.GANCAPTCHA_RATELIMIT_RATES = {"image": "1/m"}
+    challenge = make_challenge("1234")
+    for _ in range(3):
+        assert client.get(image_url(challenge.key)).status_code == 200
+
+
+def test_image_fetches_are_limited_per_client_with_retry_after(
+    make_challenge: MakeChallenge, limits: Callable[..., None], clock: Clock
+) -> None:
+    limits(image="3/m")
+    challenge = make_challenge("1234")
+    alice = Client(REMOTE_ADDR="198.51.100.1")
+    for _ in range(3):
+        assert alice.get(image_url(challenge.key)).status_code == 200
+    refused = alice.get(image_url(challenge.key))
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert refused["Cache-Control"] == "no-store"
+    assert refused.content.decode() == LIMITED
+    # Another client is counted apart.
+    bob = Client(REMOTE_ADDR="198.51.100.2")
+    assert bob.get(image_url(challenge.key)).status_code == 200
+    # The window passes (time moved, not slept).
+    clock.advance(int(refused["Retry-After"]))
+    assert alice.get(image_url(challenge.key)).status_code == 200
+
+
+def test_a_forged_forwarded_for_does_not_escape_the_limit(
+    make_challenge: MakeChallenge, limits: Callable[..., None]
+) -> None:
+    limits(image="2/m")
+    challenge = make_challenge("1234")
+    client = Client(REMOTE_ADDR="198.51.100.1")
+    statuses = [
+        client.get(
+            image_url(challenge.key), headers={"X-Forwarded-For": f"192.0.2.{n}"}
+        ).status_code
+        for n in range(4)
+    ]
+    assert statuses == [200, 200, 429, 429]
+
+
+def test_behind_one_trusted_proxy_clients_are_told_apart(
+    make_challenge: MakeChallenge, limits: Callable[..., None], settings: Settings
+) -> None:
+    limits(image="1/m")
+    settings.GANCAPTCHA_CLIENT_IP = 1
+    challenge = make_challenge("1234")
+    proxy = Client(REMOTE_ADDR="10.0.0.1")
+
+    def fetch(client_address: str) -> int:
+        headers = {"X-Forwarded-For": f"6.6.6.6, {client_address}"}
+        return proxy.get(image_url(challenge.key), headers=headers).status_code
+
+    assert [fetch("198.51.100.1"), fetch("198.51.100.2")] == [200, 200]
+    assert [fetch("198.51.100.1"), fetch("198.51.100.2")] == [429, 429]
+
+
+def test_refresh_is_limited_with_json_and_keeps_the_old_key(
+    client: Client, make_challenge: MakeChallenge, limits: Callable[..., None]
+) -> None:
+    limits(create="2/m")
+    old = make_challenge("1234")
+    for _ in range(2):
+        assert client.post(REFRESH_URL).status_code == 200
+    response = client.post(REFRESH_URL, {"key": old.key})
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "no-store"
+    data = response.json()
+    assert data == {
+        "error": "rate_limited",
+        "message": LIMITED,
+        "retry_after": int(response["Retry-After"]),
+    }
+    assert 1 <= data["retry_after"] <= 60
+    assert challenges.get_png(old.key) is not None
+
+
+def test_page_renders_are_limited_with_a_message_not_an_error(
+    client: Client, limits: Callable[..., None], captcha_models: None, db: None
+) -> None:
+    limits(create="1/m")
+    page_key(client)
+    response = client.get("/signup/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert find_tag(html, "input", name="captcha_0").get("value") in (None, "")
+    assert LIMITED in html
+
+
+def test_failed_answers_are_limited_and_then_even_right_answers_are_refused(
+    client: Client, limits: Callable[..., None], captcha_models: None, db: None
+) -> None:
+    limits(fail="2/m")
+    for _ in range(2):
+        response = client.post("/signup/", signup_data(page_key(client), "xxxx"))
+        assert captcha_codes(response) == ["invalid"]
+    key = page_key(client)
+    right = stored_answer(key)
+    response = client.post("/signup/", signup_data(key, right))
+    assert response.status_code == 200
+    assert captcha_codes(response) == ["rate_limited"]
+    assert LIMITED in response.content.decode()
+    assert not User.objects.exists()
+    # Refused unread, but still used up.
+    assert stored_answer(key) is None
+
+
+def test_right_answers_do_not_count_as_failures(
+    client: Client, limits: Callable[..., None], captcha_models: None, db: None
+) -> None:
+    limits(fail="1/m")
+    for n in range(3):
+        key = page_key(client)
+        right = stored_answer(key)
+        response = client.post("/signup/", signup_data(key, right, f"user{n}"))
+        assert response.status_code == 302
+        client.logout()
+    assert User.objects.count() == 3
+
+
+class _BrokenCache:
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        def fail(*args: Any, **kwargs: Any) -> Any:
+            raise ConnectionError("cache down")
+
+        return fail
+
+
+def test_a_failing_cache_allows_and_logs(
+    client: Client,
+    make_challenge: MakeChallenge,
+    limits: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    limits(image="1/m")
+    challenge = make_challenge("1234")
+    monkeypatch.setattr(ratelimit, "caches", {"default": _BrokenCache()})
+    with caplog.at_level(logging.WARNING, logger="gancaptcha_field.ratelimit"):
+        for _ in range(3):
+            assert client.get(image_url(challenge.key)).status_code == 200
+    assert "rate-limit cache failed" in caplog.text
+
+
+def test_a_bad_rate_at_run_time_is_logged_not_a_500(
+    client: Client,
+    make_challenge: MakeChallenge,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings.GANCAPTCHA_RATELIMIT_ENABLED = True
+    settings.GANCAPTCHA_RATELIMIT_RATES = {"image": "lots"}
+    challenge = make_challenge("1234")
+    with caplog.at_level(logging.ERROR, logger="gancaptcha_field.ratelimit"):
+        assert client.get(image_url(challenge.key)).status_code == 200
+    assert "bad rate for 'image'" in caplog.text
+
+
+def ids(messages: list[Any]) -> list[str]:
+    return [message.id for message in messages]
+
+
+def test_checks_are_quiet_by_default() -> None:
+    assert checks.check_ratelimit() == []
+
+
+def test_e011_bad_settings(settings: Settings) -> None:
+    settings.GANCAPTCHA_RATELIMIT_RATES = {"image": "lots", "login": "1/m"}
+    settings.GANCAPTCHA_CLIENT_IP = True
+    settings.GANCAPTCHA_RATELIMIT_CACHE = "nowhere"
+    messages = checks.check_ratelimit()
+    assert ids(messages) == ["gancaptcha_field.E011"]
+    for part in ("'lots'", "'login'", "GANCAPTCHA_CLIENT_IP", "'nowhere'"):
+        assert part in messages[0].msg
+
+
+def test_e011_rates_not_a_dict(settings: Settings) -> None:
+    settings.GANCAPTCHA_RATELIMIT_RATES = ["10/m"]
+    assert ids(checks.check_ratelimit()) == ["gancaptcha_field.E011"]
+
+
+def test_w010_middleware_missing(settings: Settings) -> None:
+    settings.GANCAPTCHA_RATELIMIT_ENABLED = True
+    settings.DEBUG = True
+    settings.MIDDLEWARE = [
+        m
+        for m in settings.MIDDLEWARE
+        if m != "gancaptcha_field.ratelimit.RateLimitMiddleware"
+    ]
+    assert ids(checks.check_ratelimit()) == ["gancaptcha_field.W010"]
+
+
+def test_w011_local_memory_cache_in_production(settings: Settings) -> None:
+    settings.GANCAPTCHA_RATELIMIT_ENABLED = True
+    settings.DEBUG = False
+    assert ids(checks.check_ratelimit()) == ["gancaptcha_field.W011"]
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "shared": {"BACKEND": "django.core.cache.backends.db.DatabaseCache"},
+    }
+    settings.GANCAPTCHA_RATELIMIT_CACHE = "shared"
+    assert checks.check_ratelimit() == []
+
+
+def test_the_middleware_hands_the_request_over_and_lets_go() -> None:
+    seen: list[Any] = []
+
+    def view(request: Any) -> str:
+        seen.append(ratelimit.current_request())
+        return "response"
+
+    async def async_view(request: Any) -> str:
+        return view(request)
+
+    request = RequestFactory().get("/")
+    assert ratelimit.RateLimitMiddleware(view)(request) == "response"
+    assert asyncio.run(ratelimit.RateLimitMiddleware(async_view)(request)) == "response"
+    assert seen == [request, request]
+    assert ratelimit.current_request() is None

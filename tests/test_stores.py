@@ -1,0 +1,253 @@
+"""Both stores keep the same promises: live until expiry, consumed exactly once.
+
+Each test runs against SQLite and PostgreSQL (the database store) and against
+local memory and Redis (the cache store, through Django's own Redis backend).
+PostgreSQL and Redis skip when they do not answer (a failure under CI=true).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from pytest_django import DjangoDbBlocker, Settings
+
+from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, connections
+from django.test import Client
+from django.utils import timezone
+
+from gancaptcha_field import challenges
+from gancaptcha_field.challenges import Code
+from gancaptcha_field.models import Challenge
+from gancaptcha_field.stores import (
+    CacheStore,
+    Consumed,
+    DatabaseStore,
+    Issued,
+    Rendered,
+    Store,
+    StoreError,
+    get_store,
+)
+from tests import services
+from tests.utils import Clock
+
+LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+
+
+@pytest.fixture(scope="module")
+def postgres_alias(django_db_blocker: DjangoDbBlocker) -> Iterator[str]:
+    """A migrated PostgreSQL schema of this module's own, as a Django alias."""
+    services.connect_postgres().close()
+    with (
+        services.postgres_schema() as schema,
+        django_db_blocker.unblock(),
+        services.postgres_alias(schema) as alias,
+    ):
+        yield alias
+
+
+@pytest.fixture(
+    params=[
+        # Committed rows: the concurrency test reads them from other threads.
+        pytest.param("sqlite", marks=pytest.mark.django_db(transaction=True)),
+        "postgres",
+        "locmem",
+        "redis",
+    ]
+)
+def store(
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    django_db_blocker: DjangoDbBlocker,
+) -> Iterator[Store]:
+    """Each store, empty, on each backend."""
+    kind = request.param
+    if kind == "sqlite":
+        yield DatabaseStore()
+    elif kind == "postgres":
+        alias = request.getfixturevalue("postgres_alias")
+        with django_db_blocker.unblock():
+            Challenge.objects.using(alias).all().delete()
+            yield DatabaseStore(using=alias)
+            Challenge.objects.using(alias).all().delete()
+    elif kind == "locmem":
+        location = services.unique_name("locmem")
+        settings.CACHES = {"default": LOCMEM, "gc": {**LOCMEM, "LOCATION": location}}
+        yield CacheStore("gc")
+    else:
+        with services.redis_prefix() as prefix:
+            settings.CACHES = {"default": LOCMEM, "gc": services.redis_cache(prefix)}
+            yield CacheStore("gc")
+
+
+def issue(store: Store, answer: str = "1234", seconds: int = 300) -> Issued:
+    now = timezone.now()
+    issued = Issued(
+        key=secrets.token_urlsafe(24),
+        answer=answer,
+        created_at=now,
+        expires_at=now + timedelta(seconds=seconds),
+    )
+    store.save(issued, Rendered(answer, f"png-{answer}".encode(), b"png-2x"))
+    return issued
+
+
+def later(issued: Issued, seconds: float) -> datetime:
+    return issued.created_at + timedelta(seconds=seconds)
+
+
+def test_live_challenge_is_readable_then_consumed_once(store: Store) -> None:
+    issued = issue(store, "4071")
+    now = later(issued, 1)
+    assert store.get_png(issued.key, False, now) == b"png-4071"
+    assert store.get_png(issued.key, True, now) == b"png-2x"
+    assert store.get_answer(issued.key, now) == "4071"
+    assert store.consume(issued.key, now) == Consumed("4071", expired=False)
+    assert store.consume(issued.key, now) is None
+    assert store.get_png(issued.key, False, now) is None
+    assert store.get_answer(issued.key, now) is None
+
+
+def test_expired_challenge_is_reported_once_then_unknown(store: Store) -> None:
+    issued = issue(store, "5555", seconds=60)
+    assert store.get_png(issued.key, False, later(issued, 59)) is not None
+    assert store.get_png(issued.key, False, later(issued, 60)) is None
+    assert store.get_answer(issued.key, later(issued, 60)) is None
+    assert store.consume(issued.key, later(issued, 61)) == Consumed(None, expired=True)
+    assert store.consume(issued.key, later(issued, 62)) is None
+
+
+def test_discard_and_unknown_keys(store: Store) -> None:
+    issued = issue(store)
+    other = issue(store, "9999")
+    store.discard(issued.key)
+    store.discard("never-issued")
+    now = later(issued, 1)
+    assert store.get_png(issued.key, False, now) is None
+    assert store.consume(issued.key, now) is None
+    assert store.consume("never-issued", now) is None
+    assert store.get_answer(other.key, now) == "9999"
+
+
+def test_purge_expired(store: Store) -> None:
+    old = issue(store, "1111", seconds=60)
+    fresh = issue(store, "2222", seconds=600)
+    purged = store.purge_expired(later(old, 61))
+    # The database deletes rows; a cache expires entries by itself.
+    assert purged == (1 if isinstance(store, DatabaseStore) else 0)
+    assert store.get_answer(fresh.key, later(old, 61)) == "2222"
+
+
+def test_concurrent_consumers_have_exactly_one_winner(store: Store) -> None:
+    issued = issue(store, "3141")
+    now = later(issued, 1)
+    workers = 8
+    barrier = threading.Barrier(workers)
+    results: list[Consumed | None] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    alias = getattr(store, "using", None) or "default"
+
+    def consume() -> None:
+        try:
+            if isinstance(store, DatabaseStore):
+                connections[alias].ensure_connection()  # connect, then race
+            barrier.wait(timeout=20)
+            result = store.consume(issued.key, now)
+            with lock:
+                results.append(result)
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=consume) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert results.count(Consumed("3141", expired=False)) == 1
+    assert results.count(None) == workers - 1
+
+
+# Through the public API, with GANCAPTCHA_STORE naming the cache.
+
+
+@pytest.fixture
+def cache_store(settings: Settings) -> None:
+    settings.CACHES = {
+        "default": LOCMEM,
+        "gc": {**LOCMEM, "LOCATION": services.unique_name("api")},
+    }
+    settings.GANCAPTCHA_STORE = "cache"
+    settings.GANCAPTCHA_CACHE_ALIAS = "gc"
+
+
+@pytest.mark.usefixtures("captcha_models", "cache_store", "db")
+def test_challenges_live_in_the_cache_when_configured(client: Client) -> None:
+    issued = challenges.create_challenge()
+    assert isinstance(get_store(), CacheStore)
+    assert not Challenge.objects.exists()
+    assert caches["gc"].get(f"gancaptcha:{issued.key}:a") is not None
+    assert challenges.get_answer_for_audio(issued.key) == issued.answer
+    response = client.get(f"/gancaptcha/{issued.key}/image.png")
+    assert response.status_code == 200
+    assert response.content == challenges.get_png(issued.key)
+    assert challenges.verify(issued.key, issued.answer).code is Code.OK
+    assert challenges.verify(issued.key, issued.answer).code is Code.UNKNOWN
+    assert client.get(f"/gancaptcha/{issued.key}/image.png").status_code == 410
+    assert challenges.get_answer_for_audio(issued.key) is None
+
+
+@pytest.mark.usefixtures("captcha_models", "cache_store", "db")
+def test_cache_store_wrong_answer_and_expiry(settings: Settings, clock: Clock) -> None:
+    settings.GANCAPTCHA_TIMEOUT = 60
+    wrong = challenges.create_challenge()
+    late = challenges.create_challenge()
+    bad = "0000" if wrong.answer != "0000" else "1111"
+    assert challenges.verify(wrong.key, bad).code is Code.INVALID
+    assert challenges.verify(wrong.key, wrong.answer).code is Code.UNKNOWN
+    clock.advance(60)
+    assert challenges.get_png(late.key) is None
+    assert challenges.verify(late.key, late.answer).code is Code.EXPIRED
+    assert challenges.purge_expired() == 0
+
+
+@pytest.mark.django_db
+def test_unreachable_redis_is_a_503_not_a_500(settings: Settings) -> None:
+    port = services.unused_port()
+    settings.CACHES = {
+        "default": LOCMEM,
+        "gc": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"socket_connect_timeout": 1},
+        },
+    }
+    settings.GANCAPTCHA_STORE = "cache"
+    settings.GANCAPTCHA_CACHE_ALIAS = "gc"
+    key = secrets.token_urlsafe(24)
+    with pytest.raises(StoreError) as raised:
+        challenges.get_png(key)
+    assert isinstance(raised.value, DatabaseError)  # what the views catch
+    response = Client(raise_request_exception=False).get(f"/gancaptcha/{key}/image.png")
+    assert response.status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("store_setting", "alias"), [("redis", "default"), ("cache", "missing")]
+)
+def test_misconfigured_store_is_improperly_configured(
+    settings: Settings, store_setting: str, alias: str
+) -> None:
+    settings.GANCAPTCHA_STORE = store_setting
+    settings.GANCAPTCHA_CACHE_ALIAS = alias
+    with pytest.raises(ImproperlyConfigured):
+        challenges.get_png(secrets.token_urlsafe(24))
