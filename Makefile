@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: install run test lint train sample clean
+.PHONY: install run test lint train sample bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +14,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $(BENCH_STAMP)
 
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
@@ -30,6 +35,12 @@ train: $(STAMP)
 
 sample: $(STAMP)
 	$(BIN)/python manage.py captcha_sample --count 100 --output /tmp/gancaptcha_sample.npz --sheet docs/sample_sheet.png
+
+# Speed and memory against the seed pipeline and django-simple-captcha
+# (minutes; not part of the tests). BENCH_ARGS=--quick checks that it runs.
+bench: $(BENCH_STAMP)
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || echo "bench: no wrk; the HTTP section will be skipped"
+	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -181,7 +181,7 @@ def run(
         )
     except data.DataError as exc:
         raise AttackError(f"could not train the judge: {exc}") from exc
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # a damaged .keras file raises many kinds
         raise AttackError(f"could not load the judge {judge_path}: {exc}") from exc
     cells, answers = collect(config.count, log)
     scores = [

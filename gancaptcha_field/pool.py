@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from gancaptcha_field import constants, registry
 from gancaptcha_field.conf import conf
-from gancaptcha_field.imaging import compose_png
 from gancaptcha_field.models import PooledChallenge
 from gancaptcha_field.stores import Issued, Rendered, Store
 
@@ -60,6 +59,9 @@ def render(answers: list[str]) -> list[Rendered]:
             raise ValueError(f"answer must be {constants.ANSWER_LENGTH} ASCII digits")
     if not answers:
         return []
+    # Here, not at the top: pool-only web workers never render, nor load Pillow.
+    from gancaptcha_field.imaging import compose_png
+
     labels = [int(c) for answer in answers for c in answer]
     digits = registry.get_registry().draw(labels)
     scale = conf.IMAGE_SCALE

@@ -1,15 +1,14 @@
 """One process of the PostgreSQL race in test_security.py (not a test module).
 
-``python tests/race_worker.py DBNAME migrate`` sets the schema up,
-``... DBNAME seed KEY ANSWER`` stores a live challenge,
-``... DBNAME race KEY ANSWER`` connects, prints ``ready``, waits for a line on
+``python tests/race_worker.py SCHEMA migrate`` sets the schema up,
+``... SCHEMA seed KEY ANSWER`` stores a live challenge,
+``... SCHEMA race KEY ANSWER`` connects, prints ``ready``, waits for a line on
 stdin, verifies once and prints the outcome code, and
 ``... verify KEY ANSWER...`` verifies each answer in turn without waiting.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -19,19 +18,12 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def configure(dbname: str) -> None:
-    """Settings for PostgreSQL at PGHOST/PGPORT as PGUSER (defaults: local)."""
+def configure(schema: str) -> None:
+    """Settings for ``schema`` in the PostgreSQL test database (tests/services.py)."""
+    from tests import services
+
     settings.configure(
-        DATABASES={
-            "default": {
-                "ENGINE": "django.db.backends.postgresql",
-                "NAME": dbname,
-                "HOST": os.environ.get("PGHOST", "127.0.0.1"),
-                "PORT": os.environ.get("PGPORT", "5432"),
-                "USER": os.environ.get("PGUSER", "postgres"),
-                "PASSWORD": os.environ.get("PGPASSWORD", ""),
-            }
-        },
+        DATABASES={"default": services.postgres_settings(schema)},
         INSTALLED_APPS=[
             "django.contrib.auth",
             "django.contrib.contenttypes",
@@ -46,8 +38,8 @@ def configure(dbname: str) -> None:
 
 def main(argv: list[str]) -> int:
     """Run one step; the exit status says whether it ran."""
-    dbname, mode = argv[1], argv[2]
-    configure(dbname)
+    schema, mode = argv[1], argv[2]
+    configure(schema)
     if mode == "migrate":
         from django.core.management import call_command
 

@@ -188,3 +188,30 @@ def test_concurrent_right_answers_have_exactly_one_winner() -> None:
 
     assert errors == []
     assert sorted(results) == sorted([Code.OK] + [Code.UNKNOWN] * (threads_count - 1))
+
+
+def test_answer_for_audio_reads_without_consuming(
+    make_challenge: MakeChallenge, clock: Clock, settings: Settings
+) -> None:
+    settings.GANCAPTCHA_TIMEOUT = 60
+    challenge = make_challenge("2718")
+    assert challenges.get_answer_for_audio(challenge.key) == "2718"
+    assert challenges.get_answer_for_audio(challenge.key) == "2718"
+    assert challenges.verify(challenge.key, "2718").ok
+    assert challenges.get_answer_for_audio(challenge.key) is None
+    assert challenges.get_answer_for_audio("../etc/passwd") is None
+    late = make_challenge("1111")
+    clock.advance(60)
+    assert challenges.get_answer_for_audio(late.key) is None
+
+
+@pytest.mark.django_db
+def test_pool_only_is_available_without_models(
+    settings: Settings, broken_registry: object
+) -> None:
+    assert not challenges.is_available()
+    settings.GANCAPTCHA_POOL_ONLY = True
+    # Verifying needs the store only; an empty pool shows when one is asked for.
+    assert challenges.is_available()
+    with pytest.raises(challenges.PoolEmpty):
+        challenges.create_challenge()

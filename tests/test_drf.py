@@ -6,25 +6,21 @@ from typing import Any
 
 import pytest
 from pytest_django import Settings
+from rest_framework import serializers
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from django.db import DatabaseError
 from django.test import Client
 from django.urls import include, path
 
 from gancaptcha_field import challenges
+from gancaptcha_field.drf import GanCaptchaSerializerField
 from gancaptcha_field.testing import answer_for
 from tests.utils import BrokenRegistry
-
-pytest.importorskip("rest_framework")
-
-from rest_framework import serializers  # noqa: E402
-from rest_framework.parsers import JSONParser  # noqa: E402
-from rest_framework.renderers import JSONRenderer  # noqa: E402
-from rest_framework.request import Request  # noqa: E402
-from rest_framework.response import Response  # noqa: E402
-from rest_framework.views import APIView  # noqa: E402
-
-from gancaptcha_field.drf import GanCaptchaSerializerField  # noqa: E402
 
 pytestmark = [pytest.mark.urls("tests.test_drf"), pytest.mark.django_db]
 

@@ -33,6 +33,7 @@ from demo_site.signup.forms import SignupForm
 from gancaptcha_field import challenges
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.stores import Issued, get_store
+from tests import services
 from tests.utils import Clock, find_tag, find_tags
 
 MakeChallenge = Callable[[str], Issued]
@@ -173,25 +174,10 @@ def test_a_form_validated_twice_burns_its_challenge_once() -> None:
 # PostgreSQL: separate processes racing -------------------------------------
 
 
-def _pg_params() -> dict[str, str]:
-    return {
-        "host": os.environ.get("PGHOST", "127.0.0.1"),
-        "port": os.environ.get("PGPORT", "5432"),
-        "user": os.environ.get("PGUSER", "postgres"),
-        "dbname": os.environ.get("PGDATABASE", "test"),
-    }
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI needs PostgreSQL: {reason}", pytrace=False)
-    pytest.skip(f"PostgreSQL not available: {reason}")
-
-
-def _worker(dbname: str, *args: str) -> list[str]:
+def _worker(schema: str, *args: str) -> list[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, str(WORKER), dbname, *args],
+        [sys.executable, str(WORKER), schema, *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -204,24 +190,13 @@ def _worker(dbname: str, *args: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def pg_database() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database, dropped afterwards."""
-    try:
-        import psycopg
-    except ImportError:
-        _unavailable("psycopg is not installed (requirements-dev.txt)")
-    params = _pg_params()
-    try:
-        admin = psycopg.connect(**params, connect_timeout=5, autocommit=True)
-    except psycopg.OperationalError as exc:
-        _unavailable(f"{params['host']}:{params['port']} does not answer ({exc})")
-    name = f"gancaptcha_race_{os.getpid()}_{secrets.token_hex(4)}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            _worker(name, "migrate")
-            yield name
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """A fresh, migrated schema in the PostgreSQL test database, dropped after.
+
+    Skipped when PostgreSQL does not answer; under CI=true that is a failure.
+    """
+    with services.postgres_schema() as schema:
+        _worker(schema, "migrate")
+        yield schema
 
 
 def test_concurrent_posts_on_postgresql_have_one_winner(pg_database: str) -> None:

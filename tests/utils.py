@@ -57,3 +57,6 @@ class BrokenRegistry:
 
     def draw(self, labels: object) -> object:
         raise registry.ModelsUnavailable("No models.")
+
+    def draw_with_confidence(self, labels: object) -> object:
+        raise registry.ModelsUnavailable("No models.")

@@ -59,6 +59,7 @@ class TrainingConfig:
     reader_threshold: float = constants.DEFAULT_READER_THRESHOLD
     verifier_threshold: float = constants.DEFAULT_VERIFIER_THRESHOLD
     strategy: str = "default"
+    mixed_precision: bool = False
     log: Log = field(default=lambda message: None, repr=False)
 
 
@@ -224,6 +225,7 @@ def run(config: TrainingConfig) -> dict[str, Any]:
                 d_lr_ratio=config.d_lr_ratio,
                 seed=config.seed,
                 strategy=config.strategy,
+                mixed_precision=config.mixed_precision,
             )
             keras.utils.set_random_seed(config.seed)
             trainer = GanTrainer(gan_config)
@@ -252,7 +254,7 @@ def run(config: TrainingConfig) -> dict[str, Any]:
             log(f"gan: training to epoch {config.gan_epochs}, batch "
                 f"{config.batch_size}")
             state = trainer.train(mnist.x_train, config.checkpoint_dir, progress)
-            generator = trainer.generator
+            generator = trainer.export_generator()
             if config.bn_reestimate:
                 reestimate_batchnorm(generator, seed=config.seed + 303)
                 log("gan: BatchNorm statistics re-estimated")
@@ -266,6 +268,7 @@ def run(config: TrainingConfig) -> dict[str, Any]:
                 "d_lr_ratio": config.d_lr_ratio,
                 "label_smoothing": config.label_smoothing,
                 "bn_reestimated": config.bn_reestimate,
+                "mixed_precision": config.mixed_precision,
                 "seconds_per_epoch": float(
                     np.median([h["seconds"] for h in state.history])
                 ) if state.history else None,

@@ -19,6 +19,8 @@ def _positive(value: str) -> int:
 
 
 class Command(BaseCommand):
+    """Thin adapter: flags to an AttackConfig, the figures to stdout."""
+
     help = (
         "Issue N real challenges and read each PNG alone with an independent "
         "MNIST classifier (the judge) and with the shipped reader; print the "
@@ -53,6 +55,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        """Run the attack and print the table."""
         from gancaptcha_field import attack
 
         model_dir = conf.MODEL_DIR

@@ -1,0 +1,116 @@
+-- wrk script: GET a signup page, then the CAPTCHA image it names; repeat.
+--
+--   wrk -t C -c C -d 10s -s benchmarks/pair.lua http://127.0.0.1:PORT -- /ours/signup/
+--
+-- Run with as many threads as connections: each thread then owns one
+-- connection, so its requests and responses strictly alternate and a pair's
+-- latency is the time from sending the page request to receiving the image.
+-- done() prints one line, "BENCH_JSON {...}", that bench.py reads.
+
+local ffi = require("ffi")
+ffi.cdef [[
+  typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+  int clock_gettime(int clk_id, bench_timespec *tp);
+]]
+local ts = ffi.new("bench_timespec")
+local CLOCK_MONOTONIC = 1
+
+local function now_us()
+  ffi.C.clock_gettime(CLOCK_MONOTONIC, ts)
+  return tonumber(ts.tv_sec) * 1e6 + tonumber(ts.tv_nsec) / 1e3
+end
+
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+-- Globals, so that done() can read them with thread:get().
+page = "/"
+image = nil
+started = 0
+latencies = {}
+pairs_done = 0
+errors = 0
+first_us = 0
+last_us = 0
+
+function init(args)
+  page = args[1] or "/"
+end
+
+function request()
+  if image ~= nil then
+    return wrk.format("GET", image)
+  end
+  started = now_us()
+  if first_us == 0 then
+    first_us = started
+  end
+  return wrk.format("GET", page)
+end
+
+function response(status, headers, body)
+  if image == nil then
+    -- The page: find its first <img src="...">, the CAPTCHA.
+    local src = status == 200 and string.match(body, '<img[^>]-src="([^"]+)"')
+    if not src then
+      errors = errors + 1
+      return
+    end
+    image = src
+    return
+  end
+  image = nil
+  if status == 200 then
+    latencies[#latencies + 1] = now_us() - started
+    pairs_done = pairs_done + 1
+  else
+    errors = errors + 1
+  end
+  last_us = now_us()
+end
+
+local function percentile(sorted, p)
+  if #sorted == 0 then
+    return 0
+  end
+  local index = math.max(1, math.ceil(p / 100 * #sorted))
+  return sorted[index]
+end
+
+function done(summary, latency, requests)
+  local all = {}
+  local count, failed = 0, 0
+  local first, last = math.huge, 0
+  for _, thread in ipairs(threads) do
+    for _, value in ipairs(thread:get("latencies")) do
+      all[#all + 1] = value
+    end
+    count = count + thread:get("pairs_done")
+    failed = failed + thread:get("errors")
+    local f, l = thread:get("first_us"), thread:get("last_us")
+    if f > 0 and f < first then
+      first = f
+    end
+    if l > last then
+      last = l
+    end
+  end
+  table.sort(all)
+  local sum = 0
+  for _, value in ipairs(all) do
+    sum = sum + value
+  end
+  local seconds = (last > first) and (last - first) / 1e6 or summary.duration / 1e6
+  io.write(string.format(
+    'BENCH_JSON {"pairs": %d, "errors": %d, "seconds": %.3f, "p50_ms": %.3f, ' ..
+    '"p99_ms": %.3f, "mean_ms": %.3f, "requests": %d, "socket_errors": %d, ' ..
+    '"non_2xx": %d}\n',
+    count, failed, seconds, percentile(all, 50) / 1e3, percentile(all, 99) / 1e3,
+    (#all > 0 and sum / #all or 0) / 1e3, summary.requests,
+    summary.errors.connect + summary.errors.read + summary.errors.write +
+      summary.errors.timeout,
+    summary.errors.status))
+end

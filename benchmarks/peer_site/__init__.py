@@ -1,0 +1,1 @@
+"""The benchmark's two signup pages: ours and django-simple-captcha's."""

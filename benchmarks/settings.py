@@ -1,0 +1,121 @@
+"""Settings for the benchmark site: our field and django-simple-captcha side by side.
+
+One project serves both signup pages (/ours/signup/ and /peer/signup/) with the
+same form, middleware and database, so only the CAPTCHA differs. bench.py sets
+the environment before Django starts: the database (BENCH_DB: a SQLite file or
+a PostgreSQL schema) and the GANCAPTCHA_* knobs each run needs. Rate limits
+stay off: they are opt-in, and a benchmark is one client hammering.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+RESULTS_DIR = BASE_DIR / "benchmarks" / "results"
+
+SECRET_KEY = "benchmark-only-not-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+
+# BENCH_SIDE: "both" for the in-process runs; "ours" or "peer" for server
+# processes, so a worker's memory holds one CAPTCHA app only.
+SIDE = os.environ.get("BENCH_SIDE", "both")
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    *(["gancaptcha_field"] if SIDE in ("both", "ours") else []),
+    *(["captcha"] if SIDE in ("both", "peer") else []),
+    "benchmarks.peer_site",
+]
+
+# What a plain Django site runs; the same for both pages.
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "benchmarks.peer_site.urls"
+WSGI_APPLICATION = "benchmarks.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+            ],
+        },
+    },
+]
+
+_SCHEMA = os.environ.get("BENCH_PG_SCHEMA", "public")
+if os.environ.get("BENCH_DB", "sqlite") == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ.get("BENCH_PG_NAME", "test"),
+            "USER": os.environ.get("BENCH_PG_USER", "postgres"),
+            "PASSWORD": os.environ.get("BENCH_PG_PASSWORD", ""),
+            "HOST": os.environ.get("BENCH_PG_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("BENCH_PG_PORT", "5432"),
+            "CONN_MAX_AGE": 60,
+            "OPTIONS": {"options": f"-c search_path={_SCHEMA}"},
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("BENCH_SQLITE", str(RESULTS_DIR / "bench.sqlite3")),
+            # WAL lets the two workers read while one writes; IMMEDIATE takes
+            # the write lock up front instead of failing to upgrade to it.
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL;",
+                "transaction_mode": "IMMEDIATE",
+            },
+        }
+    }
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "captcha": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/0"),
+        "KEY_PREFIX": os.environ.get("BENCH_REDIS_PREFIX", "gc_bench"),
+    },
+}
+
+USE_TZ = True
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}
+
+GANCAPTCHA_MODEL_DIR = Path(os.environ.get("BENCH_MODEL_DIR", BASE_DIR / "ml_models"))
+GANCAPTCHA_RATELIMIT_ENABLED = False
+_PRELOAD = os.environ.get("BENCH_PRELOAD", "")
+GANCAPTCHA_PRELOAD = {"1": True, "0": False}.get(_PRELOAD, "auto")
+GANCAPTCHA_POOL_SIZE = int(os.environ.get("BENCH_POOL_SIZE", "0"))
+GANCAPTCHA_POOL_ONLY = os.environ.get("BENCH_POOL_ONLY", "0") == "1"
+# A benchmark measures serving; refilling is timed on its own.
+GANCAPTCHA_POOL_AUTOFILL = False
+GANCAPTCHA_STORE = os.environ.get("BENCH_STORE", "database")
+GANCAPTCHA_CACHE_ALIAS = "captcha"
+for _name in ("READER_THRESHOLD", "VERIFIER_THRESHOLD"):
+    # Only for trying the benchmark on untrained models; never set for figures.
+    if f"BENCH_{_name}" in os.environ:
+        globals()[f"GANCAPTCHA_{_name}"] = float(os.environ[f"BENCH_{_name}"])

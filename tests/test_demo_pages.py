@@ -1,0 +1,164 @@
+"""The demo's "how it works" page and its training-report images."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from pytest_django import Settings
+
+from django.test import Client
+
+from tests.utils import BrokenRegistry, find_tag, find_tags
+
+URL = "/how-it-works/"
+
+
+def png_bytes(size: tuple[int, int] = (40, 20)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", size, 200).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def report_dir(settings: Settings, tmp_path: Path) -> Path:
+    """A model directory holding only a training report and its metadata."""
+    (tmp_path / "report_losses.png").write_bytes(png_bytes((64, 32)))
+    (tmp_path / "report_samples.png").write_bytes(png_bytes((32, 32)))
+    (tmp_path / "metadata.json").write_text(
+        json.dumps(
+            {
+                "format_version": 1,
+                "epochs": 30,
+                "accuracy": {"reader": 0.99312345, "verifier": 0.9901},
+                "thresholds": [0.999, 0.99],
+                "history": [{"epoch": 1, "g_loss": 1.5}],
+            }
+        )
+    )
+    settings.GANCAPTCHA_MODEL_DIR = tmp_path
+    return tmp_path
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db
+def test_fresh_digits_with_the_readers_labels(client: Client) -> None:
+    response = client.get(URL)
+    assert response.status_code == 200
+    html = response.content.decode()
+    items = html.split('<li class="digit">')[1:]
+    assert len(items) == 10
+    labels = []
+    for item in items:
+        image = find_tag(item, "img")
+        assert image["alt"].startswith("A drawn digit, read as ")
+        label = int(image["alt"].rsplit(" ", 1)[1])
+        assert f"Reader: {label}</span>" in item
+        confidence = float(item.split("confidence ", 1)[1].split("<", 1)[0])
+        assert 0.0 <= confidence <= 1.0
+        assert "Verifier: agrees" in item
+        src = image["src"].removeprefix("data:image/png;base64,")
+        with Image.open(io.BytesIO(base64.b64decode(src))) as png:
+            assert png.size == (84, 84)
+            pixels = np.asarray(png.convert("L"))
+        assert (pixels < 100).sum() > 20  # ink was drawn
+        labels.append(label)
+    assert sorted(labels) == list(range(10))
+    # Fresh each time.
+    assert client.get(URL).content.decode() != html
+
+
+@pytest.mark.django_db
+def test_unavailable_models_show_a_notice_not_an_error(
+    client: Client, broken_registry: BrokenRegistry
+) -> None:
+    response = client.get(URL)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "The models are not available right now" in html
+    assert find_tags(html, "li", **{"class": "digit"}) == []
+
+
+@pytest.mark.django_db
+def test_report_images_and_figures(
+    client: Client, report_dir: Path, broken_registry: BrokenRegistry
+) -> None:
+    html = client.get(URL).content.decode()
+    sources = [image["src"] for image in find_tags(html, "img", **{"class": "report"})]
+    assert sources == [
+        "/how-it-works/report/losses.png",
+        "/how-it-works/report/samples.png",
+    ]
+    for source, name in zip(
+        sources, ("report_losses.png", "report_samples.png"), strict=True
+    ):
+        response = client.get(source)
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/png"
+        assert b"".join(response.streaming_content) == (report_dir / name).read_bytes()
+    rows = {
+        cells.split("</code>")[0]: cells.split("<td>")[1].split("</td>")[0]
+        for cells in html.split('<th scope="row"><code>')[1:]
+    }
+    assert rows == {
+        "format_version": "1",
+        "epochs": "30",
+        "accuracy.reader": "0.993123",
+        "accuracy.verifier": "0.9901",
+        "thresholds": "0.999, 0.99",
+        "history[0].epoch": "1",
+        "history[0].g_loss": "1.5",
+    }
+
+
+@pytest.mark.django_db
+def test_missing_report_is_404_and_said_on_the_page(
+    client: Client,
+    settings: Settings,
+    tmp_path: Path,
+    broken_registry: BrokenRegistry,
+) -> None:
+    settings.GANCAPTCHA_MODEL_DIR = tmp_path
+    html = client.get(URL).content.decode()
+    assert "No training report has been written yet." in html
+    assert "No metadata.json is available yet." in html
+    assert client.get("/how-it-works/report/losses.png").status_code == 404
+    (tmp_path / "metadata.json").write_text("{not json")
+    assert "No metadata.json is available yet." in client.get(URL).content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/how-it-works/report/metadata.png",
+        "/how-it-works/report/generator.png",
+        "/how-it-works/report/..%2Fsettings.png",
+        "/how-it-works/report/losses.json",
+    ],
+)
+def test_only_the_report_images_are_served(
+    client: Client, report_dir: Path, path: str
+) -> None:
+    (report_dir / "generator.png").write_bytes(png_bytes())
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.django_db
+def test_how_it_works_in_spanish(
+    client: Client, report_dir: Path, broken_registry: BrokenRegistry
+) -> None:
+    html = client.get(URL, headers={"Accept-Language": "es"}).content.decode()
+    assert '<html lang="es">' in html
+    assert "<h1>Cómo funciona</h1>" in html
+    assert "Informe del entrenamiento" in html
+
+
+def test_home_links_to_how_it_works(client: Client) -> None:
+    html = client.get("/").content.decode()
+    assert find_tags(html, "a", href=URL)
