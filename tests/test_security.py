@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "tests" / "race_worker.py"
 PASSWORD = "correct-horse-battery-staple-42"
 REFUSED = "Wrong answer. Please try the new image."
-RACERS = 8
+RACERS = 6
 
 
 @pytest.fixture

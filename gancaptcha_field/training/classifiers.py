@@ -23,17 +23,19 @@ def as_input(x_uint8: np.ndarray) -> np.ndarray:
     return uint8_to_classifier_range(x_uint8.astype(np.float32))[..., None]
 
 
-def _augment(images: tf.Tensor) -> tf.Tensor:
-    # Small shifts, rotations and zooms: a judge that reads the digits a robust
-    # outside model would, not just MNIST's centring.
-    layers = keras.Sequential(
+def _augmenter(seed: int) -> keras.Sequential:
+    # Small shifts, rotations and zooms: a judge that reads digits the way a
+    # robust outside model would, not just MNIST's centring. Built once, outside
+    # the tf.data map, because its layers own random-state variables.
+    return keras.Sequential(
         [
-            keras.layers.RandomRotation(0.05, fill_mode="constant"),
-            keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant"),
-            keras.layers.RandomZoom(0.1, fill_mode="constant"),
-        ]
+            keras.layers.RandomRotation(0.05, fill_mode="constant", seed=seed),
+            keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant",
+                                           seed=seed + 1),
+            keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 2),
+        ],
+        name="augment",
     )
-    return layers(images, training=True)
 
 
 def train_classifier(
@@ -57,8 +59,8 @@ def train_classifier(
     )
     dataset = dataset.batch(128)
     if name == "judge":
-        augment = _augment
-        dataset = dataset.map(lambda x, y: (augment(x), y))
+        augment = _augmenter(seed)
+        dataset = dataset.map(lambda x, y: (augment(x, training=True), y))
     model.fit(dataset.prefetch(2), epochs=epochs, verbose=verbose, shuffle=False)
     return model
 

@@ -31,6 +31,19 @@ Screenshot = Callable[[Any, str], Path]
 
 
 @pytest.fixture(scope="session")
+def live_server(django_db_setup: None) -> Iterator[LiveServer]:
+    """pytest-django's live server, started once the test database exists.
+
+    Started before it (pytest-django's own fixture may be), the server would
+    take the main thread's ":memory:" connection to share among its threads,
+    and SQLite crashes when two threads use one connection at once.
+    """
+    server = LiveServer("localhost")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """One headless chromium for the whole run."""
     if not CHROMIUM.is_file():
