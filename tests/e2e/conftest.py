@@ -66,6 +66,8 @@ def _e2e_settings(settings: Settings, captcha_models: None) -> None:
     # A browser fetches many images and pages quickly: no rate limits here.
     settings.GANCAPTCHA_RATELIMIT_ENABLED = False
     settings.GANCAPTCHA_TEST_MODE = False
+    # Signing up hashes a password; a slow hasher only slows the suite down.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -77,7 +79,7 @@ def new_page(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., An
         options.setdefault("locale", "en-GB")
         options.setdefault("viewport", {"width": 900, "height": 1100})
         context = browser.new_context(base_url=live_server.url, **options)
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(30_000)
         contexts.append(context)
         return context.new_page()
 
