@@ -109,6 +109,11 @@ class Settings:
         return bool(self._get("POOL_ONLY", False))
 
     @property
+    def SYNCHRONOUS_COMMIT(self) -> bool:
+        # PostgreSQL only: whether issuing a challenge waits for the disk.
+        return bool(self._get("SYNCHRONOUS_COMMIT", False))
+
+    @property
     def RATELIMIT_ENABLED(self) -> bool:
         return bool(self._get("RATELIMIT_ENABLED", False))
 

@@ -1,10 +1,12 @@
 """The pre-rendered pool: challenges drawn in batches, each handed out once.
 
 The pool is a table (PooledChallenge) whatever GANCAPTCHA_STORE says, so every
-process of a site shares it. Taking a row deletes it in the transaction that
-stores the issued challenge: on PostgreSQL (and other databases with SKIP
-LOCKED) concurrent takers lock different rows; elsewhere (SQLite) the row count
-of a conditional DELETE decides who got the row, and the loser tries another.
+process of a site shares it. Taking a row is one DELETE ... RETURNING in the
+transaction that stores the issued challenge (on PostgreSQL, with the store's
+INSERT in the same statement): concurrent takers on PostgreSQL skip each
+other's locked rows (SKIP LOCKED), and SQLite has one writer at a time.
+Databases without RETURNING read a row first and let the row count of a
+conditional DELETE decide who got it; the loser tries another.
 """
 
 from __future__ import annotations
@@ -21,15 +23,15 @@ from django.utils import timezone
 
 from gancaptcha_field import constants, registry
 from gancaptcha_field.conf import conf
-from gancaptcha_field.models import PooledChallenge
-from gancaptcha_field.stores import Issued, Rendered, Store
+from gancaptcha_field.models import Challenge, PooledChallenge
+from gancaptcha_field.stores import DatabaseStore, Issued, Rendered, Store, issuing
 
 logger = logging.getLogger(__name__)
 
 KEY_BYTES = 24  # secrets.token_urlsafe(24): 32 characters, 192 bits
 
-# Without SKIP LOCKED, takers pick among the oldest few rows at random, so
-# concurrent takers rarely collide; a collision costs one more try.
+# Without DELETE ... RETURNING or SKIP LOCKED, takers pick among the oldest few
+# rows at random, so concurrent takers rarely collide; a collision costs a try.
 _CANDIDATES = 8
 _TRIES = 32
 
@@ -112,10 +114,12 @@ def clear(using: str | None = None) -> int:
     return int(deleted)
 
 
-def _issue(store: Store, row: tuple[str, bytes, bytes], now: datetime) -> Issued:
+def _issue(
+    store: Store, row: tuple[str, bytes, bytes], now: datetime, key: str | None = None
+) -> Issued:
     answer, png, png_2x = row
     issued = Issued(
-        key=secrets.token_urlsafe(KEY_BYTES),
+        key=key or secrets.token_urlsafe(KEY_BYTES),
         answer=answer,
         created_at=now,
         expires_at=now + timedelta(seconds=conf.TIMEOUT),
@@ -131,7 +135,90 @@ def take(store: Store, using: str | None = None) -> Issued | None:
     The row leaves the pool in the transaction that stores the challenge, so a
     failure to store it puts the row back, and no row reaches two visitors.
     """
-    db = _db(using if using is not None else getattr(store, "using", None))
+    if using is None and isinstance(store, DatabaseStore):
+        using = store.database()
+    db = _db(using)
+    if supports_delete_returning(db):
+        return _take_returning(store, db)
+    return _take_portable(store, db)
+
+
+def supports_delete_returning(db: str) -> bool:
+    """PostgreSQL and SQLite 3.35+ can delete a row and return it in one statement."""
+    connection = connections[db]
+    return connection.vendor in ("postgresql", "sqlite") and bool(
+        connection.features.can_return_columns_from_insert
+    )
+
+
+def _take_returning(store: Store, db: str) -> Issued | None:
+    connection = connections[db]
+    qn = connection.ops.quote_name
+    meta = PooledChallenge._meta
+    table = qn(meta.db_table)
+    pk, scale, answer, png, png_2x = (
+        qn(meta.get_field(name).column)
+        for name in ("id", "scale", "answer", "png", "png_2x")
+    )
+    # SQLite has one writer at a time, so the sub-select cannot race there;
+    # on PostgreSQL concurrent takers skip each other's locked rows.
+    skip = (
+        " FOR UPDATE SKIP LOCKED"
+        if connection.features.has_select_for_update_skip_locked
+        else ""
+    )
+    delete = (
+        f"DELETE FROM {table} WHERE {pk} = (SELECT {pk} FROM {table} "
+        f"WHERE {scale} = %s ORDER BY {pk} LIMIT 1{skip}) "
+        f"RETURNING {answer}, {png}, {png_2x}"
+    )
+    now = timezone.now()
+    key = secrets.token_urlsafe(KEY_BYTES)
+    if (
+        connection.vendor == "postgresql"
+        and isinstance(store, DatabaseStore)
+        and store.database() == db
+    ):
+        # One statement, and the images never leave the database server. It
+        # is its own transaction, relaxed as issuing() would relax it (a
+        # transaction-local set_config() is SET LOCAL), in one round trip.
+        relax = not connection.in_atomic_block and not conf.SYNCHRONOUS_COMMIT
+        live = Challenge._meta
+        columns = [
+            qn(live.get_field(name).column)
+            for name in ("key", "answer", "png", "png_2x", "created_at", "expires_at")
+        ]
+        expires = now + timedelta(seconds=conf.TIMEOUT)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "WITH "
+                + (
+                    "relax AS (SELECT set_config('synchronous_commit', 'off', true)), "
+                    if relax
+                    else ""
+                )
+                + f"taken AS ({delete}) INSERT INTO {qn(live.db_table)} "
+                f"({', '.join(columns)}) SELECT %s, {answer}, {png}, {png_2x}, "
+                f"%s, %s FROM taken{', relax' if relax else ''} "
+                f"RETURNING {columns[1]}",
+                [conf.IMAGE_SCALE, key, now, expires],
+            )
+            row = cursor.fetchone()
+        return None if row is None else Issued(key, row[0], now, expires)
+    with issuing(db):
+        # The DELETE opens the transaction, so SQLite takes its write lock
+        # first (waiting for it) rather than failing to upgrade a read lock.
+        with connection.cursor() as cursor:
+            cursor.execute(delete, [conf.IMAGE_SCALE])
+            taken = cursor.fetchone()
+        if taken is None:
+            return None
+        answer_value, png_value, png_2x_value = taken
+        return _issue(store, (str(answer_value), png_value, png_2x_value), now, key)
+
+
+def _take_portable(store: Store, db: str) -> Issued | None:
+    # Databases without DELETE ... RETURNING (MySQL): read, then delete.
     rows = PooledChallenge.objects.using(db).filter(scale=conf.IMAGE_SCALE)
     fields = ("pk", "answer", "png", "png_2x")
     if connections[db].features.has_select_for_update_skip_locked:
@@ -154,7 +241,8 @@ def take(store: Store, using: str | None = None) -> Issued | None:
             return None
         pk = secrets.choice(candidates)
         # Rows never change, so reading one before the DELETE is safe; reading
-        # it outside the transaction keeps SQLite's first statement a write.
+        # it outside the transaction keeps the transaction's first statement a
+        # write.
         row = rows.filter(pk=pk).values_list(*fields).first()
         if row is None:
             continue

@@ -76,7 +76,13 @@ def test_render_refuses_bad_answers() -> None:
 
 @pytest.mark.usefixtures("captcha_models")
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_takers_get_every_row_exactly_once(pool_on: Settings) -> None:
+@pytest.mark.parametrize("returning", [True, False], ids=["returning", "portable"])
+def test_concurrent_takers_get_every_row_exactly_once(
+    pool_on: Settings, monkeypatch: pytest.MonkeyPatch, returning: bool
+) -> None:
+    if not returning:
+        # As on a database without DELETE ... RETURNING (MySQL).
+        monkeypatch.setattr(pool, "supports_delete_returning", lambda db: False)
     items = rendered(24)
     pool.put(items)
     workers = 6

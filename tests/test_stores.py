@@ -21,7 +21,7 @@ from django.db import DatabaseError, connections
 from django.test import Client
 from django.utils import timezone
 
-from gancaptcha_field import challenges
+from gancaptcha_field import challenges, pool
 from gancaptcha_field.challenges import Code
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.stores import (
@@ -251,3 +251,51 @@ def test_misconfigured_store_is_improperly_configured(
     settings.GANCAPTCHA_CACHE_ALIAS = alias
     with pytest.raises(ImproperlyConfigured):
         challenges.get_png(secrets.token_urlsafe(24))
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.parametrize("synchronous", [False, True])
+def test_issuing_on_postgresql_waits_for_the_disk_only_if_asked(
+    postgres_alias: str,
+    django_db_blocker: DjangoDbBlocker,
+    settings: Settings,
+    synchronous: bool,
+) -> None:
+    """Both ways of issuing: a challenge drawn on the spot, one from the pool."""
+    settings.GANCAPTCHA_SYNCHRONOUS_COMMIT = synchronous
+    store = DatabaseStore(using=postgres_alias)
+    statements: list[list[str]] = []
+
+    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        statements[-1].append(sql)
+        return execute(sql, params, many, context)
+
+    seen: list[str | None] = []
+    with django_db_blocker.unblock():
+        pool.put(pool.render(["4711"]), using=postgres_alias)
+        connection = connections[postgres_alias]
+        statements.append([])
+        with connection.execute_wrapper(record):
+            drawn = issue(store, "8080")
+        statements.append([])
+        with connection.execute_wrapper(record):
+            pooled = pool.take(store)
+        assert pooled is not None
+
+        def read() -> None:  # another connection sees both committed
+            for issued in (drawn, pooled):
+                seen.append(store.get_answer(issued.key, later(issued, 1)))
+            connections.close_all()
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join(timeout=30)
+        Challenge.objects.using(postgres_alias).all().delete()
+    assert seen == ["8080", "4711"]
+    for executed in statements:
+        relaxed = any(
+            "synchronous_commit TO OFF" in sql
+            or "set_config('synchronous_commit', 'off', true)" in sql
+            for sql in executed
+        )
+        assert relaxed is not synchronous

@@ -43,9 +43,9 @@ def live_server(django_db_setup: None) -> Iterator[LiveServer]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """One headless chromium for the whole run."""
+    """One headless chromium for these tests (closed, with its loop, after them)."""
     if not CHROMIUM.is_file():
         message = f"{CHROMIUM} is missing: apt-get install -y chromium"
         if os.environ.get("CI"):
