@@ -13,7 +13,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -34,7 +34,7 @@ class Issued:
     """A challenge handed to one visitor: its key, answer and lifetime."""
 
     key: str
-    answer: str
+    answer: str = field(repr=False)  # reprs reach logs and tracebacks
     created_at: datetime
     expires_at: datetime
 
@@ -43,7 +43,7 @@ class Issued:
 class Rendered:
     """An answer and its images, not yet given a key."""
 
-    answer: str
+    answer: str = field(repr=False)  # reprs reach logs and tracebacks
     png: bytes
     png_2x: bytes
 

@@ -320,11 +320,6 @@ def test_a_stored_challenge_prints_without_its_answer() -> None:
     assert "9090" not in f"{stored} {stored!r}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stores.Issued and stores.Rendered show the answer in repr() "
-    "(reported; stores.py is not ours to change)",
-)
 @pytest.mark.usefixtures("captcha_models")
 @pytest.mark.django_db
 def test_an_issued_challenge_prints_without_its_answer() -> None:
