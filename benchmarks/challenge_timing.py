@@ -1,0 +1,66 @@
+"""Median in-process cost of one challenge (issue 2's figures), demo settings.
+
+    .venv/bin/python -m benchmarks.challenge_timing [--count 300]
+
+Creates challenges with the default configuration (no pool pre-filled: digits
+come from the registry's buckets, refilled by batched TensorFlow calls), then
+fetches each image through Django's test client. Prints medians and PNG sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_site.settings")
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+from django.urls import reverse  # noqa: E402
+
+from gancaptcha_field import challenges, registry  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=300)
+    args = parser.parse_args()
+    settings.DATABASES["default"]["NAME"] = ":memory:"
+    settings.GANCAPTCHA_RATELIMIT_ENABLED = False
+    setup_test_environment()
+    call_command("migrate", verbosity=0)
+    reg = registry.get_registry()
+    assert reg.load().ok, reg.status().message
+    challenges.create_challenge()  # warm-up: first bucket fill
+    client = Client()
+    create, serve, sizes, sizes_2x = [], [], [], []
+    batches_before = reg.inference_batches
+    for _ in range(args.count):
+        t0 = time.perf_counter()
+        issued = challenges.create_challenge()
+        t1 = time.perf_counter()
+        response = client.get(reverse("gancaptcha:image", args=[issued.key]))
+        t2 = time.perf_counter()
+        assert response.status_code == 200
+        create.append((t1 - t0) * 1000)
+        serve.append((t2 - t1) * 1000)
+        sizes.append(len(response.content))
+        sizes_2x.append(len(challenges.get_png(issued.key, hidpi=True) or b""))
+    print(f"challenges: {args.count}, TensorFlow batches: "
+          f"{reg.inference_batches - batches_before}")
+    print(f"create: median {statistics.median(create):.2f} ms, "
+          f"mean {statistics.fmean(create):.2f} ms")
+    print(f"serve image: median {statistics.median(serve):.2f} ms")
+    print(f"PNG bytes: 1x median {statistics.median(sizes):.0f}, "
+          f"2x median {statistics.median(sizes_2x):.0f}")
+
+
+if __name__ == "__main__":
+    main()
