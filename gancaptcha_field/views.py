@@ -20,37 +20,33 @@ _NO_STORE = {"Cache-Control": "no-store"}
 logger = logging.getLogger(__name__)
 
 
-@require_safe
-def image(request: HttpRequest, key: str) -> HttpResponse:
-    """The PNG of a live challenge; 410 Gone for unknown, expired or used keys."""
+def _png_response(request: HttpRequest, key: str, hidpi: bool) -> HttpResponse:
     verdict = ratelimit.hit(ratelimit.IMAGE, request)
     if verdict.limited:
         return ratelimit.too_many_requests(verdict)
     try:
-        png = challenges.get_png(key)
+        png = challenges.get_png(key, hidpi=hidpi)
+        if hidpi and not png:
+            # A row stored without a 2x image holds b"": serve the 1x one.
+            png = challenges.get_png(key)
     except DatabaseError:
         logger.exception("GanCaptcha: the challenge store failed serving an image")
         return HttpResponse(status=503, headers=_NO_STORE)
     if png is None:
         return HttpResponse(status=410, headers=_NO_STORE)
     return HttpResponse(png, content_type="image/png", headers=_NO_STORE)
+
+
+@require_safe
+def image(request: HttpRequest, key: str) -> HttpResponse:
+    """The PNG of a live challenge; 410 Gone for unknown, expired or used keys."""
+    return _png_response(request, key, hidpi=False)
 
 
 @require_safe
 def image_2x(request: HttpRequest, key: str) -> HttpResponse:
     """The same challenge at twice the pixels, for HiDPI screens (srcset)."""
-    verdict = ratelimit.hit(ratelimit.IMAGE, request)
-    if verdict.limited:
-        return ratelimit.too_many_requests(verdict)
-    try:
-        # A row stored before the 2x image existed holds b"": serve the 1x one.
-        png = challenges.get_png(key, hidpi=True) or challenges.get_png(key)
-    except DatabaseError:
-        logger.exception("GanCaptcha: the challenge store failed serving an image")
-        return HttpResponse(status=503, headers=_NO_STORE)
-    if png is None:
-        return HttpResponse(status=410, headers=_NO_STORE)
-    return HttpResponse(png, content_type="image/png", headers=_NO_STORE)
+    return _png_response(request, key, hidpi=True)
 
 
 @require_safe
