@@ -19,8 +19,9 @@ import os
 import tempfile
 from pathlib import Path
 
-import django
 import numpy as np
+
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_site.settings")
 django.setup()
@@ -97,7 +98,7 @@ def main() -> None:
         images, labels = served["images"], served["labels"]
     jp = classifiers.predict(judge, classifiers.as_input(images))
     results["served"] = {
-        "count": int(len(labels)),
+        "count": len(labels),
         "judge_agreement": float(np.mean(jp.argmax(1) == labels)),
         "judge_inception_score": classifiers.inception_score(jp),
         "label_histogram": np.bincount(labels, minlength=10).tolist(),

@@ -334,7 +334,7 @@ def run(config: TrainingConfig) -> dict[str, Any]:
                     for name in constants.MODEL_FILES
                     if (out / name).is_file()
                 },
-                "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(
+                "trained_at": dt.datetime.now(dt.UTC).isoformat(
                     timespec="seconds"
                 ),
                 "run_seconds": round(time.time() - started, 1),

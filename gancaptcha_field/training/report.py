@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never a window
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from gancaptcha_field.sheets import contact_sheet, save_figure  # noqa: E402
+from gancaptcha_field.sheets import contact_sheet, save_figure
 
 __all__ = ["contact_sheet", "plot_losses"]
 

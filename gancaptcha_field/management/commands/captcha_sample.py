@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from django.core.management.base import BaseCommand, CommandError
 
 from gancaptcha_field import constants, registry

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from gancaptcha_field import constants
 from gancaptcha_field.conf import conf
 
 
