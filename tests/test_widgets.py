@@ -314,3 +314,42 @@ def test_unavailable_models_show_a_message(
     assert find_tags(html, "audio") == []
     assert find_tags(html, "input", name="captcha_1") == []
     assert not find_tag(html, "input", name="captcha_0").get("value")
+
+
+@pytest.mark.parametrize(
+    ("form", "answer_attrs"),
+    [
+        (CaptchaForm(), ['id="id_captcha_1"']),
+        (
+            CaptchaForm(data={"captcha_0": "x", "captcha_1": "1"}),
+            ['aria-invalid="true"', 'aria-describedby="id_captcha_error id_captcha_hint"'],
+        ),
+        (CaptchaForm(auto_id=False), []),
+        (LoginForm(), ['id="login_id_captcha_1"']),
+    ],
+    ids=["fresh", "with-errors", "no-ids", "id-prefix"],
+)
+def test_inputs_render_as_django_input_template(
+    form: forms.Form, answer_attrs: list[str]
+) -> None:
+    # The widget renders its two <input>s in Python (cheaper than an include);
+    # they must equal what Django's own input.html makes of the same context.
+    if form.is_bound:
+        assert not form.is_valid()
+    field = form["captcha"]
+    widget = field.field.widget
+    attrs = field.build_widget_attrs({})
+    if field.errors:
+        attrs["aria-invalid"] = "true"
+    if field.auto_id:
+        attrs["id"] = field.auto_id
+    context = widget.get_context(field.html_name, None, attrs)
+    key_widget, answer_widget = context["widget"]["subwidgets"]
+    key_input = context["gancaptcha"]["key_input"]
+    answer_input = context["gancaptcha"]["answer_input"]
+    for subwidget, ours in ((key_widget, key_input), (answer_widget, answer_input)):
+        django_html = widget._render(subwidget["template_name"], {"widget": subwidget})
+        assert ours == django_html.strip()
+    assert key_input.startswith('<input type="hidden" name="captcha_0" value="')
+    for attr in answer_attrs:
+        assert attr in answer_input
