@@ -426,8 +426,10 @@ def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[tuple[str, int, 
     Path(logfile.name).unlink()  # kept only when something went wrong
 
 
-def wrk(base: str, page: str, seconds: float, connections: int) -> dict[str, Any]:
-    """One wrk run of page+image pairs; the figures pair.lua prints."""
+def wrk(
+    base: str, page: str, seconds: float, connections: int, page_only: bool = False
+) -> dict[str, Any]:
+    """One wrk run of page+image pairs (or pages alone); what pair.lua prints."""
     run = subprocess.run(
         [
             "wrk",
@@ -444,6 +446,7 @@ def wrk(base: str, page: str, seconds: float, connections: int) -> dict[str, Any
             base,
             "--",
             page,
+            *(["page-only"] if page_only else []),
         ],
         capture_output=True,
         text=True,
@@ -465,15 +468,16 @@ def http_side(
     env: dict[str, str],
     counts: Counts,
     before_run: Callable[[dict[str, Any]], None] | None = None,
+    page_only: bool = False,
 ) -> dict[str, Any]:
     """Warm up, then time one side; worker memory is read after the run."""
     with gunicorn(env) as (base, master, ready_s):
         log(f"http: {name}: warm-up {counts.http_warmup:.0f}s")
-        warm = wrk(base, page, counts.http_warmup, counts.connections)
+        warm = wrk(base, page, counts.http_warmup, counts.connections, page_only)
         if before_run is not None:
             before_run(warm)
         log(f"http: {name}: {counts.http_seconds:.0f}s")
-        result = wrk(base, page, counts.http_seconds, counts.connections)
+        result = wrk(base, page, counts.http_seconds, counts.connections, page_only)
         result["gunicorn_ready_s"] = ready_s
         result["workers"] = [memory_of(pid) for pid in children_of(master)]
         result["warmup_challenges_per_second"] = warm["challenges_per_second"]
@@ -486,6 +490,12 @@ def run_http(counts: Counts, models_ok: bool) -> dict[str, Any]:
     from gancaptcha_field import pool
 
     out: dict[str, Any] = {}
+    # The same page with no CAPTCHA at all: what a CAPTCHA that cost nothing
+    # (page and image) would reach, the ceiling for both sides.
+    log("http: no CAPTCHA (the ceiling)")
+    out["plain"] = http_side(
+        "no CAPTCHA", "/plain/signup/", {"BENCH_SIDE": "none"}, counts, page_only=True
+    )
     log("http: django-simple-captcha")
     out["peer"] = http_side(
         "django-simple-captcha", "/peer/signup/", {"BENCH_SIDE": "peer"}, counts
@@ -845,6 +855,7 @@ def table(results: dict[str, Any]) -> str:
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for label, key in (
+            ("The page alone, no CAPTCHA (the ceiling)", "plain"),
             ("django-simple-captcha 0.7.0", "peer"),
             ("Ours, pool-only workers, database store", "ours_pool"),
             ("Ours, pool-only workers, Redis store", "ours_pool_redis"),

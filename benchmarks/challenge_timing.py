@@ -53,13 +53,19 @@ def main() -> None:
         serve.append((t2 - t1) * 1000)
         sizes.append(len(response.content))
         sizes_2x.append(len(challenges.get_png(issued.key, hidpi=True) or b""))
-    print(f"challenges: {args.count}, TensorFlow batches: "
-          f"{reg.inference_batches - batches_before}")
-    print(f"create: median {statistics.median(create):.2f} ms, "
-          f"mean {statistics.fmean(create):.2f} ms")
+    print(
+        f"challenges: {args.count}, TensorFlow batches: "
+        f"{reg.inference_batches - batches_before}"
+    )
+    print(
+        f"create: median {statistics.median(create):.2f} ms, "
+        f"mean {statistics.fmean(create):.2f} ms"
+    )
     print(f"serve image: median {statistics.median(serve):.2f} ms")
-    print(f"PNG bytes: 1x median {statistics.median(sizes):.0f}, "
-          f"2x median {statistics.median(sizes_2x):.0f}")
+    print(
+        f"PNG bytes: 1x median {statistics.median(sizes):.0f}, "
+        f"2x median {statistics.median(sizes_2x):.0f}"
+    )
 
 
 if __name__ == "__main__":

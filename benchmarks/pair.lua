@@ -5,6 +5,8 @@
 -- Run with as many threads as connections: each thread then owns one
 -- connection, so its requests and responses strictly alternate and a pair's
 -- latency is the time from sending the page request to receiving the image.
+-- A second argument, "page-only", counts each page alone as a pair: the page
+-- without a CAPTCHA, the ceiling for any CAPTCHA's page + image.
 -- done() prints one line, "BENCH_JSON {...}", that bench.py reads.
 
 local ffi = require("ffi")
@@ -28,6 +30,7 @@ end
 
 -- Globals, so that done() can read them with thread:get().
 page = "/"
+page_only = false
 image = nil
 started = 0
 latencies = {}
@@ -38,6 +41,7 @@ last_us = 0
 
 function init(args)
   page = args[1] or "/"
+  page_only = args[2] == "page-only"
 end
 
 function request()
@@ -52,6 +56,16 @@ function request()
 end
 
 function response(status, headers, body)
+  if page_only then
+    if status == 200 then
+      latencies[#latencies + 1] = now_us() - started
+      pairs_done = pairs_done + 1
+    else
+      errors = errors + 1
+    end
+    last_us = now_us()
+    return
+  end
   if image == nil then
     -- The page: find its first <img src="...">, the CAPTCHA.
     local src = status == 200 and string.match(body, '<img[^>]-src="([^"]+)"')

@@ -40,11 +40,18 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=5000)
-    parser.add_argument("--raw", type=int, default=20000,
-                        help="raw generated digits for the filter figures")
-    parser.add_argument("--output", type=Path,
-                        default=ROOT / "benchmarks" / "results" / "quality.json")
-    parser.add_argument("--sheet", type=Path, default=ROOT / "docs" / "sample_sheet.png")
+    parser.add_argument(
+        "--raw",
+        type=int,
+        default=20000,
+        help="raw generated digits for the filter figures",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "benchmarks" / "results" / "quality.json"
+    )
+    parser.add_argument(
+        "--sheet", type=Path, default=ROOT / "docs" / "sample_sheet.png"
+    )
     args = parser.parse_args()
 
     import keras
@@ -60,9 +67,13 @@ def main() -> None:
     test_unit = classifiers.as_input(mnist.x_test)
     for name, model in (("reader", reader), ("verifier", verifier), ("judge", judge)):
         probs = classifiers.predict(model, test_unit)
-        results[f"{name}_test_accuracy"] = float(np.mean(probs.argmax(1) == mnist.y_test))
+        results[f"{name}_test_accuracy"] = float(
+            np.mean(probs.argmax(1) == mnist.y_test)
+        )
         if name == "judge":
-            results["judge_inception_score_real_test"] = classifiers.inception_score(probs)
+            results["judge_inception_score_real_test"] = classifiers.inception_score(
+                probs
+            )
 
     raw = generate(generator, args.raw, seed=int.from_bytes(os.urandom(4), "little"))
     unit = classifiers.as_input(raw)
@@ -75,7 +86,9 @@ def main() -> None:
         "pass_rate": float(verdict.accepted.mean()),
         "judge_agreement_on_passed": float(
             np.mean(jp.argmax(1)[verdict.accepted] == verdict.labels[verdict.accepted])
-        ) if verdict.accepted.any() else None,
+        )
+        if verdict.accepted.any()
+        else None,
         "pass_rate_per_label": {
             str(d): float(np.mean(verdict.accepted & (verdict.labels == d)))
             for d in range(10)
@@ -83,17 +96,27 @@ def main() -> None:
     }
     # What the verifier buys: the judge's agreement when only the reader filters.
     reader_only = verdict.confidence >= conf.READER_THRESHOLD
-    results["raw"]["judge_agreement_reader_threshold_only"] = float(
-        np.mean(jp.argmax(1)[reader_only] == verdict.labels[reader_only])
-    ) if reader_only.any() else None
+    results["raw"]["judge_agreement_reader_threshold_only"] = (
+        float(np.mean(jp.argmax(1)[reader_only] == verdict.labels[reader_only]))
+        if reader_only.any()
+        else None
+    )
     results["raw"]["pass_rate_reader_threshold_only"] = float(reader_only.mean())
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "served.npz"
         args.sheet.parent.mkdir(parents=True, exist_ok=True)
-        call_command("captcha_sample", "--count", str(args.count), "--output",
-                     str(path), "--sheet", str(args.sheet), verbosity=0,
-                     stdout=open(os.devnull, "w"))
+        call_command(
+            "captcha_sample",
+            "--count",
+            str(args.count),
+            "--output",
+            str(path),
+            "--sheet",
+            str(args.sheet),
+            verbosity=0,
+            stdout=open(os.devnull, "w"),
+        )
         served = np.load(path)
         images, labels = served["images"], served["labels"]
     jp = classifiers.predict(judge, classifiers.as_input(images))

@@ -19,8 +19,9 @@ SECRET_KEY = "benchmark-only-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 
-# BENCH_SIDE: "both" for the in-process runs; "ours" or "peer" for server
-# processes, so a worker's memory holds one CAPTCHA app only.
+# BENCH_SIDE: "both" for the in-process runs; "ours", "peer" or "none" (the
+# page without a CAPTCHA) for server processes, so that a worker's memory holds
+# one CAPTCHA app at most.
 SIDE = os.environ.get("BENCH_SIDE", "both")
 INSTALLED_APPS = [
     "django.contrib.auth",

@@ -62,6 +62,8 @@ def check_models(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """W001 models missing, E001 incompatible or corrupt, E002 not configured."""
+    if conf.POOL_ONLY:
+        return []  # serves from the pool only: never reads the model directory
     model_dir = conf.MODEL_DIR
     status = registry.inspect_model_dir(model_dir)
     if status.ok:

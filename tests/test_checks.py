@@ -35,6 +35,21 @@ def test_w001_when_the_directory_does_not_exist(
     assert ids(checks.check_models()) == ["gancaptcha_field.W001"]
 
 
+def test_no_w001_on_pool_only_hosts(settings: Settings, tmp_path: Path) -> None:
+    settings.GANCAPTCHA_MODEL_DIR = tmp_path  # no model files
+    settings.GANCAPTCHA_POOL_ONLY = True
+    assert checks.check_models() == []  # they serve from the pool only
+    settings.GANCAPTCHA_POOL_ONLY = False
+    assert ids(checks.check_models()) == ["gancaptcha_field.W001"]
+
+
+def test_no_e002_on_pool_only_hosts(settings: Settings) -> None:
+    settings.GANCAPTCHA_MODEL_DIR = None
+    del settings.BASE_DIR
+    settings.GANCAPTCHA_POOL_ONLY = True
+    assert checks.check_models() == []  # they need no model directory
+
+
 @pytest.mark.parametrize(
     "metadata",
     [b"not json {", b"[1, 2]", json.dumps({"format_version": 999}).encode()],

@@ -322,7 +322,10 @@ def test_unavailable_models_show_a_message(
         (CaptchaForm(), ['id="id_captcha_1"']),
         (
             CaptchaForm(data={"captcha_0": "x", "captcha_1": "1"}),
-            ['aria-invalid="true"', 'aria-describedby="id_captcha_error id_captcha_hint"'],
+            [
+                'aria-invalid="true"',
+                'aria-describedby="id_captcha_error id_captcha_hint"',
+            ],
         ),
         (CaptchaForm(auto_id=False), []),
         (LoginForm(), ['id="login_id_captcha_1"']),

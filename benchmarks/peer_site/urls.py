@@ -9,6 +9,7 @@ from benchmarks.peer_site import views
 
 urlpatterns = [
     path("ping/", views.ping, name="ping"),
+    path("plain/signup/", views.plain, name="plain"),
 ]
 if apps.is_installed("gancaptcha_field"):
     urlpatterns += [

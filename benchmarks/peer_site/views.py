@@ -24,6 +24,13 @@ def peer(request: HttpRequest) -> HttpResponse:
     return render(request, "bench/signup.html", {"form": PeerForm()})
 
 
+def plain(request: HttpRequest) -> HttpResponse:
+    """The same page with no CAPTCHA: the ceiling for any CAPTCHA's page."""
+    from django.contrib.auth.forms import UserCreationForm
+
+    return render(request, "bench/signup.html", {"form": UserCreationForm()})
+
+
 def ping(request: HttpRequest) -> HttpResponse:
     """Tells the benchmark a server is up, without making a challenge."""
     return HttpResponse("ok", content_type="text/plain")

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from gancaptcha_field.conf import conf
+from gancaptcha_field.management import require_tables
 
 
 def _positive(value: str) -> int:
@@ -61,6 +62,7 @@ class Command(BaseCommand):
         model_dir = conf.MODEL_DIR
         if model_dir is None:
             raise CommandError("GANCAPTCHA_MODEL_DIR is not configured.")
+        require_tables()  # before the judge, which may take minutes to train
         config = attack.AttackConfig(
             count=options["count"],
             judge_path=options["judge"],

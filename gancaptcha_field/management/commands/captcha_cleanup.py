@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from gancaptcha_field import challenges
+from gancaptcha_field.management import require_tables
 
 
 class Command(BaseCommand):
@@ -16,5 +17,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Purge and report."""
+        require_tables()
         count = challenges.purge_expired()
         self.stdout.write(f"Deleted {count} expired challenge(s).")

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from gancaptcha_field import pool, registry
 from gancaptcha_field.conf import conf
+from gancaptcha_field.management import require_tables
 
 
 def _positive(value: str) -> int:
@@ -68,6 +69,7 @@ class Command(BaseCommand):
         target: int = options["size"] or conf.POOL_SIZE
         if target < 1:
             raise CommandError("No pool size: set GANCAPTCHA_POOL_SIZE or pass --size.")
+        require_tables()
         if options["clear"]:
             self.stdout.write(f"Removed {pool.clear()} pooled challenge(s).")
         status = registry.get_registry().status()

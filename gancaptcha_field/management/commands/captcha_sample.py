@@ -29,12 +29,18 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--count", type=_positive, default=1000,
-                            help="How many digits (1000).")
-        parser.add_argument("--output", type=Path, required=True,
-                            help="The .npz file to write.")
-        parser.add_argument("--sheet", type=Path, default=None,
-                            help="Also write a contact sheet PNG of the first 100.")
+        parser.add_argument(
+            "--count", type=_positive, default=1000, help="How many digits (1000)."
+        )
+        parser.add_argument(
+            "--output", type=Path, required=True, help="The .npz file to write."
+        )
+        parser.add_argument(
+            "--sheet",
+            type=Path,
+            default=None,
+            help="Also write a contact sheet PNG of the first 100.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         output: Path = options["output"]
@@ -52,7 +58,9 @@ class Command(BaseCommand):
         chunk = 256
         try:
             for start in range(0, count, chunk):
-                got, conf_values = reg.draw_with_confidence(labels[start : start + chunk])
+                got, conf_values = reg.draw_with_confidence(
+                    labels[start : start + chunk]
+                )
                 images.append(got)
                 confidence.append(conf_values)
                 if count > chunk:
@@ -74,6 +82,12 @@ class Command(BaseCommand):
 
             n = min(100, count)
             order = np.argsort(labels[:n], kind="stable")
-            contact_sheet(all_images[:n][order], labels[:n][order],
-                          all_confidence[:n][order], options["sheet"])
-            self.stdout.write(f"Wrote a contact sheet of {n} digits to {options['sheet']}")
+            contact_sheet(
+                all_images[:n][order],
+                labels[:n][order],
+                all_confidence[:n][order],
+                options["sheet"],
+            )
+            self.stdout.write(
+                f"Wrote a contact sheet of {n} digits to {options['sheet']}"
+            )

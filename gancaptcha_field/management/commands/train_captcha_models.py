@@ -26,62 +26,98 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
-            "--data", default="bundled",
+            "--data",
+            default="bundled",
             help="'bundled' (GANCAPTCHA_MODEL_DIR/data/mnist.npz, the default), "
             "'keras' (keras.datasets download) or a path to an mnist.npz file.",
         )
         parser.add_argument(
-            "--output-dir", type=Path, default=None,
+            "--output-dir",
+            type=Path,
+            default=None,
             help="Where the models go (default: GANCAPTCHA_MODEL_DIR).",
         )
         parser.add_argument(
-            "--checkpoint-dir", type=Path, default=None,
+            "--checkpoint-dir",
+            type=Path,
+            default=None,
             help="GAN checkpoints for --resume (default: OUTPUT_DIR/checkpoints).",
         )
-        parser.add_argument("--seed", type=int, default=0,
-                            help="Seed for data order, noise and weights (0).")
-        parser.add_argument("--limit", type=_positive, default=None,
-                            help="Train on only N training digits (quick runs).")
-        parser.add_argument("--batch-size", type=_positive, default=256,
-                            help="GAN batch size (256).")
-        parser.add_argument("--gan-epochs", type=_positive, default=100,
-                            help="GAN epochs in all, counting resumed ones (100).")
-        parser.add_argument("--reader-epochs", type=_positive, default=10,
-                            help="Reader epochs (10).")
-        parser.add_argument("--verifier-epochs", type=_positive, default=6,
-                            help="Verifier epochs (6).")
-        parser.add_argument("--skip-gan", action="store_true",
-                            help="Keep the existing generator.")
-        parser.add_argument("--skip-reader", action="store_true",
-                            help="Keep the existing reader.")
-        parser.add_argument("--skip-verifier", action="store_true",
-                            help="Keep the existing verifier.")
-        parser.add_argument("--resume", action="store_true",
-                            help="Continue the GAN from its last checkpoint.")
         parser.add_argument(
-            "--label-smoothing", type=float, default=0.0,
+            "--seed",
+            type=int,
+            default=0,
+            help="Seed for data order, noise and weights (0).",
+        )
+        parser.add_argument(
+            "--limit",
+            type=_positive,
+            default=None,
+            help="Train on only N training digits (quick runs).",
+        )
+        parser.add_argument(
+            "--batch-size", type=_positive, default=256, help="GAN batch size (256)."
+        )
+        parser.add_argument(
+            "--gan-epochs",
+            type=_positive,
+            default=100,
+            help="GAN epochs in all, counting resumed ones (100).",
+        )
+        parser.add_argument(
+            "--reader-epochs", type=_positive, default=10, help="Reader epochs (10)."
+        )
+        parser.add_argument(
+            "--verifier-epochs", type=_positive, default=6, help="Verifier epochs (6)."
+        )
+        parser.add_argument(
+            "--skip-gan", action="store_true", help="Keep the existing generator."
+        )
+        parser.add_argument(
+            "--skip-reader", action="store_true", help="Keep the existing reader."
+        )
+        parser.add_argument(
+            "--skip-verifier", action="store_true", help="Keep the existing verifier."
+        )
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="Continue the GAN from its last checkpoint.",
+        )
+        parser.add_argument(
+            "--label-smoothing",
+            type=float,
+            default=0.0,
             help="One-sided label smoothing of real targets (0.0, the seed's).",
         )
         parser.add_argument(
-            "--d-lr-ratio", type=float, default=1.0,
+            "--d-lr-ratio",
+            type=float,
+            default=1.0,
             help="Discriminator learning rate as a multiple of the generator's "
             "1e-4 (1.0, the seed's).",
         )
         parser.add_argument(
-            "--no-bn-reestimate", action="store_true",
+            "--no-bn-reestimate",
+            action="store_true",
             help="Skip re-estimating the generator's BatchNorm statistics.",
         )
         parser.add_argument(
-            "--mixed-precision", action="store_true",
+            "--mixed-precision",
+            action="store_true",
             help="Train the GAN in bfloat16 with float32 weights (faster on CPUs "
             "with AVX512-BF16/AMX); the saved generator is float32.",
         )
         parser.add_argument(
-            "--calibration-samples", type=_positive, default=20000,
+            "--calibration-samples",
+            type=_positive,
+            default=20000,
             help="Generated digits used to measure the filters (20000).",
         )
         parser.add_argument(
-            "--strategy", choices=["default", "mirrored"], default="default",
+            "--strategy",
+            choices=["default", "mirrored"],
+            default="default",
             help="tf.distribute strategy for the GAN (default: one device).",
         )
 
@@ -100,7 +136,8 @@ class Command(BaseCommand):
             )
         config = TrainingConfig(
             output_dir=Path(output_dir),
-            checkpoint_dir=options["checkpoint_dir"] or Path(output_dir) / "checkpoints",
+            checkpoint_dir=options["checkpoint_dir"]
+            or Path(output_dir) / "checkpoints",
             data=options["data"],
             model_dir=conf.MODEL_DIR,
             seed=options["seed"],
