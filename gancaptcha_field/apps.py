@@ -9,8 +9,9 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 # manage.py commands that serve challenges and so want the models in memory.
-SERVING_COMMANDS = frozenset({"runserver", "captcha_sample", "captcha_attack",
-                              "captcha_fill_pool"})
+SERVING_COMMANDS = frozenset(
+    {"runserver", "captcha_sample", "captcha_attack", "captcha_fill_pool"}
+)
 
 
 def is_serving_process(argv: list[str], under_test: bool = False) -> bool:

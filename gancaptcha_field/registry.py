@@ -70,7 +70,9 @@ def inspect_model_dir(model_dir: Path | None) -> Status:
     missing = [name for name in names if not (model_dir / name).is_file()]
     if missing:
         return Status(
-            False, "missing", f"Model files missing in {model_dir}: {', '.join(missing)}."
+            False,
+            "missing",
+            f"Model files missing in {model_dir}: {', '.join(missing)}.",
         )
     try:
         meta = read_metadata(model_dir)
@@ -84,9 +86,10 @@ def inspect_model_dir(model_dir: Path | None) -> Status:
             f"version of gancaptcha_field reads format "
             f"{constants.MODEL_FORMAT_VERSION}. Retrain.",
         )
-    if meta.get("latent_dim") != constants.LATENT_DIM or meta.get(
-        "image_size"
-    ) != constants.IMAGE_SIZE:
+    if (
+        meta.get("latent_dim") != constants.LATENT_DIM
+        or meta.get("image_size") != constants.IMAGE_SIZE
+    ):
         return Status(False, "incompatible", "Latent size or image size differ.")
     hashes = meta.get("files") or {}
     for name in constants.MODEL_FILES:
@@ -136,8 +139,9 @@ class Registry:
                 assert model_dir is not None
                 status = self._load_models(model_dir)
             if not status.ok:
-                logger.error("GanCaptcha unavailable (%s): %s", status.code,
-                             status.message)
+                logger.error(
+                    "GanCaptcha unavailable (%s): %s", status.code, status.message
+                )
             self._status = status
             return status
 
@@ -156,8 +160,10 @@ class Registry:
             def infer(z: Any) -> tuple[Any, Any, Any]:
                 images = generator(z, training=False)
                 unit = constants.generator_to_classifier_range(images)
-                return images, reader(unit, training=False), verifier(
-                    unit, training=False
+                return (
+                    images,
+                    reader(unit, training=False),
+                    verifier(unit, training=False),
                 )
 
             # One warm-up call both checks the shapes and traces the graph,
@@ -231,7 +237,9 @@ class Registry:
                         logger.error(
                             "GanCaptcha: no digit %d passed the filters in %d "
                             "batches of %d; failing closed",
-                            label, batches, conf.BATCH_SIZE,
+                            label,
+                            batches,
+                            conf.BATCH_SIZE,
                         )
                         raise DigitSupplyError(f"no servable digit {label}")
                     self._generate_batch()

@@ -127,8 +127,8 @@ class DatabaseStore(Store):
         qn = connection.ops.quote_name
         meta = Challenge._meta
         names = {"table": qn(meta.db_table)}
-        for field in ("key", "answer", "png", "png_2x", "created_at", "expires_at"):
-            names[field] = qn(meta.get_field(field).column)
+        for name in ("key", "answer", "png", "png_2x", "created_at", "expires_at"):
+            names[name] = qn(meta.get_field(name).column)
         return connection, names
 
     # The three calls on a page view's path are plain SQL: the ORM's query

@@ -51,9 +51,7 @@ def test_fresh_digits_with_the_readers_labels(client: Client) -> None:
     response = client.get(URL)
     assert response.status_code == 200
     html = response.content.decode()
-    items = [
-        part.split("</li>", 1)[0] for part in html.split('<li class="digit">')[1:]
-    ]
+    items = [part.split("</li>", 1)[0] for part in html.split('<li class="digit">')[1:]]
     assert len(items) == 10
     labels = []
     for item in items:

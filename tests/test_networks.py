@@ -17,18 +17,30 @@ def test_generator_architecture_and_range() -> None:
     model = networks.build_generator()
     assert model.name == "generator"
     assert kinds(model) == [
-        "InputLayer", "Dense", "BatchNormalization", "LeakyReLU", "Reshape",
-        "Conv2DTranspose", "BatchNormalization", "LeakyReLU",
-        "Conv2DTranspose", "BatchNormalization", "LeakyReLU", "Conv2DTranspose",
+        "InputLayer",
+        "Dense",
+        "BatchNormalization",
+        "LeakyReLU",
+        "Reshape",
+        "Conv2DTranspose",
+        "BatchNormalization",
+        "LeakyReLU",
+        "Conv2DTranspose",
+        "BatchNormalization",
+        "LeakyReLU",
+        "Conv2DTranspose",
     ]
     dense = model.layers[1]
     assert dense.units == 7 * 7 * 256 and not dense.use_bias
     convs = [la for la in model.layers if isinstance(la, keras.layers.Conv2DTranspose)]
     assert [(c.filters, c.kernel_size, c.strides) for c in convs] == [
-        (128, (5, 5), (1, 1)), (64, (5, 5), (2, 2)), (1, (5, 5), (2, 2))
+        (128, (5, 5), (1, 1)),
+        (64, (5, 5), (2, 2)),
+        (1, (5, 5), (2, 2)),
     ]
-    out = np.asarray(model(np.random.default_rng(0).normal(size=(3, LATENT_DIM)),
-                           training=False))
+    out = np.asarray(
+        model(np.random.default_rng(0).normal(size=(3, LATENT_DIM)), training=False)
+    )
     assert out.shape == (3, IMAGE_SIZE, IMAGE_SIZE, 1)
     assert out.min() >= -1.0 and out.max() <= 1.0
 
@@ -36,8 +48,15 @@ def test_generator_architecture_and_range() -> None:
 def test_discriminator_gives_one_logit() -> None:
     model = networks.build_discriminator()
     assert kinds(model) == [
-        "InputLayer", "Conv2D", "LeakyReLU", "Dropout", "Conv2D", "LeakyReLU",
-        "Dropout", "Flatten", "Dense",
+        "InputLayer",
+        "Conv2D",
+        "LeakyReLU",
+        "Dropout",
+        "Conv2D",
+        "LeakyReLU",
+        "Dropout",
+        "Flatten",
+        "Dense",
     ]
     assert model.layers[-1].activation.__name__ == "linear"
     assert model.output_shape == (None, 1)
@@ -46,8 +65,14 @@ def test_discriminator_gives_one_logit() -> None:
 def test_reader_is_the_seed_cnn() -> None:
     model = networks.build_reader()
     assert kinds(model) == [
-        "InputLayer", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D",
-        "Flatten", "Dense", "Dense",
+        "InputLayer",
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Flatten",
+        "Dense",
+        "Dense",
     ]
     assert model.output_shape == (None, NUM_CLASSES)
 
@@ -60,8 +85,11 @@ def test_verifier_and_judge_differ_from_the_reader() -> None:
 
 
 def test_saved_models_reload_without_custom_objects(tmp_path) -> None:
-    for build in (networks.build_generator, networks.build_reader,
-                  networks.build_verifier):
+    for build in (
+        networks.build_generator,
+        networks.build_reader,
+        networks.build_verifier,
+    ):
         model = build()
         path = tmp_path / f"{model.name}.keras"
         model.save(path)

@@ -17,19 +17,31 @@ from gancaptcha_field.training import data
 pytestmark = pytest.mark.slow
 
 TINY = [
-    "--limit", "300",
-    "--gan-epochs", "1",
-    "--reader-epochs", "1",
-    "--verifier-epochs", "1",
-    "--calibration-samples", "256",
-    "--batch-size", "64",
+    "--limit",
+    "300",
+    "--gan-epochs",
+    "1",
+    "--reader-epochs",
+    "1",
+    "--verifier-epochs",
+    "1",
+    "--calibration-samples",
+    "256",
+    "--batch-size",
+    "64",
 ]
 
 
 def train(output_dir: Path, *extra: str) -> str:
     out = io.StringIO()
-    call_command("train_captcha_models", "--output-dir", str(output_dir), *TINY,
-                 *extra, stdout=out)
+    call_command(
+        "train_captcha_models",
+        "--output-dir",
+        str(output_dir),
+        *TINY,
+        *extra,
+        stdout=out,
+    )
     return out.getvalue()
 
 
@@ -41,8 +53,11 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_writes_models_report_and_metadata(tiny_dir: Path) -> None:
-    for name in (*constants.MODEL_FILES, constants.METADATA_FILE,
-                 constants.LOSS_PLOT_FILE):
+    for name in (
+        *constants.MODEL_FILES,
+        constants.METADATA_FILE,
+        constants.LOSS_PLOT_FILE,
+    ):
         assert (tiny_dir / name).is_file(), name
     meta = json.loads((tiny_dir / constants.METADATA_FILE).read_text())
     assert meta["format_version"] == constants.MODEL_FORMAT_VERSION
@@ -96,8 +111,9 @@ def test_models_are_served_end_to_end(tiny_dir: Path, settings) -> None:
 
 def test_resume_continues_from_checkpoint(tmp_path: Path) -> None:
     train(tmp_path, "--skip-reader", "--skip-verifier")
-    output = train(tmp_path, "--skip-reader", "--skip-verifier", "--resume",
-                   "--gan-epochs", "2")
+    output = train(
+        tmp_path, "--skip-reader", "--skip-verifier", "--resume", "--gan-epochs", "2"
+    )
     assert "resumed at epoch 1" in output
     assert "gan: epoch 2/2" in output and "gan: epoch 1/2" not in output
     meta = json.loads((tmp_path / constants.METADATA_FILE).read_text())
@@ -132,8 +148,15 @@ def test_interrupted_run_leaves_previous_models_intact(
     shutil.copytree(tiny_dir, target)
     before = {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()}
     with pytest.raises(KeyboardInterrupt):
-        call_command("train_captcha_models", "--output-dir", str(target), *TINY,
-                     "--seed", "7", stdout=_InterruptAt("calibration:"))
+        call_command(
+            "train_captcha_models",
+            "--output-dir",
+            str(target),
+            *TINY,
+            "--seed",
+            "7",
+            stdout=_InterruptAt("calibration:"),
+        )
     after = {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()}
     assert after == before
     assert not list(target.glob(".staging-*"))
@@ -150,7 +173,7 @@ def test_missing_bundled_data_is_a_command_error(tmp_path: Path, settings) -> No
 def test_data_path_must_be_in_keras_layout(tmp_path: Path) -> None:
     bad = tmp_path / "bad.npz"
     np.savez(bad, x=np.zeros((3, 28, 28), np.uint8))
-    with pytest.raises(CommandError, match="not in Keras' mnist.npz layout"):
+    with pytest.raises(CommandError, match=r"not in Keras' mnist\.npz layout"):
         train(tmp_path / "out", "--data", str(bad))
     with pytest.raises(CommandError, match="not found"):
         train(tmp_path / "out", "--data", str(tmp_path / "nope.npz"))
@@ -200,5 +223,6 @@ def test_limit_is_a_seeded_subset() -> None:
 
 def test_bad_limit_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(CommandError):
-        call_command("train_captcha_models", "--output-dir", str(tmp_path),
-                     "--limit", "0")
+        call_command(
+            "train_captcha_models", "--output-dir", str(tmp_path), "--limit", "0"
+        )

@@ -30,8 +30,9 @@ def _augmenter(seed: int) -> keras.Sequential:
     return keras.Sequential(
         [
             keras.layers.RandomRotation(0.05, fill_mode="constant", seed=seed),
-            keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant",
-                                           seed=seed + 1),
+            keras.layers.RandomTranslation(
+                0.08, 0.08, fill_mode="constant", seed=seed + 1
+            ),
             keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed + 2),
         ],
         name="augment",

@@ -84,8 +84,10 @@ def load(spec: str, model_dir: Path | None) -> Mnist:
         return load_keras()
     if spec == "bundled":
         if model_dir is None:
-            raise DataError("GANCAPTCHA_MODEL_DIR is not set, so there is no "
-                            "bundled MNIST; use --data keras or --data PATH.")
+            raise DataError(
+                "GANCAPTCHA_MODEL_DIR is not set, so there is no "
+                "bundled MNIST; use --data keras or --data PATH."
+            )
         path = model_dir / BUNDLED_DATA_FILE
         if not path.is_file():
             raise DataError(

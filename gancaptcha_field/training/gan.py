@@ -122,7 +122,9 @@ class GanTrainer:
             real_logits = tf.cast(self.discriminator(real, training=True), tf.float32)
             fake_logits = tf.cast(self.discriminator(fake, training=True), tf.float32)
             gen_loss = self.bce(tf.ones_like(fake_logits), fake_logits)
-            real_target = tf.ones_like(real_logits) * (1.0 - self.config.label_smoothing)
+            real_target = tf.ones_like(real_logits) * (
+                1.0 - self.config.label_smoothing
+            )
             disc_loss = self.bce(real_target, real_logits) + self.bce(
                 tf.zeros_like(fake_logits), fake_logits
             )
@@ -130,9 +132,11 @@ class GanTrainer:
         disc_grads = disc_tape.gradient(
             disc_loss, self.discriminator.trainable_variables
         )
-        self.gen_opt.apply_gradients(zip(gen_grads, self.generator.trainable_variables))
+        self.gen_opt.apply_gradients(
+            zip(gen_grads, self.generator.trainable_variables, strict=True)
+        )
         self.disc_opt.apply_gradients(
-            zip(disc_grads, self.discriminator.trainable_variables)
+            zip(disc_grads, self.discriminator.trainable_variables, strict=True)
         )
         return gen_loss, disc_loss
 
@@ -270,7 +274,10 @@ class GanTrainer:
 
     def load_checkpoint(self, directory: Path) -> bool:
         """Restore a run saved by ``save_checkpoint``; False when there is none."""
-        path, state_path = directory / CHECKPOINT_FILE, directory / CHECKPOINT_STATE_FILE
+        path, state_path = (
+            directory / CHECKPOINT_FILE,
+            directory / CHECKPOINT_STATE_FILE,
+        )
         if not path.is_file() or not state_path.is_file():
             return False
         state = json.loads(state_path.read_text())
@@ -318,5 +325,5 @@ def reestimate_batchnorm(
         for layer in bn_layers:
             layer.momentum = i / (i + 1)
         generator(rng.normal([batch_size, LATENT_DIM]), training=True)
-    for layer, momentum in zip(bn_layers, saved):
+    for layer, momentum in zip(bn_layers, saved, strict=True):
         layer.momentum = momentum

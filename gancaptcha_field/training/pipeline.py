@@ -30,8 +30,16 @@ from gancaptcha_field.training.gan import (
 Log = Callable[[str], None]
 
 # Threshold pairs measured on every run, so the defaults can be justified.
-THRESHOLD_GRID = [(0.9, 0.0), (0.99, 0.0), (0.999, 0.0), (0.99, 0.9), (0.999, 0.9),
-                  (0.999, 0.99), (0.9999, 0.99), (0.9999, 0.999)]
+THRESHOLD_GRID = [
+    (0.9, 0.0),
+    (0.99, 0.0),
+    (0.999, 0.0),
+    (0.99, 0.9),
+    (0.999, 0.9),
+    (0.999, 0.99),
+    (0.9999, 0.99),
+    (0.9999, 0.999),
+]
 
 
 @dataclass
@@ -140,8 +148,9 @@ def calibrate(
                 ),
             }
         )
-    verdict = oracle.judge(reader_probs, verifier_probs, reader_threshold,
-                           verifier_threshold)
+    verdict = oracle.judge(
+        reader_probs, verifier_probs, reader_threshold, verifier_threshold
+    )
     per_label = {
         str(d): {
             "reader_share": float(np.mean(verdict.labels == d)),
@@ -171,8 +180,10 @@ def run(config: TrainingConfig) -> dict[str, Any]:
         )
     except data.DataError as exc:
         raise TrainingError(str(exc)) from exc
-    log(f"data: {mnist.source}, {len(mnist.x_train)} training digits, "
-        f"{len(mnist.x_test)} held-out test digits")
+    log(
+        f"data: {mnist.source}, {len(mnist.x_train)} training digits, "
+        f"{len(mnist.x_test)} held-out test digits"
+    )
 
     out = config.output_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -189,9 +200,7 @@ def run(config: TrainingConfig) -> dict[str, Any]:
         except ValueError:
             previous = {}
     meta: dict[str, Any] = {
-        key: previous[key]
-        for key in ("reader", "verifier", "gan")
-        if key in previous
+        key: previous[key] for key in ("reader", "verifier", "gan") if key in previous
     }
     try:
         for name, skip, epochs, offset in (
@@ -231,15 +240,19 @@ def run(config: TrainingConfig) -> dict[str, Any]:
             trainer = GanTrainer(gan_config)
             if trainer.strategy is not None:
                 devices = ", ".join(trainer.strategy.extended.worker_devices)
-                log(f"gan: {type(trainer.strategy).__name__} over "
-                    f"{trainer.replicas} device(s): {devices}")
+                log(
+                    f"gan: {type(trainer.strategy).__name__} over "
+                    f"{trainer.replicas} device(s): {devices}"
+                )
             if config.resume:
                 if not trainer.load_checkpoint(config.checkpoint_dir):
                     raise TrainingError(
                         f"--resume: no checkpoint in {config.checkpoint_dir}"
                     )
-                log(f"gan: resumed at epoch {trainer.state.epochs_done} "
-                    f"({trainer.state.images_seen} images seen)")
+                log(
+                    f"gan: resumed at epoch {trainer.state.epochs_done} "
+                    f"({trainer.state.images_seen} images seen)"
+                )
 
             def progress(stats: EpochStats, total: int) -> None:
                 done = [h["seconds"] for h in trainer.state.history[-5:]]
@@ -251,8 +264,9 @@ def run(config: TrainingConfig) -> dict[str, Any]:
                     f"  ETA {_format_eta(eta)}"
                 )
 
-            log(f"gan: training to epoch {config.gan_epochs}, batch "
-                f"{config.batch_size}")
+            log(
+                f"gan: training to epoch {config.gan_epochs}, batch {config.batch_size}"
+            )
             state = trainer.train(mnist.x_train, config.checkpoint_dir, progress)
             generator = trainer.export_generator()
             if config.bn_reestimate:
@@ -271,7 +285,9 @@ def run(config: TrainingConfig) -> dict[str, Any]:
                 "mixed_precision": config.mixed_precision,
                 "seconds_per_epoch": float(
                     np.median([h["seconds"] for h in state.history])
-                ) if state.history else None,
+                )
+                if state.history
+                else None,
                 "train_digits": len(mnist.x_train),
                 "seed": config.seed,
             }
@@ -294,17 +310,24 @@ def run(config: TrainingConfig) -> dict[str, Any]:
             )
             digits, verdict = cal.pop("_digits"), cal.pop("_verdict")
             meta["calibration"] = cal
-            log(f"calibration: {cal['pass_rate']:.2%} pass both filters; rarest "
+            log(
+                f"calibration: {cal['pass_rate']:.2%} pass both filters; rarest "
                 "label passes "
-                f"{min(v['pass_rate'] for v in cal['per_label'].values()):.3%}")
+                f"{min(v['pass_rate'] for v in cal['per_label'].values()):.3%}"
+            )
             picks = []
             for label in range(constants.NUM_CLASSES):
-                picks.extend(np.flatnonzero(verdict.accepted & (verdict.labels == label))[:10])
+                picks.extend(
+                    np.flatnonzero(verdict.accepted & (verdict.labels == label))[:10]
+                )
             if picks:
                 idx = np.array(picks)
-                report.contact_sheet(digits[idx], verdict.labels[idx],
-                                    verdict.confidence[idx],
-                                    staging / constants.SAMPLE_GRID_FILE)
+                report.contact_sheet(
+                    digits[idx],
+                    verdict.labels[idx],
+                    verdict.confidence[idx],
+                    staging / constants.SAMPLE_GRID_FILE,
+                )
 
         staged_files = sorted(p.name for p in staging.iterdir())
         for name in staged_files:
@@ -334,9 +357,7 @@ def run(config: TrainingConfig) -> dict[str, Any]:
                     for name in constants.MODEL_FILES
                     if (out / name).is_file()
                 },
-                "trained_at": dt.datetime.now(dt.UTC).isoformat(
-                    timespec="seconds"
-                ),
+                "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "run_seconds": round(time.time() - started, 1),
                 "config": {
                     k: (str(v) if isinstance(v, Path) else v)
@@ -346,8 +367,10 @@ def run(config: TrainingConfig) -> dict[str, Any]:
             }
         )
         _write_json(meta, metadata_path)
-        log(f"wrote {', '.join(staged_files) or 'nothing new'} and "
-            f"{constants.METADATA_FILE} to {out}")
+        log(
+            f"wrote {', '.join(staged_files) or 'nothing new'} and "
+            f"{constants.METADATA_FILE} to {out}"
+        )
         return meta
     finally:
         shutil.rmtree(staging, ignore_errors=True)
