@@ -13,11 +13,13 @@ from gancaptcha_field.constants import IMAGE_SIZE
 
 
 class Verdict(NamedTuple):
-    """Per-digit reader label, reader confidence and whether it may be served."""
+    """Per-digit reader label, both classifiers' confidence in it, and whether
+    it may be served."""
 
     labels: np.ndarray  # uint8 (n,)
-    confidence: np.ndarray  # float32 (n,)
+    confidence: np.ndarray  # float32 (n,), the reader's
     accepted: np.ndarray  # bool (n,)
+    verifier_confidence: np.ndarray  # float32 (n,), the verifier's, same label
 
 
 def judge(
@@ -35,13 +37,14 @@ def judge(
     labels = reader_probs.argmax(axis=1)
     rows = np.arange(len(labels))
     confidence = reader_probs[rows, labels].astype(np.float32)
+    verifier_confidence = verifier_probs[rows, labels].astype(np.float32)
     agree = verifier_probs.argmax(axis=1) == labels
     accepted = (
         (confidence >= reader_threshold)
         & agree
-        & (verifier_probs[rows, labels] >= verifier_threshold)
+        & (verifier_confidence >= verifier_threshold)
     )
-    return Verdict(labels.astype(np.uint8), confidence, accepted)
+    return Verdict(labels.astype(np.uint8), confidence, accepted, verifier_confidence)
 
 
 def to_uint8(generated: np.ndarray) -> np.ndarray:

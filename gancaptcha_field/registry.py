@@ -212,12 +212,26 @@ class Registry:
         for index in np.flatnonzero(verdict.accepted):
             bucket = self._buckets.setdefault(int(verdict.labels[index]), deque())
             if len(bucket) < cap:
-                bucket.append((digits[index], float(verdict.confidence[index])))
+                bucket.append(
+                    (
+                        digits[index],
+                        float(verdict.confidence[index]),
+                        float(verdict.verifier_confidence[index]),
+                    )
+                )
 
     def draw_with_confidence(
         self, labels: Sequence[int]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Checked digits showing ``labels``, and the reader's confidence in each."""
+        images, reader_confidence, _ = self.draw_with_details(labels)
+        return images, reader_confidence
+
+    def draw_with_details(
+        self, labels: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Checked digits showing ``labels``, with the reader's and the verifier's
+        confidence in each (both classifiers gave each digit its label)."""
         with self._lock:
             status = self.load()
             if not status.ok:
@@ -225,7 +239,7 @@ class Registry:
             thresholds = (conf.READER_THRESHOLD, conf.VERIFIER_THRESHOLD)
             if thresholds != self._thresholds:
                 self._thresholds, self._buckets = thresholds, {}
-            images, confidence = [], []
+            images, confidence, verifier_confidence = [], [], []
             for label in labels:
                 label = int(label)
                 if not 0 <= label < constants.NUM_CLASSES:
@@ -244,10 +258,15 @@ class Registry:
                         raise DigitSupplyError(f"no servable digit {label}")
                     self._generate_batch()
                     batches += 1
-                image, conf_value = bucket.popleft()
+                image, reader_value, verifier_value = bucket.popleft()
                 images.append(image)
-                confidence.append(conf_value)
-            return np.stack(images), np.array(confidence, np.float32)
+                confidence.append(reader_value)
+                verifier_confidence.append(verifier_value)
+            return (
+                np.stack(images),
+                np.array(confidence, np.float32),
+                np.array(verifier_confidence, np.float32),
+            )
 
     def draw(self, labels: Sequence[int]) -> np.ndarray:
         """uint8 digits (n, 28, 28), white on black, each checked to show its label."""

@@ -14,6 +14,7 @@ from pytest_django import Settings
 
 from django.test import Client
 
+from gancaptcha_field.conf import conf
 from tests.utils import BrokenRegistry, find_tag, find_tags
 
 URL = "/how-it-works/"
@@ -47,7 +48,9 @@ def report_dir(settings: Settings, tmp_path: Path) -> Path:
 
 @pytest.mark.usefixtures("captcha_models")
 @pytest.mark.django_db
-def test_fresh_digits_with_the_readers_labels(client: Client) -> None:
+def test_fresh_digits_with_both_classifiers_labels_and_confidence(
+    client: Client,
+) -> None:
     response = client.get(URL)
     assert response.status_code == 200
     html = response.content.decode()
@@ -59,9 +62,12 @@ def test_fresh_digits_with_the_readers_labels(client: Client) -> None:
         assert image["alt"].startswith("A drawn digit, read as ")
         label = int(image["alt"].rsplit(" ", 1)[1])
         assert f"Reader: {label}</span>" in item
-        confidence = float(item.split("confidence ", 1)[1].split("<", 1)[0])
-        assert 0.0 <= confidence <= 1.0
-        assert "Verifier: agrees" in item
+        reader_part, verifier_part = item.split('class="digit-verifier"', 1)
+        confidence = float(reader_part.split("confidence ", 1)[1].split("<", 1)[0])
+        assert conf.READER_THRESHOLD <= confidence <= 1.0
+        assert f">Verifier: {label}</span>" in verifier_part
+        verifier = float(verifier_part.split("confidence ", 1)[1].split("<", 1)[0])
+        assert conf.VERIFIER_THRESHOLD <= verifier <= 1.0
         src = image["src"].removeprefix("data:image/png;base64,")
         with Image.open(io.BytesIO(base64.b64decode(src))) as png:
             assert png.size == (84, 84)

@@ -223,6 +223,9 @@ class ExplodingRegistry:
     def draw_with_confidence(self, labels: object) -> object:
         return self.draw(labels)
 
+    def draw_with_details(self, labels: object) -> object:
+        return self.draw(labels)
+
 
 @pytest.mark.django_db
 def test_an_unexpected_generation_error_is_contained_and_logged(

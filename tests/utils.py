@@ -60,3 +60,6 @@ class BrokenRegistry:
 
     def draw_with_confidence(self, labels: object) -> object:
         raise registry.ModelsUnavailable("No models.")
+
+    def draw_with_details(self, labels: object) -> object:
+        raise registry.ModelsUnavailable("No models.")

@@ -51,7 +51,7 @@ def welcome(request: HttpRequest) -> HttpResponse:
 
 
 def how_it_works(request: HttpRequest) -> HttpResponse:
-    """Fresh digits with the reader's labels, the training report and its figures."""
+    """Fresh digits with both classifiers' labels, the training report, figures."""
     return render(
         request,
         "signup/how_it_works.html",
@@ -87,19 +87,22 @@ def _fresh_digits() -> list[dict[str, Any]] | None:
     """Each digit 0-9 once, in a random order, as drawn for a real challenge."""
     labels = secrets.SystemRandom().sample(range(constants.NUM_CLASSES), 10)
     try:
-        images, confidence = registry.get_registry().draw_with_confidence(labels)
+        images, reader, verifier = registry.get_registry().draw_with_details(labels)
     except registry.CaptchaUnavailable:
         return None  # logged where it happened
     except Exception:  # a demo page, not a 500
         logger.exception("GanCaptcha demo: could not draw digits")
         return None
     digits = []
-    for label, image, value in zip(labels, images, confidence, strict=True):
+    for label, image, reader_value, verifier_value in zip(
+        labels, images, reader, verifier, strict=True
+    ):
         png = compose_png(image[None], DEMO_DIGIT_SCALE)
         digits.append(
             {
                 "label": label,
-                "confidence": float(value),
+                "confidence": float(reader_value),
+                "verifier_confidence": float(verifier_value),
                 "src": "data:image/png;base64," + base64.b64encode(png).decode(),
                 "size": constants.IMAGE_SIZE * DEMO_DIGIT_SCALE,
             }
