@@ -273,8 +273,12 @@ def bench_ours_inproc(counts: Counts, **overrides: Any) -> dict[str, Any]:
     client = Client()
 
     def one_challenge() -> None:
-        # Multipart, as the widget's script posts it (FormData).
-        fresh = client.post("/gancaptcha/refresh/")
+        # URL-encoded, as the widget's script posts it (URLSearchParams).
+        fresh = client.post(
+            "/gancaptcha/refresh/",
+            "",
+            content_type="application/x-www-form-urlencoded",
+        )
         assert fresh.status_code == 200, fresh.content
         image = client.get(fresh.json()["image_url"])
         assert image.status_code == 200 and image["Content-Type"] == "image/png"

@@ -20,11 +20,10 @@ import logging
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
-from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from gancaptcha_field import audio, challenges, ratelimit
+from gancaptcha_field import audio, challenges, links, ratelimit
 from gancaptcha_field.widgets import UNAVAILABLE_MESSAGE
 
 logger = logging.getLogger(__name__)
@@ -40,12 +39,8 @@ def challenge_payload(
     encoded = base64.b64encode(png).decode("ascii")
     return {
         "key": key,
-        "image_url": request.build_absolute_uri(
-            reverse("gancaptcha:image", kwargs={"key": key})
-        ),
-        "image_2x_url": request.build_absolute_uri(
-            reverse("gancaptcha:image_2x", kwargs={"key": key})
-        ),
+        "image_url": request.build_absolute_uri(links.image_url(key)),
+        "image_2x_url": request.build_absolute_uri(links.image_2x_url(key)),
         "image_data_uri": f"data:image/png;base64,{encoded}",
         "audio_url": request.build_absolute_uri(audio.audio_url(key)),
         "expires_at": challenge.expires_at.isoformat(),

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from django.urls import reverse
 from django.utils import translation
 
-from gancaptcha_field import challenges
+from gancaptcha_field import challenges, links
 
 VOICE_DIR = Path(__file__).resolve().parent / "voice"
 LANGUAGES = ("en", "es")
@@ -47,8 +46,7 @@ def language_for(code: str | None = None) -> str:
 
 def audio_url(key: str, language: str | None = None) -> str:
     """The audio view's URL for key, naming the voice's language explicitly."""
-    url = reverse("gancaptcha:audio", kwargs={"key": key})
-    return f"{url}?lang={language_for(language)}"
+    return f"{links.audio_path(key)}?lang={language_for(language)}"
 
 
 def get_answer(key: str) -> str | None:

@@ -6,12 +6,11 @@ import logging
 
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import reverse
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST, require_safe
 
 from gancaptcha_field import audio as spoken
-from gancaptcha_field import challenges, ratelimit
+from gancaptcha_field import challenges, links, ratelimit
 from gancaptcha_field.widgets import UNAVAILABLE_MESSAGE
 
 # Each image answers one challenge only: nothing may keep or share it.
@@ -98,10 +97,8 @@ def refresh(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "key": challenge.key,
-            "image_url": reverse("gancaptcha:image", kwargs={"key": challenge.key}),
-            "image_2x_url": reverse(
-                "gancaptcha:image_2x", kwargs={"key": challenge.key}
-            ),
+            "image_url": links.image_url(challenge.key),
+            "image_2x_url": links.image_2x_url(challenge.key),
             "audio_url": spoken.audio_url(challenge.key),
         },
         headers=_NO_STORE,

@@ -6,12 +6,11 @@ import logging
 from typing import Any
 
 from django import forms
-from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from gancaptcha_field import audio, challenges, constants, ratelimit
+from gancaptcha_field import audio, challenges, constants, links, ratelimit
 from gancaptcha_field.conf import conf
 
 UNAVAILABLE_MESSAGE = _("CAPTCHA temporarily unavailable. Please try again later.")
@@ -106,14 +105,10 @@ class GanCaptchaWidget(forms.MultiWidget):
             "key_input": _input_html(key_widget),
             "answer_input": _input_html(answer_widget),
             "ids": ids,
-            "image_url": (
-                reverse("gancaptcha:image", kwargs={"key": key}) if key else ""
-            ),
-            "image_2x_url": (
-                reverse("gancaptcha:image_2x", kwargs={"key": key}) if key else ""
-            ),
+            "image_url": (links.image_url(key) if key else ""),
+            "image_2x_url": (links.image_2x_url(key) if key else ""),
             "audio_url": audio.audio_url(key) if key else "",
-            "refresh_url": reverse("gancaptcha:refresh"),
+            "refresh_url": links.refresh_url(),
             "width": size * constants.ANSWER_LENGTH,
             "height": size,
             "alt": _(

@@ -36,7 +36,8 @@
     button.hidden = false;
 
     button.addEventListener("click", function () {
-      var body = new FormData();
+      // URL-encoded, not FormData: the server parses it for a fraction of the cost.
+      var body = new URLSearchParams();
       body.append("key", parts.key.value);
       button.disabled = true;
       fetch(root.dataset.refreshUrl, {
