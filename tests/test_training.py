@@ -11,7 +11,7 @@ import pytest
 
 from django.core.management import CommandError, call_command
 
-from gancaptcha_field import constants, registry
+from gancaptcha_field import constants, oracle, registry
 from gancaptcha_field.training import data
 
 pytestmark = pytest.mark.slow
@@ -226,3 +226,37 @@ def test_bad_limit_is_rejected(tmp_path: Path) -> None:
         call_command(
             "train_captcha_models", "--output-dir", str(tmp_path), "--limit", "0"
         )
+
+
+def test_only_digits_the_reader_is_sure_of_reach_the_verifier(
+    tiny_dir: Path, settings
+) -> None:
+    # Serving skips the verifier for digits the reader is not sure of; the
+    # verdicts must be those of running both classifiers on every digit.
+    settings.GANCAPTCHA_MODEL_DIR = tiny_dir
+    reg = registry.Registry()
+    assert reg.load().ok
+    generator, reader, verifier = reg._models
+    z = np.random.default_rng(7).standard_normal((64, 100)).astype(np.float32)
+    drawn = generator(z, training=False).numpy()
+    unit = (drawn + 1.0) / 2.0
+    full_reader = reader(unit, training=False).numpy()
+    full_verifier = verifier(unit, training=False).numpy()
+    best = full_reader.max(axis=1)
+    # All sure, about half (the tiny reader is never very sure), none.
+    for reader_threshold in (0.0, float(np.median(best)), float(best.max()) + 1e-3):
+        images, reader_probs, verifier_probs = reg._infer(z, reader_threshold)
+        np.testing.assert_allclose(np.asarray(images), drawn, atol=1e-5)
+        np.testing.assert_allclose(reader_probs, full_reader, atol=1e-5)
+        sure = best >= reader_threshold
+        assert not verifier_probs[~sure].any()  # never computed for those
+        np.testing.assert_allclose(verifier_probs[sure], full_verifier[sure], atol=1e-5)
+        for verifier_threshold in (0.0, float(np.median(full_verifier.max(axis=1)))):
+            ours = oracle.judge(
+                reader_probs, verifier_probs, reader_threshold, verifier_threshold
+            )
+            full = oracle.judge(
+                full_reader, full_verifier, reader_threshold, verifier_threshold
+            )
+            np.testing.assert_array_equal(ours.accepted, full.accepted)
+            np.testing.assert_array_equal(ours.labels, full.labels)
