@@ -55,16 +55,20 @@ function request()
   return wrk.format("GET", page)
 end
 
+-- The last response of a pair (the image, or the page alone).
+local function finish(status)
+  if status == 200 then
+    latencies[#latencies + 1] = now_us() - started
+    pairs_done = pairs_done + 1
+  else
+    errors = errors + 1
+  end
+  last_us = now_us()
+end
+
 function response(status, headers, body)
   if page_only then
-    if status == 200 then
-      latencies[#latencies + 1] = now_us() - started
-      pairs_done = pairs_done + 1
-    else
-      errors = errors + 1
-    end
-    last_us = now_us()
-    return
+    return finish(status)
   end
   if image == nil then
     -- The page: find its first <img src="...">, the CAPTCHA.
@@ -77,13 +81,7 @@ function response(status, headers, body)
     return
   end
   image = nil
-  if status == 200 then
-    latencies[#latencies + 1] = now_us() - started
-    pairs_done = pairs_done + 1
-  else
-    errors = errors + 1
-  end
-  last_us = now_us()
+  finish(status)
 end
 
 local function percentile(sorted, p)
