@@ -237,13 +237,6 @@ class Registry:
                     )
                 )
 
-    def draw_with_confidence(
-        self, labels: Sequence[int]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Checked digits showing ``labels``, and the reader's confidence in each."""
-        images, reader_confidence, _ = self.draw_with_details(labels)
-        return images, reader_confidence
-
     def draw_with_details(
         self, labels: Sequence[int]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -287,7 +280,7 @@ class Registry:
 
     def draw(self, labels: Sequence[int]) -> np.ndarray:
         """uint8 digits (n, 28, 28), white on black, each checked to show its label."""
-        return self.draw_with_confidence(labels)[0]
+        return self.draw_with_details(labels)[0]
 
     def bucket_sizes(self) -> dict[int, int]:
         """How many checked digits wait in each label's bucket."""

@@ -220,9 +220,6 @@ class ExplodingRegistry:
     def draw(self, labels: object) -> object:
         raise RuntimeError("simulated failure inside TensorFlow")
 
-    def draw_with_confidence(self, labels: object) -> object:
-        return self.draw(labels)
-
     def draw_with_details(self, labels: object) -> object:
         return self.draw(labels)
 

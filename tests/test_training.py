@@ -95,9 +95,10 @@ def test_models_are_served_end_to_end(tiny_dir: Path, settings) -> None:
     assert reg.inference_batches == 1
     available = [label for label, size in reg.bucket_sizes().items() if size]
     for label in available[:1]:
-        images, confidence = reg.draw_with_confidence([label])
+        images, reader_conf, verifier_conf = reg.draw_with_details([label])
         assert images.shape == (1, 28, 28) and images.dtype == np.uint8
-        assert 0.0 <= float(confidence[0]) <= 1.0
+        assert 0.0 <= float(reader_conf[0]) <= 1.0
+        assert 0.0 <= float(verifier_conf[0]) <= 1.0
     # One-epoch classifiers often never agree on some labels (or any): those
     # fail closed after a bounded number of batches, never loop, never serve
     # an unchecked digit.

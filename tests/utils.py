@@ -58,8 +58,5 @@ class BrokenRegistry:
     def draw(self, labels: object) -> object:
         raise registry.ModelsUnavailable("No models.")
 
-    def draw_with_confidence(self, labels: object) -> object:
-        raise registry.ModelsUnavailable("No models.")
-
     def draw_with_details(self, labels: object) -> object:
         raise registry.ModelsUnavailable("No models.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from argparse import ArgumentParser
 from typing import Any
 
@@ -83,12 +84,15 @@ class Command(BaseCommand):
             self.stdout.flush()
 
         if not options["watch"]:
+            started = time.monotonic()
             try:
                 made = pool.fill(target, options["batch"], progress=progress)
             except registry.CaptchaUnavailable as exc:
                 raise CommandError(f"Could not draw challenges: {exc}") from exc
+            seconds = time.monotonic() - started
+            rate = f" in {seconds:.1f} s ({made / seconds:.1f}/s)" if made else ""
             self.stdout.write(
-                f"Pool holds {pool.size()} challenge(s); drew {made} new."
+                f"Pool holds {pool.size()} challenge(s); drew {made} new{rate}."
             )
             return
         self.stdout.write(f"Keeping the pool at {target} challenge(s); Ctrl-C to stop.")

@@ -25,7 +25,8 @@ def _positive(value: str) -> int:
 class Command(BaseCommand):
     help = (
         "Draw N digits as the app serves them (labels uniform, both filters "
-        "applied) and write images, labels and confidence to an .npz file."
+        "applied) and write images, labels and both classifiers' confidence "
+        "to an .npz file."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -54,15 +55,16 @@ class Command(BaseCommand):
         labels = np.array(
             [secrets.randbelow(constants.NUM_CLASSES) for _ in range(count)], np.uint8
         )
-        images, confidence = [], []
+        images, confidence, verifier_confidence = [], [], []
         chunk = 256
         try:
             for start in range(0, count, chunk):
-                got, conf_values = reg.draw_with_confidence(
+                got, reader_values, verifier_values = reg.draw_with_details(
                     labels[start : start + chunk]
                 )
                 images.append(got)
-                confidence.append(conf_values)
+                confidence.append(reader_values)
+                verifier_confidence.append(verifier_values)
                 if count > chunk:
                     self.stdout.write(f"{min(start + chunk, count)}/{count} digits")
         except registry.CaptchaUnavailable as exc:
@@ -73,7 +75,11 @@ class Command(BaseCommand):
         tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
             np.savez_compressed(
-                fh, images=all_images, labels=labels, confidence=all_confidence
+                fh,
+                images=all_images,
+                labels=labels,
+                confidence=all_confidence,
+                verifier_confidence=np.concatenate(verifier_confidence),
             )
         os.replace(tmp, output)
         self.stdout.write(f"Wrote {count} digits to {output}")

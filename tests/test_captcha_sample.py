@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from django.core.management import call_command
+
+from gancaptcha_field.conf import conf
+
+
+@pytest.mark.usefixtures("captcha_models")
+def test_sample_holds_digits_as_served_with_both_confidences(tmp_path: Path) -> None:
+    output = tmp_path / "sample.npz"
+    sheet = tmp_path / "sheet.png"
+    out = StringIO()
+    call_command("captcha_sample", count=30, output=output, sheet=sheet, stdout=out)
+    assert f"Wrote 30 digits to {output}" in out.getvalue()
+    with np.load(output) as data:
+        assert data["images"].shape == (30, 28, 28)
+        assert data["images"].dtype == np.uint8
+        assert data["labels"].shape == (30,)
+        assert set(data["labels"].tolist()) <= set(range(10))
+        # Served digits passed both classifiers' thresholds.
+        assert (data["confidence"] >= conf.READER_THRESHOLD).all()
+        assert (data["verifier_confidence"] >= conf.VERIFIER_THRESHOLD).all()
+        assert (data["verifier_confidence"] <= 1.0).all()
+    assert sheet.read_bytes().startswith(b"\x89PNG")
+    assert not list(tmp_path.glob(".*.tmp"))
