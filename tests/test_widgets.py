@@ -356,3 +356,70 @@ def test_inputs_render_as_django_input_template(
     assert key_input.startswith('<input type="hidden" name="captcha_0" value="')
     for attr in answer_attrs:
         assert attr in answer_input
+
+
+def _collapse(html: str) -> str:
+    return " ".join(html.split())
+
+
+@pytest.mark.parametrize(
+    ("form", "language", "broken"),
+    [
+        (CaptchaForm(), "en", False),
+        (CaptchaForm(data={"captcha_0": "x", "captcha_1": "1"}), "en", False),
+        (CaptchaForm(auto_id=False), "en", False),
+        (LoginForm(), "es", False),
+        (CaptchaForm(), "en", True),
+    ],
+    ids=["fresh", "with-errors", "no-ids", "id-prefix-spanish", "unavailable"],
+)
+def test_widget_renders_as_its_template(
+    form: forms.Form,
+    language: str,
+    broken: bool,
+    request: pytest.FixtureRequest,
+) -> None:
+    # With the packaged template, the widget makes its HTML in Python (the
+    # template engine cost more than the rest of the page's CAPTCHA); it must
+    # be what the template makes of the same context, up to whitespace.
+    from django.forms.renderers import get_default_renderer
+    from django.utils import translation
+
+    from gancaptcha_field import widgets
+
+    if broken:
+        request.getfixturevalue("broken_registry")
+    if form.is_bound:
+        assert not form.is_valid()
+    field = form["captcha"]
+    widget = field.field.widget
+    attrs = field.build_widget_attrs({})
+    if field.errors:
+        attrs["aria-invalid"] = "true"
+    if field.auto_id:
+        attrs["id"] = field.auto_id
+    renderer = get_default_renderer()
+    assert widgets._renders_packaged_template(renderer, widget.template_name)
+    with translation.override(language):
+        context = widget.get_context(field.html_name, None, attrs)
+        ours = widgets._packaged_html(context)
+        template = widget._render(widget.template_name, context, renderer)
+    assert _collapse(ours) == _collapse(template)
+    assert ("gancaptcha-unavailable" in ours) is broken
+    # And render() takes the Python path: the page shows what the field says.
+    html = str(field)
+    assert find_tag(html, "div", **{"class": "gancaptcha"}) is not None
+
+
+def test_an_app_template_override_is_not_bypassed(settings: Settings) -> None:
+    from django.forms.renderers import DjangoTemplates
+
+    from gancaptcha_field import widgets
+
+    # An app above ours with its own gancaptcha_field/widget.html (the way the
+    # README describes) wins over the packaged one, so no Python shortcut.
+    settings.INSTALLED_APPS = ["tests.override_app", *settings.INSTALLED_APPS]
+    renderer = DjangoTemplates()
+    assert not widgets._renders_packaged_template(renderer, widgets.DEFAULT_TEMPLATE)
+    html = str(CaptchaForm(renderer=renderer)["captcha"])
+    assert find_tag(html, "div", **{"class": "app-override"}) is not None

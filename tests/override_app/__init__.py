@@ -1,0 +1,1 @@
+"""An app whose widget template overrides the packaged one (tests only)."""
