@@ -101,6 +101,12 @@ class Settings:
         return int(self._get("POOL_BATCH", 64))
 
     @property
+    def POOL_RESERVE(self) -> int:
+        # Most pooled challenges a process takes in one statement (1: one at
+        # a time); it takes more only as fast as it hands them out.
+        return max(1, int(self._get("POOL_RESERVE", 16)))
+
+    @property
     def POOL_AUTOFILL(self) -> bool:
         return bool(self._get("POOL_AUTOFILL", True))
 

@@ -7,14 +7,26 @@ INSERT in the same statement): concurrent takers on PostgreSQL skip each
 other's locked rows (SKIP LOCKED), and SQLite has one writer at a time.
 Databases without RETURNING read a row first and let the row count of a
 conditional DELETE decide who got it; the loser tries another.
+
+A busy process takes several rows in that one statement (up to
+GANCAPTCHA_POOL_RESERVE, as many as it hands out in a few seconds) and hands
+them out one per visitor from memory, so most page views make no round trip
+to take one. The rows are live challenges from the moment they are taken;
+each stays reserved to this process and goes to one visitor only, with at
+least GANCAPTCHA_TIMEOUT seconds left to live (they are stored with a few
+seconds more, and dropped unused when they have waited that long). Only
+committed rows are held: inside a transaction (ATOMIC_REQUESTS), which might
+roll back, a process takes one row at a time. A forked child starts empty.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -38,6 +50,10 @@ _TRIES = 32
 # A process looks at the pool's size at most this often (seconds) when deciding
 # whether to refill, so a page view rarely pays for a COUNT.
 CHECK_INTERVAL = 1.0
+
+# A challenge taken ahead may wait this long in a process (at most a thirtieth
+# of GANCAPTCHA_TIMEOUT), and is stored with that much more time to live.
+RESERVE_HOLD = 10.0
 
 _refill_lock = threading.Lock()
 _refill_thread: threading.Thread | None = None
@@ -138,9 +154,86 @@ def take(store: Store, using: str | None = None) -> Issued | None:
     if using is None and isinstance(store, DatabaseStore):
         using = store.database()
     db = _db(using)
-    if supports_delete_returning(db):
-        return _take_returning(store, db)
-    return _take_portable(store, db)
+    if not supports_delete_returning(db):
+        return _take_portable(store, db)
+    if connections[db].in_atomic_block or conf.POOL_RESERVE <= 1:
+        # Rows taken ahead must be committed: this transaction may roll back.
+        taken = _take_returning(store, db, 1, timezone.now(), 0.0)
+        return taken[0] if taken else None
+    return _reserve_for(store, db).take(
+        lambda count, now, hold: _take_returning(store, db, count, now, hold)
+    )
+
+
+class _Reserve:
+    """Challenges one process took ahead from the pool, for one store."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: deque[Issued] = deque()
+        self.last = 0.0  # time.monotonic() of the last take
+        self.gap = RESERVE_HOLD  # smoothed seconds between takes
+
+    def take(self, fetch: Callable[[int, datetime, float], list[Issued]]) -> Issued | None:
+        now = timezone.now()
+        timeout = timedelta(seconds=conf.TIMEOUT)
+        hold = min(RESERVE_HOLD, conf.TIMEOUT / 30)
+        with self.lock:
+            mono = time.monotonic()
+            if self.last:
+                self.gap = 0.8 * self.gap + 0.2 * min(mono - self.last, RESERVE_HOLD)
+            self.last = mono
+            while self.items:
+                issued = self.items.popleft()
+                if issued.expires_at - now >= timeout:
+                    return issued
+                # Waited too long: its row expires unused and is purged.
+            # As many as this process hands out in half the hold time.
+            count = max(1, min(conf.POOL_RESERVE, int(hold / 2 / self.gap)))
+        fresh = fetch(count, now, hold if count > 1 else 0.0)
+        if not fresh:
+            return None
+        if len(fresh) > 1:
+            with self.lock:
+                self.items.extend(fresh[1:])
+        return fresh[0]
+
+
+# Keyed by what decides where a challenge lives; emptied in forked children,
+# which must not hand out their parent's challenges.
+_reserves: dict[tuple[object, ...], _Reserve] = {}
+_reserves_lock = threading.Lock()
+
+
+def _reserve_for(store: Store, db: str) -> _Reserve:
+    where = (
+        type(store),
+        getattr(store, "alias", None),
+        store.database() if isinstance(store, DatabaseStore) else None,
+        db,
+        conf.IMAGE_SCALE,
+        conf.TIMEOUT,
+    )
+    reserve = _reserves.get(where)
+    if reserve is None:
+        with _reserves_lock:
+            reserve = _reserves.setdefault(where, _Reserve())
+    return reserve
+
+
+def forget_reserved() -> int:
+    """Drop the challenges this process took ahead; return how many.
+
+    Their rows stay live until they expire. For tests, and for a process that
+    knows it will serve no more visitors.
+    """
+    with _reserves_lock:
+        dropped = sum(len(reserve.items) for reserve in _reserves.values())
+        _reserves.clear()
+    return dropped
+
+
+os.register_at_fork(after_in_child=_reserves.clear)
 
 
 def supports_delete_returning(db: str) -> bool:
@@ -151,7 +244,10 @@ def supports_delete_returning(db: str) -> bool:
     )
 
 
-def _take_returning(store: Store, db: str) -> Issued | None:
+def _take_returning(
+    store: Store, db: str, count: int, now: datetime, hold: float
+) -> list[Issued]:
+    """Take up to ``count`` rows as live challenges; they expire ``hold`` s late."""
     connection = connections[db]
     qn = connection.ops.quote_name
     meta = PooledChallenge._meta
@@ -168,12 +264,12 @@ def _take_returning(store: Store, db: str) -> Issued | None:
         else ""
     )
     delete = (
-        f"DELETE FROM {table} WHERE {pk} = (SELECT {pk} FROM {table} "
-        f"WHERE {scale} = %s ORDER BY {pk} LIMIT 1{skip}) "
+        f"DELETE FROM {table} WHERE {pk} IN (SELECT {pk} FROM {table} "
+        f"WHERE {scale} = %s ORDER BY {pk} LIMIT %s{skip}) "
         f"RETURNING {answer}, {png}, {png_2x}"
     )
-    now = timezone.now()
-    key = secrets.token_urlsafe(KEY_BYTES)
+    keys = [secrets.token_urlsafe(KEY_BYTES) for _ in range(count)]
+    expires = now + timedelta(seconds=conf.TIMEOUT + hold)
     if (
         connection.vendor == "postgresql"
         and isinstance(store, DatabaseStore)
@@ -188,7 +284,6 @@ def _take_returning(store: Store, db: str) -> Issued | None:
             qn(live.get_field(name).column)
             for name in ("key", "answer", "png", "png_2x", "created_at", "expires_at")
         ]
-        expires = now + timedelta(seconds=conf.TIMEOUT)
         with connection.cursor() as cursor:
             cursor.execute(
                 "WITH "
@@ -197,24 +292,35 @@ def _take_returning(store: Store, db: str) -> Issued | None:
                     if relax
                     else ""
                 )
-                + f"taken AS ({delete}) INSERT INTO {qn(live.db_table)} "
-                f"({', '.join(columns)}) SELECT %s, {answer}, {png}, {png_2x}, "
-                f"%s, %s FROM taken{', relax' if relax else ''} "
-                f"RETURNING {columns[1]}",
-                [conf.IMAGE_SCALE, key, now, expires],
+                + f"taken AS ({delete}), numbered AS (SELECT row_number() OVER () "
+                f"AS n, {answer}, {png}, {png_2x} FROM taken) "
+                f"INSERT INTO {qn(live.db_table)} ({', '.join(columns)}) "
+                f"SELECT k.key, {answer}, {png}, {png_2x}, %s, %s FROM numbered "
+                f"JOIN unnest(%s::text[]) WITH ORDINALITY AS k(key, n) USING (n)"
+                f"{', relax' if relax else ''} "
+                f"RETURNING {columns[0]}, {columns[1]}",
+                [conf.IMAGE_SCALE, count, now, expires, keys],
             )
-            row = cursor.fetchone()
-        return None if row is None else Issued(key, row[0], now, expires)
+            rows = cursor.fetchall()
+        return [Issued(str(key), str(value), now, expires) for key, value in rows]
     with issuing(db):
         # The DELETE opens the transaction, so SQLite takes its write lock
         # first (waiting for it) rather than failing to upgrade a read lock.
         with connection.cursor() as cursor:
-            cursor.execute(delete, [conf.IMAGE_SCALE])
-            taken = cursor.fetchone()
-        if taken is None:
-            return None
-        answer_value, png_value, png_2x_value = taken
-        return _issue(store, (str(answer_value), png_value, png_2x_value), now, key)
+            cursor.execute(delete, [conf.IMAGE_SCALE, count])
+            taken = cursor.fetchall()
+        issued = [
+            Issued(key, str(answer_value), now, expires)
+            for key, (answer_value, _, _) in zip(keys, taken, strict=False)
+        ]
+        # PostgreSQL hands back memoryviews.
+        store.save_many(
+            [
+                (one, Rendered(one.answer, bytes(png_value), bytes(png_2x_value)))
+                for one, (_, png_value, png_2x_value) in zip(issued, taken, strict=True)
+            ]
+        )
+        return issued
 
 
 def _take_portable(store: Store, db: str) -> Issued | None:

@@ -62,6 +62,11 @@ class Store(ABC):
     def save(self, issued: Issued, rendered: Rendered) -> None:
         """Keep a new live challenge until it expires or is consumed."""
 
+    def save_many(self, challenges: list[tuple[Issued, Rendered]]) -> None:
+        """save() each; stores with a batch write override this."""
+        for issued, rendered in challenges:
+            self.save(issued, rendered)
+
     @abstractmethod
     def get_png(self, key: str, hidpi: bool, now: datetime) -> bytes | None:
         """The image of a live challenge, or None."""
@@ -241,17 +246,23 @@ class CacheStore(Store):
 
     def save(self, issued: Issued, rendered: Rendered) -> None:
         """set_many: one round trip on Redis."""
-        answer_key, png_key, png_2x_key = self._keys(issued.key)
-        lifetime = (issued.expires_at - issued.created_at).total_seconds()
-        self._call(
-            "set_many",
-            {
-                answer_key: (issued.answer, issued.expires_at.timestamp()),
-                png_key: rendered.png,
-                png_2x_key: rendered.png_2x,
-            },
-            max(1, math.ceil(2 * lifetime)),
-        )
+        self.save_many([(issued, rendered)])
+
+    def save_many(self, challenges: list[tuple[Issued, Rendered]]) -> None:
+        """One set_many (one round trip on Redis) for all of them."""
+        if not challenges:
+            return
+        entries: dict[str, Any] = {}
+        lifetime = 0.0
+        for issued, rendered in challenges:
+            answer_key, png_key, png_2x_key = self._keys(issued.key)
+            entries[answer_key] = (issued.answer, issued.expires_at.timestamp())
+            entries[png_key] = rendered.png
+            entries[png_2x_key] = rendered.png_2x
+            lifetime = max(
+                lifetime, (issued.expires_at - issued.created_at).total_seconds()
+            )
+        self._call("set_many", entries, max(1, math.ceil(2 * lifetime)))
 
     def _live_answer(self, entry: Any, now: datetime) -> str | None:
         if not isinstance(entry, tuple) or len(entry) != 2:

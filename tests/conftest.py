@@ -8,9 +8,17 @@ import pytest
 
 from django.utils import timezone
 
-from gancaptcha_field import challenges, registry
+from gancaptcha_field import challenges, pool, registry
 from gancaptcha_field.models import Challenge
 from tests.utils import BrokenRegistry, Clock
+
+
+@pytest.fixture(autouse=True)
+def _no_reserved_challenges() -> Iterator[None]:
+    """Challenges a test's process took ahead from the pool die with its data."""
+    pool.forget_reserved()
+    yield
+    pool.forget_reserved()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -21,12 +22,14 @@ from pytest_django import DjangoDbBlocker, Settings
 from django.core.management import CommandError, call_command
 from django.db import connections
 from django.test import Client
+from django.utils import timezone
 
 from gancaptcha_field import challenges, pool, registry
+from gancaptcha_field.conf import conf
 from gancaptcha_field.models import Challenge, PooledChallenge
 from gancaptcha_field.stores import DatabaseStore, Issued, Rendered
 from tests import services
-from tests.utils import BrokenRegistry, find_tag, find_tags
+from tests.utils import BrokenRegistry, Clock, find_tag, find_tags
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -323,3 +326,90 @@ def test_fill_pool_command_errors(
     with pytest.raises(CommandError, match="train_captcha_models"):
         call_command("captcha_fill_pool", size=2)
     assert pool.size() == 0
+
+
+def _take_all(limit: int) -> tuple[list[Issued], list[int]]:
+    """Take until empty; also the pool's size after each take."""
+    taken: list[Issued] = []
+    sizes: list[int] = []
+    while len(taken) < limit and (issued := pool.take(DatabaseStore())) is not None:
+        taken.append(issued)
+        sizes.append(pool.size())
+    return taken, sizes
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db(transaction=True)
+def test_a_busy_process_takes_rows_ahead_and_hands_each_out_once(
+    pool_on: Settings,
+) -> None:
+    items = rendered(40)
+    pool.put(items)
+    start = timezone.now()
+    taken, sizes = _take_all(100)
+    # Every row went to exactly one caller...
+    assert len({issued.key for issued in taken}) == len(taken) == len(items)
+    assert Counter(issued.answer for issued in taken) == Counter(
+        item.answer for item in items
+    )
+    # ...and, once takes came fast, several left the pool in one statement.
+    steps = [before - after for before, after in zip([40, *sizes], sizes, strict=False)]
+    assert max(steps) > 1
+    assert 0 in steps  # handed out from memory, no row taken
+    live = {row.key: row for row in Challenge.objects.all()}
+    timeout = timedelta(seconds=conf.TIMEOUT)
+    for issued in taken:
+        row = live[issued.key]
+        assert row.answer == issued.answer
+        assert row.expires_at == issued.expires_at
+        # At least the full lifetime when handed out, at most the hold more.
+        assert issued.expires_at - timezone.now() >= timeout - timedelta(seconds=5)
+        assert issued.expires_at - start <= timeout + timedelta(
+            seconds=pool.RESERVE_HOLD + 5
+        )
+        assert challenges.verify(issued.key, issued.answer).ok
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db(transaction=True)
+def test_a_challenge_that_waited_too_long_is_not_handed_out(
+    pool_on: Settings, clock: Clock
+) -> None:
+    pool.put(rendered(40))
+    _take_all(20)  # warm: this process now takes rows ahead
+    assert any(reserve.items for reserve in pool._reserves.values())
+    left = pool.size()
+    clock.advance(pool.RESERVE_HOLD + 1)
+    issued = pool.take(DatabaseStore())
+    assert issued is not None
+    # What it held had less than the timeout left: a row was taken instead.
+    assert pool.size() < left
+    assert issued.expires_at - timezone.now() >= timedelta(
+        seconds=conf.TIMEOUT
+    )
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db
+def test_inside_a_transaction_rows_are_taken_one_at_a_time(pool_on: Settings) -> None:
+    # pytest-django runs this test in a transaction, as ATOMIC_REQUESTS would:
+    # rows taken ahead could be rolled back under the process's feet.
+    pool.put(rendered(12))
+    taken, sizes = _take_all(100)
+    assert len(taken) == 12
+    assert sizes == list(range(11, -1, -1))
+    assert pool.forget_reserved() == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db(transaction=True)
+def test_a_forked_child_does_not_inherit_taken_rows(pool_on: Settings) -> None:
+    pool.put(rendered(40))
+    _take_all(20)
+    assert pool._reserves and any(r.items for r in pool._reserves.values())
+    pid = os.fork()
+    if pid == 0:  # the child: exit code 0 if it holds nothing
+        os._exit(0 if not pool._reserves else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
