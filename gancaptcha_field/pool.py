@@ -174,7 +174,9 @@ class _Reserve:
         self.last = 0.0  # time.monotonic() of the last take
         self.gap = RESERVE_HOLD  # smoothed seconds between takes
 
-    def take(self, fetch: Callable[[int, datetime, float], list[Issued]]) -> Issued | None:
+    def take(
+        self, fetch: Callable[[int, datetime, float], list[Issued]]
+    ) -> Issued | None:
         now = timezone.now()
         timeout = timedelta(seconds=conf.TIMEOUT)
         hold = min(RESERVE_HOLD, conf.TIMEOUT / 30)

@@ -384,9 +384,7 @@ def test_a_challenge_that_waited_too_long_is_not_handed_out(
     assert issued is not None
     # What it held had less than the timeout left: a row was taken instead.
     assert pool.size() < left
-    assert issued.expires_at - timezone.now() >= timedelta(
-        seconds=conf.TIMEOUT
-    )
+    assert issued.expires_at - timezone.now() >= timedelta(seconds=conf.TIMEOUT)
 
 
 @pytest.mark.usefixtures("captcha_models")
