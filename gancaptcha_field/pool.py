@@ -265,11 +265,15 @@ def _take_returning(
         if connection.features.has_select_for_update_skip_locked
         else ""
     )
-    delete = (
-        f"DELETE FROM {table} WHERE {pk} IN (SELECT {pk} FROM {table} "
-        f"WHERE {scale} = %s ORDER BY {pk} LIMIT %s{skip}) "
-        f"RETURNING {answer}, {png}, {png_2x}"
+    pick = f"SELECT {pk} FROM {table} WHERE {scale} = %s ORDER BY {pk} LIMIT %s{skip}"
+    # On PostgreSQL, = ANY(ARRAY(...)) picks the rows once (an InitPlan) and
+    # deletes them by primary key, whatever the planner thinks of IN.
+    where = (
+        f"{pk} = ANY(ARRAY({pick}))"
+        if connection.vendor == "postgresql"
+        else f"{pk} IN ({pick})"
     )
+    delete = f"DELETE FROM {table} WHERE {where} RETURNING {answer}, {png}, {png_2x}"
     keys = [secrets.token_urlsafe(KEY_BYTES) for _ in range(count)]
     expires = now + timedelta(seconds=conf.TIMEOUT + hold)
     if (

@@ -411,3 +411,30 @@ def test_a_forked_child_does_not_inherit_taken_rows(pool_on: Settings) -> None:
         os._exit(0 if not pool._reserves else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.usefixtures("captcha_models")
+def test_a_busy_process_on_postgresql_takes_rows_ahead(
+    django_db_blocker: DjangoDbBlocker,
+) -> None:
+    """The one-statement batch (= ANY(ARRAY(...)), keys by unnest) on PostgreSQL."""
+    services.connect_postgres().close()
+    items = rendered(40)
+    with services.postgres_schema() as schema:
+        with django_db_blocker.unblock(), services.postgres_alias(schema) as alias:
+            pool.put(items, using=alias)
+            store = DatabaseStore(using=alias)
+            taken: list[Issued] = []
+            sizes: list[int] = []
+            while (issued := pool.take(store)) is not None:
+                taken.append(issued)
+                sizes.append(pool.size(using=alias))
+            live = dict(Challenge.objects.using(alias).values_list("key", "answer"))
+            expires = dict(
+                Challenge.objects.using(alias).values_list("key", "expires_at")
+            )
+    assert len({issued.key for issued in taken}) == len(taken) == len(items)
+    assert {issued.key: issued.answer for issued in taken} == live
+    assert all(expires[issued.key] == issued.expires_at for issued in taken)
+    steps = [before - after for before, after in zip([40, *sizes], sizes, strict=False)]
+    assert max(steps) > 1
