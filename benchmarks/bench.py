@@ -4,17 +4,20 @@
     .venv/bin/python -m benchmarks.bench [--quick] [--db auto|sqlite|postgres]
 
 Everything is measured in one run on one machine, so the ratios mean something;
-the absolute figures are this machine's. Prints tables and writes
-benchmarks/results/bench.json. Sections (each can be skipped with --skip):
+the absolute figures are this machine's. The contenders of a section are timed
+in interleaved rounds (a slice of each in turn, the order rotating), so that a
+change in the machine's speed falls on all of them alike. Prints tables and
+writes benchmarks/results/bench.json. Sections (each can be skipped with --skip):
 
   seed      the seed pipeline as written: generator.predict() on 4 noise
             vectors, reader.predict(), a matplotlib figure saved to PNG
+            (interleaved with inproc's rounds unless that is skipped)
   inproc    one challenge made and its image fetched, through Django's test
             client: django-simple-captcha, ours from the pool (database and
-            Redis stores) and ours drawn on the spot
-  http      gunicorn, 2 workers, on loopback, loaded by wrk: GET the signup
-            page, then GET its CAPTCHA image; ours (pool-only workers) and
-            the peer's equivalent page
+            Redis stores), then ours drawn on the spot
+  http      gunicorn, 2 workers per side, on loopback, loaded by wrk: GET the
+            signup page, then GET its CAPTCHA image; ours (pool-only workers)
+            and the peer's equivalent page, and the page with no CAPTCHA
   startup   a worker's start-up (django.setup(), so ready() and any model
             load) and its resident memory
   training  images/s of the GAN step: ours, the TF DCGAN tutorial's, each
@@ -29,6 +32,7 @@ import argparse
 import importlib.metadata
 import io
 import json
+import math
 import os
 import platform
 import shutil
@@ -40,7 +44,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +72,7 @@ class Counts:
     http_seconds: float
     http_warmup: float
     connections: int
+    rounds: int
     startup_repeats: int
     train_steps: int
 
@@ -79,6 +84,7 @@ FULL = Counts(
     http_seconds=15.0,
     http_warmup=3.0,
     connections=4,
+    rounds=5,
     startup_repeats=3,
     train_steps=30,
 )
@@ -89,6 +95,7 @@ QUICK = Counts(
     http_seconds=2.0,
     http_warmup=1.0,
     connections=2,
+    rounds=1,
     startup_repeats=1,
     train_steps=2,
 )
@@ -215,7 +222,7 @@ def children_of(pid: int) -> list[int]:
 # (a) The seed pipeline ---------------------------------------------------------
 
 
-def bench_seed(model_dir: Path, counts: Counts) -> dict[str, Any]:
+def seed_challenge(model_dir: Path) -> Callable[[], tuple[str, bytes]]:
     """The seed's per-request path, as written: predict(), predict(), pyplot."""
     import matplotlib
 
@@ -246,13 +253,18 @@ def bench_seed(model_dir: Path, counts: Counts) -> dict[str, Any]:
         plt.close(figure)
         return answer, buffer.getvalue()
 
-    return measure(one_challenge, counts.seed, max(1, counts.warmup // 10))
+    return one_challenge
+
+
+def bench_seed(model_dir: Path, counts: Counts) -> dict[str, Any]:
+    """The seed pipeline alone (when the in-process section is skipped)."""
+    return measure(seed_challenge(model_dir), counts.seed, max(1, counts.warmup // 10))
 
 
 # (b), (c) In-process, through the test client ---------------------------------
 
 
-def bench_peer_inproc(counts: Counts) -> dict[str, Any]:
+def peer_challenge() -> Callable[[], None]:
     """django-simple-captcha: its refresh view (a new challenge), then its image."""
     from django.test import Client
 
@@ -263,12 +275,12 @@ def bench_peer_inproc(counts: Counts) -> dict[str, Any]:
         image = client.get(fresh.json()["image_url"])
         assert image.status_code == 200 and image["Content-Type"] == "image/png"
 
-    return measure(one_challenge, counts.inproc, counts.warmup)
+    return one_challenge
 
 
-def bench_ours_inproc(counts: Counts, **overrides: Any) -> dict[str, Any]:
+def ours_challenge() -> Callable[[], None]:
     """Ours: the refresh view (a new challenge), then its image."""
-    from django.test import Client, override_settings
+    from django.test import Client
 
     client = Client()
 
@@ -283,8 +295,48 @@ def bench_ours_inproc(counts: Counts, **overrides: Any) -> dict[str, Any]:
         image = client.get(fresh.json()["image_url"])
         assert image.status_code == 200 and image["Content-Type"] == "image/png"
 
-    with override_settings(**overrides):
-        return measure(one_challenge, counts.inproc, counts.warmup)
+    return one_challenge
+
+
+@dataclass
+class Case:
+    """One in-process contender: its unit of work, how often, under what settings."""
+
+    name: str
+    fn: Callable[[], object]
+    iterations: int
+    warmup: int
+    settings: dict[str, Any] | None = None
+
+
+def measure_interleaved(cases: list[Case], rounds: int) -> dict[str, dict[str, Any]]:
+    """Time every case in turn, a slice per round (rotating), as run_http does.
+
+    A change in the machine's speed during the section then falls on every
+    case alike. Each case's settings are in force only during its own calls.
+    """
+    from django.test import override_settings
+
+    def context(case: Case) -> Any:
+        return override_settings(**case.settings) if case.settings else nullcontext()
+
+    times: dict[str, list[float]] = {case.name: [] for case in cases}
+    for case in cases:
+        with context(case):
+            for _ in range(case.warmup):
+                case.fn()
+    for number in range(rounds):
+        turn = number % len(cases)
+        for case in cases[turn:] + cases[:turn]:
+            share = case.iterations // rounds + (
+                1 if number < case.iterations % rounds else 0
+            )
+            with context(case):
+                for _ in range(share):
+                    start = time.perf_counter()
+                    case.fn()
+                    times[case.name].append(time.perf_counter() - start)
+    return {name: summarise(values) for name, values in times.items()}
 
 
 def fill_pool(count: int) -> dict[str, Any]:
@@ -325,52 +377,91 @@ def clear_redis(prefix: str) -> None:
         client.delete(*keys)
 
 
-def run_inproc(counts: Counts, models_ok: bool) -> dict[str, Any]:
+def run_inproc(
+    counts: Counts, models_ok: bool, seed_dir: Path | None
+) -> dict[str, Any]:
+    """The seed (unless skipped), the peer and ours from the pool, interleaved."""
     from gancaptcha_field import pool
 
     out: dict[str, Any] = {}
-    log("inproc: django-simple-captcha")
-    out["peer"] = bench_peer_inproc(counts)
-    if not models_ok:
-        out["ours_skipped"] = "models missing"
-        return out
-    needed = counts.inproc + counts.warmup
-    out["pool_fill"] = fill_pool(needed + 10)
-    out["pool_row_bytes"] = pool_row_bytes()
-    log("inproc: ours, pool, database store")
-    out["ours_pool"] = bench_ours_inproc(
-        counts, GANCAPTCHA_POOL_SIZE=needed, GANCAPTCHA_POOL_ONLY=True
-    )
-    if redis_answers():
-        prefix = f"gc_bench_{os.getpid()}"
-        from django.core.cache import caches
+    cases = [Case("peer", peer_challenge(), counts.inproc, counts.warmup)]
+    if seed_dir is not None:
+        cases.insert(
+            0,
+            Case(
+                "seed", seed_challenge(seed_dir), counts.seed, counts.warmup // 10 + 1
+            ),
+        )
+    prefix = f"gc_bench_{os.getpid()}"
+    if models_ok:
+        needed = counts.inproc + counts.warmup
+        with_redis = redis_answers()
+        # Both pool runs take from the one pool, filled for both beforehand
+        # (each may also hold a batch it took ahead: GANCAPTCHA_POOL_RESERVE).
+        from gancaptcha_field.conf import conf
 
-        fill_pool(needed + 10)
-        log("inproc: ours, pool, Redis store")
-        caches_setting = {
-            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-            "captcha": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": REDIS_URL,
-                "KEY_PREFIX": prefix,
-            },
-        }
-        try:
-            out["ours_pool_redis"] = bench_ours_inproc(
-                counts,
-                CACHES=caches_setting,
-                GANCAPTCHA_STORE="cache",
-                GANCAPTCHA_POOL_SIZE=needed,
-                GANCAPTCHA_POOL_ONLY=True,
+        sides = 2 if with_redis else 1
+        out["pool_fill"] = fill_pool(sides * (needed + conf.POOL_RESERVE) + 10)
+        out["pool_row_bytes"] = pool_row_bytes()
+        cases.append(
+            Case(
+                "ours_pool",
+                ours_challenge(),
+                counts.inproc,
+                counts.warmup,
+                {"GANCAPTCHA_POOL_SIZE": needed, "GANCAPTCHA_POOL_ONLY": True},
             )
-        finally:
+        )
+        if with_redis:
+            caches_setting = {
+                "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+                "captcha": {
+                    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                    "LOCATION": REDIS_URL,
+                    "KEY_PREFIX": prefix,
+                },
+            }
+            cases.append(
+                Case(
+                    "ours_pool_redis",
+                    ours_challenge(),
+                    counts.inproc,
+                    counts.warmup,
+                    {
+                        "CACHES": caches_setting,
+                        "GANCAPTCHA_STORE": "cache",
+                        "GANCAPTCHA_POOL_SIZE": needed,
+                        "GANCAPTCHA_POOL_ONLY": True,
+                    },
+                )
+            )
+        else:
+            out["ours_pool_redis"] = {"skipped": "Redis does not answer"}
+    else:
+        out["ours_skipped"] = "models missing"
+    names = ", ".join(case.name for case in cases)
+    log(f"inproc: {names}, interleaved in {counts.rounds} rounds")
+    try:
+        measured = measure_interleaved(cases, counts.rounds)
+    finally:
+        if models_ok and redis_answers():
+            from django.core.cache import caches
+
             caches.close_all()
             clear_redis(prefix)
-    else:
-        out["ours_pool_redis"] = {"skipped": "Redis does not answer"}
-    pool.clear()
-    log("inproc: ours, drawn on the spot (no pool)")
-    out["ours_on_the_spot"] = bench_ours_inproc(counts, GANCAPTCHA_POOL_SIZE=0)
+    seed = measured.pop("seed", None)
+    out.update(measured)
+    if models_ok:
+        pool.clear()
+        log("inproc: ours, drawn on the spot (no pool)")
+        from django.test import override_settings
+
+        with override_settings(GANCAPTCHA_POOL_SIZE=0):
+            out["ours_on_the_spot"] = measure(
+                ours_challenge(), counts.inproc, counts.warmup
+            )
+    if seed is not None:
+        out["seed"] = seed
     return out
 
 
@@ -433,108 +524,187 @@ def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[tuple[str, int, 
 def wrk(
     base: str, page: str, seconds: float, connections: int, page_only: bool = False
 ) -> dict[str, Any]:
-    """One wrk run of page+image pairs (or pages alone); what pair.lua prints."""
-    run = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            str(connections),
-            "-c",
-            str(connections),
-            "-d",
-            f"{max(1, round(seconds))}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(LUA),
-            base,
-            "--",
-            page,
-            *(["page-only"] if page_only else []),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 120,
-    )
+    """One wrk run of page+image pairs (or pages alone); what pair.lua prints.
+
+    The result's "latencies_ms" holds every pair's latency, for merging runs.
+    """
+    fd, path = tempfile.mkstemp(dir=RESULTS, suffix=".latencies")
+    os.close(fd)
+    try:
+        run = subprocess.run(
+            [
+                "wrk",
+                "-t",
+                str(connections),
+                "-c",
+                str(connections),
+                "-d",
+                f"{max(1, round(seconds))}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(LUA),
+                base,
+                "--",
+                page,
+                "page-only" if page_only else "pair",
+                path,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 120,
+        )
+        latencies = [float(line) / 1e3 for line in Path(path).read_text().split()]
+    finally:
+        Path(path).unlink(missing_ok=True)
     for line in run.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
             data: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
             data["challenges_per_second"] = (
                 data["pairs"] / data["seconds"] if data["seconds"] else 0.0
             )
+            data["latencies_ms"] = latencies
             return data
     raise RuntimeError(f"wrk printed no result:\n{run.stdout}\n{run.stderr}")
 
 
-def http_side(
-    name: str,
-    page: str,
-    env: dict[str, str],
-    counts: Counts,
-    before_run: Callable[[dict[str, Any]], None] | None = None,
-    page_only: bool = False,
-) -> dict[str, Any]:
-    """Warm up, then time one side; worker memory is read after the run."""
-    with gunicorn(env) as (base, master, ready_s):
-        log(f"http: {name}: warm-up {counts.http_warmup:.0f}s")
-        warm = wrk(base, page, counts.http_warmup, counts.connections, page_only)
-        if before_run is not None:
-            before_run(warm)
-        log(f"http: {name}: {counts.http_seconds:.0f}s")
-        result = wrk(base, page, counts.http_seconds, counts.connections, page_only)
-        result["gunicorn_ready_s"] = ready_s
-        result["workers"] = [memory_of(pid) for pid in children_of(master)]
-        result["warmup_challenges_per_second"] = warm["challenges_per_second"]
-    return result
+def merge_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One side's wrk runs (its rounds) as one: rates from sums, exact percentiles."""
+    latencies = sorted(value for run in runs for value in run["latencies_ms"])
+    pairs = sum(run["pairs"] for run in runs)
+    seconds = sum(run["seconds"] for run in runs)
+
+    def percentile(p: float) -> float:
+        if not latencies:
+            return 0.0
+        return latencies[max(0, math.ceil(p / 100 * len(latencies)) - 1)]
+
+    return {
+        "pairs": pairs,
+        "seconds": seconds,
+        "challenges_per_second": pairs / seconds if seconds else 0.0,
+        "p50_ms": percentile(50),
+        "p99_ms": percentile(99),
+        "mean_ms": statistics.mean(latencies) if latencies else 0.0,
+        "errors": sum(run["errors"] for run in runs),
+        "non_2xx": sum(run["non_2xx"] for run in runs),
+        "socket_errors": sum(run["socket_errors"] for run in runs),
+        "requests": sum(run["requests"] for run in runs),
+        "rounds": [round(run["challenges_per_second"], 1) for run in runs],
+    }
+
+
+@dataclass
+class Side:
+    """One page served by its own gunicorn in the HTTP section."""
+
+    name: str
+    page: str
+    env: dict[str, str]
+    page_only: bool = False
+    takes_from_pool: bool = False
 
 
 def run_http(counts: Counts, models_ok: bool) -> dict[str, Any]:
+    """Every side's server up at once, timed in interleaved rounds.
+
+    Each side gets counts.http_seconds in all, in counts.rounds slices taken
+    in turn (the order rotating every round), so that a change in the
+    machine's speed during the run falls on every side alike instead of on
+    whichever ran at that moment.
+    """
     if shutil.which("wrk") is None:
         return {"skipped": "wrk not installed (apt-get install -y wrk)"}
     from gancaptcha_field import pool
 
-    out: dict[str, Any] = {}
+    ours_env = {"BENCH_SIDE": "ours", "BENCH_POOL_ONLY": "1", "BENCH_POOL_SIZE": "1"}
     # The same page with no CAPTCHA at all: what a CAPTCHA that cost nothing
     # (page and image) would reach, the ceiling for both sides.
-    log("http: no CAPTCHA (the ceiling)")
-    out["plain"] = http_side(
-        "no CAPTCHA", "/plain/signup/", {"BENCH_SIDE": "none"}, counts, page_only=True
-    )
-    log("http: django-simple-captcha")
-    out["peer"] = http_side(
-        "django-simple-captcha", "/peer/signup/", {"BENCH_SIDE": "peer"}, counts
-    )
-    if not models_ok:
-        out["ours_skipped"] = "models missing"
-        return out
-    peer_rate = out["peer"]["challenges_per_second"]
-    # Pool-only workers never load TensorFlow; the pool is filled beforehand
-    # (sized from the peer's rate, then from ours in the warm-up) so that the
-    # timed run never runs dry; an empty pool would show as errors.
-    fill_pool(int(max(peer_rate * 4, 200) * (counts.http_warmup + 1)))
-
-    def top_up(warm: dict[str, Any]) -> None:
-        rate = warm["challenges_per_second"]
-        if warm["errors"] or warm["non_2xx"]:
-            rate = max(rate, 4 * peer_rate)  # ran dry: the rate is understated
-        fill_pool(int(max(rate, peer_rate) * counts.http_seconds * 1.3) + 200)
-
-    env = {"BENCH_SIDE": "ours", "BENCH_POOL_ONLY": "1", "BENCH_POOL_SIZE": "1"}
-    log("http: ours, pool-only workers, database store")
-    out["ours_pool"] = http_side("ours", "/ours/signup/", env, counts, top_up)
-    out["ours_pool"]["pool_ran_dry"] = pool.size() == 0
-    if redis_answers():
-        prefix = f"gc_bench_http_{os.getpid()}"
-        env = {**env, "BENCH_STORE": "cache", "BENCH_REDIS_PREFIX": prefix}
-        log("http: ours, pool-only workers, Redis store")
-        try:
-            out["ours_pool_redis"] = http_side(
-                "ours (Redis)", "/ours/signup/", env, counts, top_up
+    sides = [
+        Side("plain", "/plain/signup/", {"BENCH_SIDE": "none"}, page_only=True),
+        Side("peer", "/peer/signup/", {"BENCH_SIDE": "peer"}),
+    ]
+    out: dict[str, Any] = {}
+    redis_prefix = f"gc_bench_http_{os.getpid()}"
+    if models_ok:
+        # Pool-only workers never load TensorFlow; the pool is filled
+        # beforehand, so that the timed rounds never run dry (an empty pool
+        # would show as errors).
+        sides.append(Side("ours_pool", "/ours/signup/", ours_env, takes_from_pool=True))
+        if redis_answers():
+            redis_env = {
+                **ours_env,
+                "BENCH_STORE": "cache",
+                "BENCH_REDIS_PREFIX": redis_prefix,
+            }
+            sides.append(
+                Side(
+                    "ours_pool_redis", "/ours/signup/", redis_env, takes_from_pool=True
+                )
             )
-            out["ours_pool_redis"]["pool_ran_dry"] = pool.size() == 0
-        finally:
-            clear_redis(prefix)
-    pool.clear()
+    else:
+        out["ours_skipped"] = "models missing"
+    try:
+        with ExitStack() as stack:
+            servers = {}
+            for side in sides:
+                log(f"http: starting gunicorn for {side.name}")
+                servers[side.name] = stack.enter_context(gunicorn(side.env))
+            warm: dict[str, dict[str, Any]] = {}
+            for side in sides:
+                if side.takes_from_pool:
+                    peer_rate = warm["peer"]["challenges_per_second"]
+                    fill_pool(int(max(peer_rate * 4, 200) * (counts.http_warmup + 1)))
+                log(f"http: {side.name}: warm-up {counts.http_warmup:.0f}s")
+                base = servers[side.name][0]
+                warm[side.name] = wrk(
+                    base,
+                    side.page,
+                    counts.http_warmup,
+                    counts.connections,
+                    side.page_only,
+                )
+            peer_rate = warm["peer"]["challenges_per_second"]
+            needed = 0.0
+            for side in sides:
+                if side.takes_from_pool:
+                    rate = warm[side.name]["challenges_per_second"]
+                    if warm[side.name]["errors"] or warm[side.name]["non_2xx"]:
+                        rate = max(rate, 4 * peer_rate)  # ran dry: understated
+                    needed += max(rate, peer_rate) * counts.http_seconds * 1.3 + 200
+            if needed:
+                fill_pool(int(needed))
+            runs: dict[str, list[dict[str, Any]]] = {side.name: [] for side in sides}
+            slice_s = counts.http_seconds / counts.rounds
+            for number in range(counts.rounds):
+                turn = number % len(sides)
+                for side in sides[turn:] + sides[:turn]:
+                    log(f"http: round {number + 1}/{counts.rounds}: {side.name}")
+                    runs[side.name].append(
+                        wrk(
+                            servers[side.name][0],
+                            side.page,
+                            slice_s,
+                            counts.connections,
+                            side.page_only,
+                        )
+                    )
+            for side in sides:
+                base, master, ready_s = servers[side.name]
+                result = merge_runs(runs[side.name])
+                result["gunicorn_ready_s"] = ready_s
+                result["workers"] = [memory_of(pid) for pid in children_of(master)]
+                result["warmup_challenges_per_second"] = warm[side.name][
+                    "challenges_per_second"
+                ]
+                if side.takes_from_pool:
+                    result["pool_ran_dry"] = pool.size() == 0
+                out[side.name] = result
+    finally:
+        if any(side.name == "ours_pool_redis" for side in sides):
+            clear_redis(redis_prefix)
+        if models_ok:
+            pool.clear()
     return out
 
 
@@ -1012,15 +1182,18 @@ def main(argv: list[str] | None = None) -> int:
         results["environment"] = environment(db)
         results["environment"]["quick"] = args.quick
         results["environment"]["model_dir"] = str(model_dir)
-        if "seed" not in skip:
-            if models_ok:
-                log("seed pipeline")
-                assert model_dir is not None
-                results["seed"] = bench_seed(model_dir, counts)
-            else:
-                results["seed"] = {"skipped": "models missing"}
+        seed_dir = model_dir if models_ok and "seed" not in skip else None
+        if "seed" not in skip and not models_ok:
+            results["seed"] = {"skipped": "models missing"}
         if "inproc" not in skip:
-            results["inproc"] = run_inproc(counts, models_ok)
+            # The seed runs interleaved with the others (run_inproc).
+            inproc = run_inproc(counts, models_ok, seed_dir)
+            if "seed" in inproc:
+                results["seed"] = inproc.pop("seed")
+            results["inproc"] = inproc
+        elif seed_dir is not None:
+            log("seed pipeline")
+            results["seed"] = bench_seed(seed_dir, counts)
         if "http" not in skip:
             results["http"] = run_http(counts, models_ok)
         if "startup" not in skip:

@@ -1,13 +1,15 @@
 -- wrk script: GET a signup page, then the CAPTCHA image it names; repeat.
 --
---   wrk -t C -c C -d 10s -s benchmarks/pair.lua http://127.0.0.1:PORT -- /ours/signup/
+--   wrk -t C -c C -d 10s -s benchmarks/pair.lua http://127.0.0.1:PORT -- /ours/signup/ [pair|page-only] [FILE]
 --
 -- Run with as many threads as connections: each thread then owns one
 -- connection, so its requests and responses strictly alternate and a pair's
 -- latency is the time from sending the page request to receiving the image.
 -- A second argument, "page-only", counts each page alone as a pair: the page
 -- without a CAPTCHA, the ceiling for any CAPTCHA's page + image.
--- done() prints one line, "BENCH_JSON {...}", that bench.py reads.
+-- done() prints one line, "BENCH_JSON {...}", that bench.py reads, and writes
+-- every pair's latency (microseconds, one per line) to FILE if given, so
+-- that bench.py can merge the percentiles of several runs.
 
 local ffi = require("ffi")
 ffi.cdef [[
@@ -31,6 +33,7 @@ end
 -- Globals, so that done() can read them with thread:get().
 page = "/"
 page_only = false
+latency_file = nil
 image = nil
 started = 0
 latencies = {}
@@ -42,6 +45,7 @@ last_us = 0
 function init(args)
   page = args[1] or "/"
   page_only = args[2] == "page-only"
+  latency_file = args[3]
 end
 
 function request()
@@ -111,6 +115,14 @@ function done(summary, latency, requests)
     end
   end
   table.sort(all)
+  local path = threads[1] and threads[1]:get("latency_file")
+  if path then
+    local out = assert(io.open(path, "w"))
+    for _, value in ipairs(all) do
+      out:write(string.format("%.0f\n", value))
+    end
+    out:close()
+  end
   local sum = 0
   for _, value in ipairs(all) do
     sum = sum + value
