@@ -235,7 +235,14 @@ def forget_reserved() -> int:
     return dropped
 
 
-os.register_at_fork(after_in_child=_reserves.clear)
+def _after_fork_in_child() -> None:
+    # A new lock too: another thread of the parent may have held the old one.
+    global _reserves_lock
+    _reserves_lock = threading.Lock()
+    _reserves.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def supports_delete_returning(db: str) -> bool:
