@@ -42,6 +42,21 @@ def rendered_key(html: str) -> str:
     return key
 
 
+def captcha_widget_of(
+    form: forms.Form,
+) -> tuple[forms.BoundField, GanCaptchaWidget, dict[str, object]]:
+    """The captcha field, its widget and the attrs BoundField.as_widget() gives it."""
+    if form.is_bound:
+        assert not form.is_valid()
+    field = form["captcha"]
+    attrs = field.build_widget_attrs({})
+    if field.errors:
+        attrs["aria-invalid"] = "true"
+    if field.auto_id:
+        attrs["id"] = field.auto_id
+    return field, field.field.widget, attrs
+
+
 def ids_in(html: str) -> list[str]:
     return [
         attrs["id"]
@@ -337,15 +352,7 @@ def test_inputs_render_as_django_input_template(
 ) -> None:
     # The widget renders its two <input>s in Python (cheaper than an include);
     # they must equal what Django's own input.html makes of the same context.
-    if form.is_bound:
-        assert not form.is_valid()
-    field = form["captcha"]
-    widget = field.field.widget
-    attrs = field.build_widget_attrs({})
-    if field.errors:
-        attrs["aria-invalid"] = "true"
-    if field.auto_id:
-        attrs["id"] = field.auto_id
+    field, widget, attrs = captcha_widget_of(form)
     context = widget.get_context(field.html_name, None, attrs)
     key_widget, answer_widget = context["widget"]["subwidgets"]
     key_input = context["gancaptcha"]["key_input"]
@@ -389,15 +396,7 @@ def test_widget_renders_as_its_template(
 
     if broken:
         request.getfixturevalue("broken_registry")
-    if form.is_bound:
-        assert not form.is_valid()
-    field = form["captcha"]
-    widget = field.field.widget
-    attrs = field.build_widget_attrs({})
-    if field.errors:
-        attrs["aria-invalid"] = "true"
-    if field.auto_id:
-        attrs["id"] = field.auto_id
+    field, widget, attrs = captcha_widget_of(form)
     renderer = get_default_renderer()
     assert widgets._renders_packaged_template(renderer, widget.template_name)
     with translation.override(language):
