@@ -393,9 +393,9 @@ def run_inproc(
             ),
         )
     prefix = f"gc_bench_{os.getpid()}"
+    with_redis = models_ok and redis_answers()
     if models_ok:
         needed = counts.inproc + counts.warmup
-        with_redis = redis_answers()
         # Both pool runs take from the one pool, filled for both beforehand
         # (each may also hold a batch it took ahead: GANCAPTCHA_POOL_RESERVE).
         from gancaptcha_field.conf import conf
@@ -444,7 +444,7 @@ def run_inproc(
     try:
         measured = measure_interleaved(cases, counts.rounds)
     finally:
-        if models_ok and redis_answers():
+        if with_redis:
             from django.core.cache import caches
 
             caches.close_all()

@@ -131,17 +131,24 @@ def clear(using: str | None = None) -> int:
 
 
 def _issue(
-    store: Store, row: tuple[str, bytes, bytes], now: datetime, key: str | None = None
-) -> Issued:
-    answer, png, png_2x = row
-    issued = Issued(
-        key=key or secrets.token_urlsafe(KEY_BYTES),
-        answer=answer,
-        created_at=now,
-        expires_at=now + timedelta(seconds=conf.TIMEOUT),
-    )
+    store: Store,
+    rows: list[tuple[object, bytes, bytes]],
+    now: datetime,
+    hold: float = 0.0,
+) -> list[Issued]:
+    """Store pooled rows (answer, png, png_2x) as live challenges, in one write."""
+    expires = now + timedelta(seconds=conf.TIMEOUT + hold)
+    issued = [
+        Issued(secrets.token_urlsafe(KEY_BYTES), str(answer), now, expires)
+        for answer, _, _ in rows
+    ]
     # PostgreSQL hands back memoryviews.
-    store.save(issued, Rendered(answer, bytes(png), bytes(png_2x)))
+    store.save_many(
+        [
+            (one, Rendered(one.answer, bytes(png), bytes(png_2x)))
+            for one, (_, png, png_2x) in zip(issued, rows, strict=True)
+        ]
+    )
     return issued
 
 
@@ -226,8 +233,8 @@ def _reserve_for(store: Store, db: str) -> _Reserve:
 def forget_reserved() -> int:
     """Drop the challenges this process took ahead; return how many.
 
-    Their rows stay live until they expire. For tests, and for a process that
-    knows it will serve no more visitors.
+    Their rows stay live until they expire. The tests call it between tests,
+    whose database rows do not outlive them.
     """
     with _reserves_lock:
         dropped = sum(len(reserve.items) for reserve in _reserves.values())
@@ -281,8 +288,6 @@ def _take_returning(
         else f"{pk} IN ({pick})"
     )
     delete = f"DELETE FROM {table} WHERE {where} RETURNING {answer}, {png}, {png_2x}"
-    keys = [secrets.token_urlsafe(KEY_BYTES) for _ in range(count)]
-    expires = now + timedelta(seconds=conf.TIMEOUT + hold)
     if (
         connection.vendor == "postgresql"
         and isinstance(store, DatabaseStore)
@@ -297,6 +302,8 @@ def _take_returning(
             qn(live.get_field(name).column)
             for name in ("key", "answer", "png", "png_2x", "created_at", "expires_at")
         ]
+        keys = [secrets.token_urlsafe(KEY_BYTES) for _ in range(count)]
+        expires = now + timedelta(seconds=conf.TIMEOUT + hold)
         with connection.cursor() as cursor:
             cursor.execute(
                 "WITH "
@@ -322,18 +329,7 @@ def _take_returning(
         with connection.cursor() as cursor:
             cursor.execute(delete, [conf.IMAGE_SCALE, count])
             taken = cursor.fetchall()
-        issued = [
-            Issued(key, str(answer_value), now, expires)
-            for key, (answer_value, _, _) in zip(keys, taken, strict=False)
-        ]
-        # PostgreSQL hands back memoryviews.
-        store.save_many(
-            [
-                (one, Rendered(one.answer, bytes(png_value), bytes(png_2x_value)))
-                for one, (_, png_value, png_2x_value) in zip(issued, taken, strict=True)
-            ]
-        )
-        return issued
+        return _issue(store, taken, now, hold)
 
 
 def _take_portable(store: Store, db: str) -> Issued | None:
@@ -351,7 +347,7 @@ def _take_portable(store: Store, db: str) -> Issued | None:
             if row is None:
                 return None
             PooledChallenge.objects.using(db).filter(pk=row[0]).delete()
-            return _issue(store, row[1:], timezone.now())
+            return _issue(store, [row[1:]], timezone.now())[0]
     for _ in range(_TRIES):
         candidates = list(
             rows.order_by("pk").values_list("pk", flat=True)[:_CANDIDATES]
@@ -368,7 +364,7 @@ def _take_portable(store: Store, db: str) -> Issued | None:
         with transaction.atomic(using=db):
             deleted, _ = PooledChallenge.objects.using(db).filter(pk=pk).delete()
             if deleted:
-                return _issue(store, row[1:], timezone.now())
+                return _issue(store, [row[1:]], timezone.now())[0]
     return None  # every try lost a race: the caller falls back as if empty
 
 

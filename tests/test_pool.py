@@ -11,7 +11,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -45,6 +46,18 @@ def pool_on(settings: Settings) -> Settings:
 def rendered(count: int) -> list[Rendered]:
     """Real challenges from the shipped models."""
     return pool.render([pool.new_answer() for _ in range(count)])
+
+
+@contextmanager
+def postgres_pool(
+    items: list[Rendered], blocker: DjangoDbBlocker
+) -> Iterator[tuple[str, str]]:
+    """A fresh PostgreSQL schema (and its alias) whose pool holds ``items``."""
+    services.connect_postgres().close()
+    with services.postgres_schema() as schema:
+        with blocker.unblock(), services.postgres_alias(schema) as alias:
+            pool.put(items, using=alias)
+            yield schema, alias
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 120.0) -> None:
@@ -143,35 +156,32 @@ def test_processes_on_postgresql_get_every_row_exactly_once(
     django_db_blocker: DjangoDbBlocker,
 ) -> None:
     """SELECT ... FOR UPDATE SKIP LOCKED, across real processes."""
-    services.connect_postgres().close()
     items = rendered(30)
-    with services.postgres_schema() as schema:
-        with django_db_blocker.unblock(), services.postgres_alias(schema) as alias:
-            pool.put(items, using=alias)
-            assert connections[alias].features.has_select_for_update_skip_locked
-            env = {
-                **os.environ,
-                "DJANGO_SETTINGS_MODULE": "tests.multiprocess_settings",
-                "GC_MP_SCHEMA": schema,
-                "GC_MP_STORE": "database",
-            }
-            procs = [
-                subprocess.Popen(
-                    [sys.executable, "-c", TAKER],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-                for _ in range(3)
-            ]
-            outputs = [proc.communicate(timeout=300) for proc in procs]
-            for proc, (_, err) in zip(procs, outputs, strict=True):
-                assert proc.returncode == 0, err
-            taken = [pair for out, _ in outputs for pair in json.loads(out)]
-            live = dict(Challenge.objects.using(alias).values_list("key", "answer"))
-            left = pool.size(using=alias)
+    with postgres_pool(items, django_db_blocker) as (schema, alias):
+        assert connections[alias].features.has_select_for_update_skip_locked
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.multiprocess_settings",
+            "GC_MP_SCHEMA": schema,
+            "GC_MP_STORE": "database",
+        }
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", TAKER],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        outputs = [proc.communicate(timeout=300) for proc in procs]
+        for proc, (_, err) in zip(procs, outputs, strict=True):
+            assert proc.returncode == 0, err
+        taken = [pair for out, _ in outputs for pair in json.loads(out)]
+        live = dict(Challenge.objects.using(alias).values_list("key", "answer"))
+        left = pool.size(using=alias)
     assert len({key for key, _ in taken}) == len(taken) == len(items)
     assert dict(taken) == live
     assert Counter(answer for _, answer in taken) == Counter(
@@ -328,13 +338,14 @@ def test_fill_pool_command_errors(
     assert pool.size() == 0
 
 
-def _take_all(limit: int) -> tuple[list[Issued], list[int]]:
+def _take_all(limit: int, using: str | None = None) -> tuple[list[Issued], list[int]]:
     """Take until empty; also the pool's size after each take."""
+    store = DatabaseStore(using=using)
     taken: list[Issued] = []
     sizes: list[int] = []
-    while len(taken) < limit and (issued := pool.take(DatabaseStore())) is not None:
+    while len(taken) < limit and (issued := pool.take(store)) is not None:
         taken.append(issued)
-        sizes.append(pool.size())
+        sizes.append(pool.size(using=using))
     return taken, sizes
 
 
@@ -418,21 +429,11 @@ def test_a_busy_process_on_postgresql_takes_rows_ahead(
     django_db_blocker: DjangoDbBlocker,
 ) -> None:
     """The one-statement batch (= ANY(ARRAY(...)), keys by unnest) on PostgreSQL."""
-    services.connect_postgres().close()
     items = rendered(40)
-    with services.postgres_schema() as schema:
-        with django_db_blocker.unblock(), services.postgres_alias(schema) as alias:
-            pool.put(items, using=alias)
-            store = DatabaseStore(using=alias)
-            taken: list[Issued] = []
-            sizes: list[int] = []
-            while (issued := pool.take(store)) is not None:
-                taken.append(issued)
-                sizes.append(pool.size(using=alias))
-            live = dict(Challenge.objects.using(alias).values_list("key", "answer"))
-            expires = dict(
-                Challenge.objects.using(alias).values_list("key", "expires_at")
-            )
+    with postgres_pool(items, django_db_blocker) as (_, alias):
+        taken, sizes = _take_all(100, alias)
+        live = dict(Challenge.objects.using(alias).values_list("key", "answer"))
+        expires = dict(Challenge.objects.using(alias).values_list("key", "expires_at"))
     assert len({issued.key for issued in taken}) == len(taken) == len(items)
     assert {issued.key: issued.answer for issued in taken} == live
     assert all(expires[issued.key] == issued.expires_at for issued in taken)
