@@ -341,7 +341,7 @@ def measure_interleaved(cases: list[Case], rounds: int) -> dict[str, dict[str, A
 
 def fill_pool(count: int) -> dict[str, Any]:
     """Top the pool up to ``count`` and time the producer."""
-    from gancaptcha_field import pool, registry
+    from gancaptcha_field.supply import pool, registry
 
     status = registry.get_registry().status()  # loads the models once
     if not status.ok:
@@ -381,7 +381,7 @@ def run_inproc(
     counts: Counts, models_ok: bool, seed_dir: Path | None
 ) -> dict[str, Any]:
     """The seed (unless skipped), the peer and ours from the pool, interleaved."""
-    from gancaptcha_field import pool
+    from gancaptcha_field.supply import pool
 
     out: dict[str, Any] = {}
     cases = [Case("peer", peer_challenge(), counts.inproc, counts.warmup)]
@@ -615,7 +615,7 @@ def run_http(counts: Counts, models_ok: bool) -> dict[str, Any]:
     """
     if shutil.which("wrk") is None:
         return {"skipped": "wrk not installed (apt-get install -y wrk)"}
-    from gancaptcha_field import pool
+    from gancaptcha_field.supply import pool
 
     ours_env = {"BENCH_SIDE": "ours", "BENCH_POOL_ONLY": "1", "BENCH_POOL_SIZE": "1"}
     # The same page with no CAPTCHA at all: what a CAPTCHA that cost nothing
@@ -1171,8 +1171,8 @@ def main(argv: list[str] | None = None) -> int:
         django.setup()
         from django.core.management import call_command
 
-        from gancaptcha_field import registry
         from gancaptcha_field.conf import conf
+        from gancaptcha_field.supply import registry
 
         call_command("migrate", verbosity=0)
         model_dir = conf.MODEL_DIR

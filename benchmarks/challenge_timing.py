@@ -25,7 +25,8 @@ from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
-from gancaptcha_field import challenges, registry  # noqa: E402
+from gancaptcha_field import challenges  # noqa: E402
+from gancaptcha_field.supply import registry  # noqa: E402
 
 
 def main() -> None:

@@ -45,8 +45,9 @@ class GanCaptchaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from gancaptcha_field import checks, registry
+        from gancaptcha_field import checks
         from gancaptcha_field.conf import conf
+        from gancaptcha_field.supply import registry
 
         checks.register()
         preload = conf.PRELOAD

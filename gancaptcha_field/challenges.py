@@ -11,17 +11,16 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.utils import timezone
 
-from gancaptcha_field import pool, registry
 from gancaptcha_field.conf import conf
 from gancaptcha_field.models import KEY_MAX_LENGTH
 from gancaptcha_field.stores import Issued, get_store
+from gancaptcha_field.supply import answers, pool, registry, render
 
 logger = logging.getLogger(__name__)
 
@@ -104,14 +103,14 @@ def create_challenge() -> Issued:
             raise PoolEmpty("the challenge pool is empty")
         logger.warning("GanCaptcha pool is empty; drawing a challenge on the spot")
         pool.refill_if_low(force_check=True)
-    return _create_with_answer(pool.new_answer())
+    return _create_with_answer(answers.new_answer())
 
 
 def _create_with_answer(answer: str) -> Issued:
-    (rendered,) = pool.render([answer])  # validates the answer first
+    (rendered,) = render.render_answers([answer])  # validates the answer first
     now = timezone.now()
     issued = Issued(
-        key=secrets.token_urlsafe(pool.KEY_BYTES),
+        key=answers.new_key(),
         answer=answer,
         created_at=now,
         expires_at=now + timedelta(seconds=conf.TIMEOUT),

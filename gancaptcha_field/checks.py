@@ -10,8 +10,9 @@ from django.conf import settings
 from django.core import checks
 from django.urls import NoReverseMatch, reverse
 
-from gancaptcha_field import ratelimit, registry
+from gancaptcha_field import ratelimit
 from gancaptcha_field.conf import conf
+from gancaptcha_field.supply import registry
 
 TAG = "gancaptcha"
 _MIDDLEWARE = "gancaptcha_field.ratelimit.RateLimitMiddleware"

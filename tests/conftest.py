@@ -8,8 +8,9 @@ import pytest
 
 from django.utils import timezone
 
-from gancaptcha_field import challenges, pool, registry
+from gancaptcha_field import challenges
 from gancaptcha_field.models import Challenge
+from gancaptcha_field.supply import pool, registry
 from tests.utils import BrokenRegistry, Clock
 
 

@@ -12,9 +12,10 @@ import pytest
 
 from django.core.management import CommandError, call_command
 
-from gancaptcha_field import attack, constants
-from gancaptcha_field.imaging import compose_png
+from gancaptcha_field import constants
+from gancaptcha_field.lab import attack
 from gancaptcha_field.models import Challenge
+from gancaptcha_field.supply.render import compose_png
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,8 +21,9 @@ from django.db import OperationalError
 from django.test import Client
 from django.utils import timezone
 
-from gancaptcha_field import challenges, checks, constants, registry
+from gancaptcha_field import challenges, checks, constants
 from gancaptcha_field.stores import get_store
+from gancaptcha_field.supply import registry
 from tests.utils import find_tag
 
 UNAVAILABLE = "CAPTCHA temporarily unavailable. Please try again later."

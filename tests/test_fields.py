@@ -9,9 +9,10 @@ from pytest_django import DjangoAssertNumQueries, Settings
 from django import forms
 from django.core.exceptions import ValidationError
 
-from gancaptcha_field import challenges, registry
+from gancaptcha_field import challenges
 from gancaptcha_field.fields import GanCaptchaField, normalise_answer
 from gancaptcha_field.models import Challenge
+from gancaptcha_field.supply import registry
 from tests.utils import BrokenRegistry, Clock
 
 MakeChallenge = Callable[[str], Challenge]

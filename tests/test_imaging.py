@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gancaptcha_field.imaging import compose_png
+from gancaptcha_field.supply.render import compose_png
 
 
 def decode(png: bytes) -> np.ndarray:

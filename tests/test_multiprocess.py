@@ -26,8 +26,8 @@ from pytest_django import DjangoDbBlocker
 
 from django.contrib.auth.models import User
 
-from gancaptcha_field import pool
 from gancaptcha_field.models import Challenge
+from gancaptcha_field.supply import answers, pool, render
 from tests import services
 from tests.utils import find_tag, find_tags
 
@@ -178,7 +178,7 @@ def test_two_servers_share_one_challenge(
             env["GC_MP_REDIS_PREFIX"] = prefix
         # The pool is drawn here, with the real models; the servers never
         # load them (pool-only).
-        items = pool.render([pool.new_answer() for _ in range(3)])
+        items = render.render_answers([answers.new_answer() for _ in range(3)])
         answer_of = {item.png: item.answer for item in items}
         with django_db_blocker.unblock():
             pool.clear(using=alias)

@@ -25,10 +25,11 @@ from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
-from gancaptcha_field import challenges, pool, registry
+from gancaptcha_field import challenges
 from gancaptcha_field.conf import conf
 from gancaptcha_field.models import Challenge, PooledChallenge
 from gancaptcha_field.stores import DatabaseStore, Issued, Rendered
+from gancaptcha_field.supply import answers, pool, registry, render
 from tests import services
 from tests.utils import BrokenRegistry, Clock, find_tag, find_tags
 
@@ -45,7 +46,7 @@ def pool_on(settings: Settings) -> Settings:
 
 def rendered(count: int) -> list[Rendered]:
     """Real challenges from the shipped models."""
-    return pool.render([pool.new_answer() for _ in range(count)])
+    return render.render_answers([answers.new_answer() for _ in range(count)])
 
 
 @contextmanager
@@ -88,7 +89,7 @@ def test_put_take_and_size(pool_on: Settings) -> None:
 @pytest.mark.django_db
 def test_render_refuses_bad_answers() -> None:
     with pytest.raises(ValueError):
-        pool.render(["12a4"])
+        render.render_answers(["12a4"])
 
 
 @pytest.mark.usefixtures("captcha_models")

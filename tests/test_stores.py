@@ -21,7 +21,7 @@ from django.db import DatabaseError, connections
 from django.test import Client
 from django.utils import timezone
 
-from gancaptcha_field import challenges, pool
+from gancaptcha_field import challenges
 from gancaptcha_field.challenges import Code
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.stores import (
@@ -34,6 +34,7 @@ from gancaptcha_field.stores import (
     StoreError,
     get_store,
 )
+from gancaptcha_field.supply import pool, render
 from tests import services
 from tests.utils import Clock
 
@@ -272,7 +273,7 @@ def test_issuing_on_postgresql_waits_for_the_disk_only_if_asked(
 
     seen: list[str | None] = []
     with django_db_blocker.unblock():
-        pool.put(pool.render(["4711"]), using=postgres_alias)
+        pool.put(render.render_answers(["4711"]), using=postgres_alias)
         connection = connections[postgres_alias]
         statements.append([])
         with connection.execute_wrapper(record):

@@ -11,7 +11,8 @@ import pytest
 
 from django.core.management import CommandError, call_command
 
-from gancaptcha_field import constants, oracle, registry
+from gancaptcha_field import constants, oracle
+from gancaptcha_field.supply import registry
 from gancaptcha_field.training import data
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 
-from gancaptcha_field import registry
+from gancaptcha_field.supply import registry
 
 
 class _TagCollector(HTMLParser):

@@ -13,9 +13,10 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from demo_site.signup.forms import SignupForm
-from gancaptcha_field import constants, registry
+from gancaptcha_field import constants
 from gancaptcha_field.conf import conf
-from gancaptcha_field.imaging import compose_png
+from gancaptcha_field.supply import registry
+from gancaptcha_field.supply.render import compose_png
 
 logger = logging.getLogger(__name__)
 

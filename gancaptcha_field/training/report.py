@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt
 
-from gancaptcha_field.sheets import contact_sheet, save_figure
+from gancaptcha_field.lab.sheets import contact_sheet, save_figure
 
 __all__ = ["contact_sheet", "plot_losses"]
 

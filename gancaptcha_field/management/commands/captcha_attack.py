@@ -57,7 +57,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Run the attack and print the table."""
-        from gancaptcha_field import attack
+        from gancaptcha_field.lab import attack
 
         model_dir = conf.MODEL_DIR
         if model_dir is None:

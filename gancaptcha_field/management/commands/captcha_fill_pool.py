@@ -9,9 +9,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from gancaptcha_field import pool, registry
 from gancaptcha_field.conf import conf
 from gancaptcha_field.management import require_tables
+from gancaptcha_field.supply import pool, registry
 
 
 def _positive(value: str) -> int:

@@ -12,7 +12,8 @@ import numpy as np
 
 from django.core.management.base import BaseCommand, CommandError
 
-from gancaptcha_field import constants, registry
+from gancaptcha_field import constants
+from gancaptcha_field.supply import registry
 
 
 def _positive(value: str) -> int:
@@ -84,7 +85,7 @@ class Command(BaseCommand):
         os.replace(tmp, output)
         self.stdout.write(f"Wrote {count} digits to {output}")
         if options["sheet"] is not None:
-            from gancaptcha_field.sheets import contact_sheet
+            from gancaptcha_field.lab.sheets import contact_sheet
 
             n = min(100, count)
             order = np.argsort(labels[:n], kind="stable")

@@ -33,14 +33,13 @@ from datetime import datetime, timedelta
 from django.db import DatabaseError, connections, router, transaction
 from django.utils import timezone
 
-from gancaptcha_field import constants, registry
 from gancaptcha_field.conf import conf
 from gancaptcha_field.models import Challenge, PooledChallenge
 from gancaptcha_field.stores import DatabaseStore, Issued, Rendered, Store, issuing
+from gancaptcha_field.supply.answers import new_answer, new_key
+from gancaptcha_field.supply.registry import CaptchaUnavailable
 
 logger = logging.getLogger(__name__)
-
-KEY_BYTES = 24  # secrets.token_urlsafe(24): 32 characters, 192 bits
 
 # Without DELETE ... RETURNING or SKIP LOCKED, takers pick among the oldest few
 # rows at random, so concurrent takers rarely collide; a collision costs a try.
@@ -58,40 +57,6 @@ RESERVE_HOLD = 10.0
 _refill_lock = threading.Lock()
 _refill_thread: threading.Thread | None = None
 _last_check = 0.0
-
-
-def new_answer() -> str:
-    """Four digits from the OS's CSPRNG."""
-    return "".join(
-        str(secrets.randbelow(constants.NUM_CLASSES))
-        for _ in range(constants.ANSWER_LENGTH)
-    )
-
-
-def render(answers: list[str]) -> list[Rendered]:
-    """Draw the digits of all answers in one call and make both PNGs of each."""
-    for answer in answers:
-        if len(answer) != constants.ANSWER_LENGTH or not (
-            answer.isascii() and answer.isdigit()
-        ):
-            raise ValueError(f"answer must be {constants.ANSWER_LENGTH} ASCII digits")
-    if not answers:
-        return []
-    # Here, not at the top: pool-only web workers never render, nor load Pillow.
-    from gancaptcha_field.imaging import compose_png
-
-    labels = [int(c) for answer in answers for c in answer]
-    digits = registry.get_registry().draw(labels)
-    scale = conf.IMAGE_SCALE
-    n = constants.ANSWER_LENGTH
-    return [
-        Rendered(
-            answer=answer,
-            png=compose_png(digits[i * n : (i + 1) * n], scale),
-            png_2x=compose_png(digits[i * n : (i + 1) * n], 2 * scale),
-        )
-        for i, answer in enumerate(answers)
-    ]
 
 
 def _db(using: str | None) -> str:
@@ -138,10 +103,7 @@ def _issue(
 ) -> list[Issued]:
     """Store pooled rows (answer, png, png_2x) as live challenges, in one write."""
     expires = now + timedelta(seconds=conf.TIMEOUT + hold)
-    issued = [
-        Issued(secrets.token_urlsafe(KEY_BYTES), str(answer), now, expires)
-        for answer, _, _ in rows
-    ]
+    issued = [Issued(new_key(), str(answer), now, expires) for answer, _, _ in rows]
     # PostgreSQL hands back memoryviews.
     store.save_many(
         [
@@ -302,7 +264,7 @@ def _take_returning(
             qn(live.get_field(name).column)
             for name in ("key", "answer", "png", "png_2x", "created_at", "expires_at")
         ]
-        keys = [secrets.token_urlsafe(KEY_BYTES) for _ in range(count)]
+        keys = [new_key() for _ in range(count)]
         expires = now + timedelta(seconds=conf.TIMEOUT + hold)
         with connection.cursor() as cursor:
             cursor.execute(
@@ -384,7 +346,10 @@ def fill(
     made = 0
     while (missing := target - size(using)) > 0:
         count = min(batch, missing)
-        made += put(render([new_answer() for _ in range(count)]), using)
+        # Here, not at the top: pool-only web workers never render (Pillow).
+        from gancaptcha_field.supply.render import render_answers
+
+        made += put(render_answers([new_answer() for _ in range(count)]), using)
         if progress is not None:
             progress(made, target)
     return made
@@ -406,7 +371,7 @@ def watch(
     while not stop.is_set():
         try:
             made += fill(target, batch, progress=progress)
-        except registry.CaptchaUnavailable:
+        except CaptchaUnavailable:
             logger.exception("GanCaptcha pool: could not draw; retrying")
         except DatabaseError:
             logger.exception("GanCaptcha pool: database error; retrying")

@@ -8,6 +8,9 @@ import numpy as np
 from PIL import Image
 
 from gancaptcha_field import constants
+from gancaptcha_field.conf import conf
+from gancaptcha_field.stores import Rendered
+from gancaptcha_field.supply.answers import check_answer
 
 
 def compose_png(digits: np.ndarray, scale: int) -> bytes:
@@ -29,3 +32,26 @@ def compose_png(digits: np.ndarray, scale: int) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def render_answers(answers: list[str]) -> list[Rendered]:
+    """Draw the digits of all answers in one call and make both PNGs of each."""
+    for answer in answers:
+        check_answer(answer)
+    if not answers:
+        return []
+    # Here, not at the top: importing render must not load the models.
+    from gancaptcha_field.supply import registry
+
+    labels = [int(c) for answer in answers for c in answer]
+    digits = registry.get_registry().draw(labels)
+    scale = conf.IMAGE_SCALE
+    n = constants.ANSWER_LENGTH
+    return [
+        Rendered(
+            answer=answer,
+            png=compose_png(digits[i * n : (i + 1) * n], scale),
+            png_2x=compose_png(digits[i * n : (i + 1) * n], 2 * scale),
+        )
+        for i, answer in enumerate(answers)
+    ]

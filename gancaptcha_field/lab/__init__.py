@@ -1,0 +1,1 @@
+"""The attacker lab and contact sheets: measuring, never serving."""
