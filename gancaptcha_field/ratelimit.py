@@ -139,6 +139,35 @@ def peek(action: str, request: HttpRequest | None = None) -> Verdict:
     return _consult(action, request, count=False)
 
 
+def refund(action: str, request: HttpRequest | None = None) -> None:
+    """Take back one counted ``action`` (e.g. a FAIL counted before a pass).
+
+    Minimal: one decrement of the current window, never below zero. (Branch
+    ``ratelimit`` replaces this module's counting; keep this signature.)
+    """
+    if not conf.RATELIMIT_ENABLED:
+        return
+    request = request if request is not None else current_request()
+    if request is None:
+        return
+    try:
+        rate = rate_for(action)
+    except ValueError:
+        return
+    if rate is None:
+        return
+    window = math.floor(timezone.now().timestamp() / rate.period)
+    key = f"gancaptcha:rl:{action}:{rate.period}:{window}:{client_address(request)}"
+    try:
+        cache = caches[conf.RATELIMIT_CACHE]
+        if int(cache.get(key, 0)) > 0 and cache.decr(key) < 0:
+            cache.set(key, 0, timeout=rate.period + 1)
+    except ValueError:  # the key expired meanwhile: nothing to refund
+        pass
+    except Exception:  # a vanished key or a cache outage: nothing to refund
+        logger.warning("GanCaptcha: rate-limit refund failed", exc_info=True)
+
+
 def _consult(action: str, request: HttpRequest | None, count: bool) -> Verdict:
     if not conf.RATELIMIT_ENABLED:
         return ALLOWED
