@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -69,8 +71,28 @@ def in_callers_transaction(db: str) -> bool:
 
 
 # Threads have connections of their own (Django keeps one per alias and
-# thread), in autocommit: their writes commit at once.
-_side = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gancaptcha-use")
+# thread), in autocommit: their writes commit at once. Made on first use, and
+# anew in a forked child, which inherits the executor but not its threads.
+_side: ThreadPoolExecutor | None = None
+_side_lock = threading.Lock()
+
+
+def _side_executor() -> ThreadPoolExecutor:
+    global _side
+    with _side_lock:
+        if _side is None:
+            _side = ThreadPoolExecutor(
+                max_workers=4, thread_name_prefix="gancaptcha-use"
+            )
+        return _side
+
+
+def _forget_side_executor() -> None:
+    global _side, _side_lock
+    _side, _side_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_side_executor)
 
 
 def _on_side_connection(db: str, work: Callable[[], T]) -> T:
@@ -98,7 +120,7 @@ def durably(db: str, work: Callable[[], T]) -> T:
     """
     if not in_callers_transaction(db):
         return work()
-    return _side.submit(_on_side_connection, db, work).result()
+    return _side_executor().submit(_on_side_connection, db, work).result()
 
 
 def cache_database(cache: BaseCache) -> str | None:

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from django import forms
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connections, transaction
 from django.db.models import Model
@@ -61,6 +62,31 @@ def form_then_crash(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("the view fails after validation")
 
 
+class ReadsFirstForm(forms.Form):
+    """A field that reads the database (as UserCreationForm's username does)."""
+
+    username = forms.CharField()
+    captcha = GanCaptchaField()
+
+    def clean_username(self) -> str:
+        User.objects.filter(username=self.cleaned_data["username"]).exists()
+        return str(self.cleaned_data["username"])
+
+
+class CaptchaFirstForm(ReadsFirstForm):
+    field_order = ["captcha", "username"]
+
+
+def signup(request: HttpRequest, first: str) -> HttpResponse:
+    """Checks the CAPTCHA after (or before) reading, then writes a user."""
+    form_class = CaptchaFirstForm if first == "captcha" else ReadsFirstForm
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return HttpResponse(form.errors.as_json(), status=400)
+    User.objects.create(username=form.cleaned_data["username"])
+    return HttpResponse(status=201)
+
+
 class CaptchaSerializer(serializers.Serializer):  # type: ignore[type-arg]
     captcha = GanCaptchaSerializerField()
 
@@ -82,6 +108,7 @@ class SignupView(APIView):
 urlpatterns = [
     path("gancaptcha/", include("gancaptcha_field.urls")),
     path("crash/", form_then_crash),
+    path("signup/<str:first>/", signup),
     path("api/signup/", SignupView.as_view()),
 ]
 
@@ -257,3 +284,32 @@ def test_sqlite_lock_held_by_the_request_refuses_rather_than_hangs(
         result = challenges.attempt(issued.key, "2718")
     assert result.code is challenges.Code.UNAVAILABLE
     assert "could not commit the use of a challenge" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.parametrize("first", ["username", "captcha"])
+def test_sqlite_atomic_requests_need_the_captcha_checked_before_reading(
+    first: str,
+    client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # SQLite (rollback journal): a read in the request's transaction holds a
+    # shared lock on the file until the request ends, so the use cannot be
+    # committed apart: refused, logged, never passed. Checked first, it works.
+    monkeypatch.setattr(stores, "SIDE_LOCK_TIMEOUT", 0.2)
+    monkeypatch.setitem(connections["default"].settings_dict, "ATOMIC_REQUESTS", True)
+    key, answer = issue(client)
+    data = {"username": "ada", "captcha_0": key, "captcha_1": answer}
+    response = client.post(f"/signup/{first}/", data)
+    if first == "captcha":
+        assert response.status_code == 201
+        assert User.objects.filter(username="ada").exists()
+    else:
+        assert response.status_code == 400
+        assert UNAVAILABLE in response.content.decode()
+        assert "could not commit the use of a challenge" in caplog.text
+        assert not User.objects.exists()
+    with pytest.raises(LookupError):
+        answer_for(key)
