@@ -126,3 +126,34 @@ def test_no_repr_shows_an_answer() -> None:
         Consumed("9753", expired=False),
     ):
         assert "9753" not in repr(thing)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_seals_existing_rows_and_unseals_them_back() -> None:
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = (
+        ("gancaptcha_field", "0002_pool"),
+        ("gancaptcha_field", "0003_sealed_answers"),
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old = executor.loader.project_state([before]).apps
+    now = timezone.now()
+    old.get_model("gancaptcha_field", "Challenge").objects.create(
+        key="k" * 32, answer="2024", png=b"", created_at=now, expires_at=now
+    )
+    old.get_model("gancaptcha_field", "PooledChallenge").objects.create(
+        answer="1999", png=b"", png_2x=b"", scale=2, created_at=now
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate([after])
+    (live,) = _raw_answers(Challenge._meta.db_table)
+    (pooled,) = _raw_answers(PooledChallenge._meta.db_table)
+    assert SEALED.fullmatch(live) and sealing.unseal(live) == "2024"
+    assert SEALED.fullmatch(pooled) and sealing.unseal(pooled) == "1999"
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])  # and back: plain again, to fit four characters
+    assert _raw_answers(Challenge._meta.db_table) == ["2024"]
+    executor = MigrationExecutor(connection)
+    executor.migrate([after])
