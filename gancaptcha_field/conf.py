@@ -121,7 +121,8 @@ class Settings:
 
     @property
     def RATELIMIT_ENABLED(self) -> bool:
-        return bool(self._get("RATELIMIT_ENABLED", False))
+        # On by default: an unlimited issue endpoint costs a draw per request.
+        return bool(self._get("RATELIMIT_ENABLED", True))
 
     @property
     def RATELIMIT_RATES(self) -> dict[str, str | None]:

@@ -24,6 +24,10 @@ from django.db import DatabaseError, connections, router, transaction
 from gancaptcha_field.conf import conf
 from gancaptcha_field.models import Challenge
 
+# Most expired rows one purge statement deletes: a purge inside a visitor's
+# request stays a bounded piece of work however many rows have piled up.
+PURGE_BATCH = 500
+
 
 class StoreError(DatabaseError):
     """The store could not be reached (a DatabaseError, so views catch both)."""
@@ -84,8 +88,8 @@ class Store(ABC):
         """Remove the challenge if it exists."""
 
     @abstractmethod
-    def purge_expired(self, now: datetime) -> int:
-        """Delete expired challenges; return how many."""
+    def purge_expired(self, now: datetime, limit: int | None = PURGE_BATCH) -> int:
+        """Delete expired challenges, at most ``limit`` (None: all); how many."""
 
 
 @contextmanager
@@ -203,10 +207,21 @@ class DatabaseStore(Store):
         """Delete the row."""
         self._rows().filter(key=key).delete()
 
-    def purge_expired(self, now: datetime) -> int:
-        """Delete every expired row."""
-        deleted, _ = self._rows().filter(expires_at__lte=now).delete()
-        return int(deleted)
+    def purge_expired(self, now: datetime, limit: int | None = PURGE_BATCH) -> int:
+        """Delete expired rows by key, PURGE_BATCH per statement, up to ``limit``."""
+        total = 0
+        while limit is None or total < limit:
+            size = PURGE_BATCH if limit is None else min(PURGE_BATCH, limit - total)
+            expired = self._rows().filter(expires_at__lte=now)
+            # Keys first, then a DELETE of those: portable (no LIMIT in DELETE).
+            keys = list(expired.values_list("pk", flat=True)[:size])
+            if not keys:
+                break
+            deleted, _ = expired.filter(pk__in=keys).delete()
+            total += int(deleted)
+            if len(keys) < size:
+                break
+        return total
 
 
 class CacheStore(Store):
@@ -301,7 +316,7 @@ class CacheStore(Store):
         """Delete all three entries."""
         self._call("delete_many", list(self._keys(key)))
 
-    def purge_expired(self, now: datetime) -> int:
+    def purge_expired(self, now: datetime, limit: int | None = PURGE_BATCH) -> int:
         """Nothing to do: the cache expires entries itself."""
         return 0
 
