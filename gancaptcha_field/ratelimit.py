@@ -204,7 +204,10 @@ def refund(action: str, request: HttpRequest | None = None) -> None:
         cache = caches[conf.RATELIMIT_CACHE]
         try:
             if cache.decr(key) < 0:
-                cache.incr(key)  # the window closed and reopened in between
+                # The counter expired between the cache's existence check and
+                # its decrement, which made a new one (with no expiry, on
+                # Redis): its window is over, so drop it.
+                cache.delete(key)
         except ValueError:
             pass  # the window has closed: the counter is gone already
     except Exception:  # a cache outage must not take the form down
