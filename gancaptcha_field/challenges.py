@@ -38,7 +38,7 @@ from gancaptcha_field.stores import (
     durably,
     get_store,
 )
-from gancaptcha_field.supply import answers, pool, registry, render
+from gancaptcha_field.supply import answers, pool, registry, render, throttle
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +133,8 @@ def create_challenge() -> Issued:
             raise PoolEmpty("the challenge pool is empty")
         logger.warning("GanCaptcha pool is empty; drawing a challenge on the spot")
         pool.refill_if_low(force_check=True)
-    return _create_with_answer(answers.new_answer())
+    with throttle.drawing_slot():  # one at a time per process; others: DrawingBusy
+        return _create_with_answer(answers.new_answer())
 
 
 def _create_with_answer(answer: str) -> Issued:

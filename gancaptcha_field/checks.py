@@ -42,9 +42,15 @@ class Messages:
         "GANCAPTCHA_RATELIMIT_ENABLED is on but RateLimitMiddleware is not "
         "installed, so page renders and failed answers are not limited."
     )
-    W011 = (
-        "GanCaptcha rate limits count in a local-memory cache: each process "
-        "counts alone."
+    E012 = (
+        "GanCaptcha rate limits count in a per-process cache ({backend}) while "
+        "DEBUG is False: each process counts alone (a dummy cache counts "
+        "nothing), so the limits do not hold."
+    )
+    E013 = (
+        "GanCaptcha rate limits count in {backend}, whose increments are not "
+        "atomic (concurrent failures are lost) and, for the database cache, "
+        "roll back with the request's transaction (ATOMIC_REQUESTS)."
     )
 
 
@@ -77,7 +83,11 @@ class Hints:
         "a cache in CACHES."
     )
     W010 = f'Add "{_MIDDLEWARE}" to MIDDLEWARE.'
-    W011 = "Point GANCAPTCHA_RATELIMIT_CACHE at a shared cache (Redis, Memcached)."
+    E012 = (
+        "Point GANCAPTCHA_RATELIMIT_CACHE at a shared cache (Redis, Memcached), "
+        "or set GANCAPTCHA_RATELIMIT_ENABLED = False to go without limits."
+    )
+    E013 = "Point GANCAPTCHA_RATELIMIT_CACHE at Redis or Memcached."
 
 
 def check_models(
@@ -197,7 +207,7 @@ def check_models_load(
 def check_ratelimit(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """E011 bad rate settings, W010 middleware missing, W011 per-process cache."""
+    """E011 bad rate settings, W010 middleware missing."""
     problems = []
     try:
         rates = conf.RATELIMIT_RATES
@@ -233,12 +243,42 @@ def check_ratelimit(
         found.append(
             checks.Warning(Messages.W010, hint=Hints.W010, id="gancaptcha_field.W010")
         )
-    backend = settings.CACHES[conf.RATELIMIT_CACHE].get("BACKEND", "")
-    if backend.endswith("LocMemCache") and not settings.DEBUG:
-        found.append(
-            checks.Warning(Messages.W011, hint=Hints.W011, id="gancaptcha_field.W011")
-        )
     return found
+
+
+# Caches that count per process, and caches whose incr() is a get then a set.
+_PER_PROCESS_CACHES = ("LocMemCache", "DummyCache")
+_NON_ATOMIC_CACHES = ("DatabaseCache", "FileBasedCache")
+
+
+def check_ratelimit_cache(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """E012 limits counted per process (DEBUG off), E013 counted non-atomically."""
+    if not conf.RATELIMIT_ENABLED:
+        return []
+    entry = settings.CACHES.get(conf.RATELIMIT_CACHE)
+    if not isinstance(entry, dict):
+        return []  # check_ratelimit (E011) says so
+    backend = str(entry.get("BACKEND", ""))
+    name = backend.rsplit(".", 1)[-1]
+    if name in _PER_PROCESS_CACHES and not settings.DEBUG:
+        return [
+            checks.Error(
+                Messages.E012.format(backend=name),
+                hint=Hints.E012,
+                id="gancaptcha_field.E012",
+            )
+        ]
+    if name in _NON_ATOMIC_CACHES:
+        return [
+            checks.Error(
+                Messages.E013.format(backend=name),
+                hint=Hints.E013,
+                id="gancaptcha_field.E013",
+            )
+        ]
+    return []
 
 
 def register() -> None:
@@ -250,3 +290,4 @@ def register() -> None:
     checks.register(check_urls, TAG, checks.Tags.urls)
     checks.register(check_models_load, TAG, deploy=True)
     checks.register(check_ratelimit, TAG, checks.Tags.security)
+    checks.register(check_ratelimit_cache, TAG, checks.Tags.security)

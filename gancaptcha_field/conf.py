@@ -112,7 +112,7 @@ _TYPED: dict[str, _Typed] = {
     "POOL_AUTOFILL": _Typed(True, parse_bool, False),
     "POOL_ONLY": _Typed(False, parse_bool, False),
     "SYNCHRONOUS_COMMIT": _Typed(False, parse_bool, False),
-    "RATELIMIT_ENABLED": _Typed(False, parse_bool, False),
+    "RATELIMIT_ENABLED": _Typed(True, parse_bool, False),
 }
 
 

@@ -45,6 +45,10 @@ T = TypeVar("T")
 # request's own transaction may hold it: then the wait ends in a refusal.
 SIDE_LOCK_TIMEOUT = 2.0
 
+# Most expired rows one purge statement deletes: a purge inside a visitor's
+# request stays a bounded piece of work however many rows have piled up.
+PURGE_BATCH = 500
+
 
 class StoreError(DatabaseError):
     """The store could not be reached (a DatabaseError, so views catch both)."""
@@ -186,8 +190,8 @@ class Store(ABC):
         """Remove the challenge if it exists."""
 
     @abstractmethod
-    def purge_expired(self, now: datetime) -> int:
-        """Delete expired challenges; return how many."""
+    def purge_expired(self, now: datetime, limit: int | None = PURGE_BATCH) -> int:
+        """Delete expired challenges, at most ``limit`` (None: all); how many."""
 
 
 @contextmanager
@@ -345,12 +349,29 @@ class DatabaseStore(Store):
             # Made in the caller's own transaction: invisible to the other one.
             self._rows().filter(key=key).delete()
 
-    def purge_expired(self, now: datetime) -> int:
-        """Delete every expired row (committed now, see consume())."""
-        deleted, _ = durably(
-            self.database(), lambda: self._rows().filter(expires_at__lte=now).delete()
-        )
-        return int(deleted)
+    def purge_expired(self, now: datetime, limit: int | None = PURGE_BATCH) -> int:
+        """Delete expired rows by key, PURGE_BATCH per statement, up to ``limit``.
+
+        Each batch is committed at once (see consume()).
+        """
+        total = 0
+        while limit is None or total < limit:
+            size = PURGE_BATCH if limit is None else min(PURGE_BATCH, limit - total)
+
+            def batch(size: int = size) -> int:
+                expired = self._rows().filter(expires_at__lte=now)
+                # Keys first, then a DELETE of those: portable (no LIMIT in DELETE).
+                keys = list(expired.values_list("pk", flat=True)[:size])
+                if not keys:
+                    return 0
+                deleted, _ = expired.filter(pk__in=keys).delete()
+                return int(deleted)
+
+            deleted = durably(self.database(), batch)
+            total += deleted
+            if deleted < size:
+                break
+        return total
 
 
 class CacheStore(Store):
@@ -467,7 +488,7 @@ class CacheStore(Store):
         """Delete all three entries."""
         self._durably(lambda: self._call("delete_many", list(self._keys(key))))
 
-    def purge_expired(self, now: datetime) -> int:
+    def purge_expired(self, now: datetime, limit: int | None = PURGE_BATCH) -> int:
         """Nothing to do: the cache expires entries itself."""
         return 0
 
