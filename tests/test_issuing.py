@@ -21,7 +21,7 @@ from gancaptcha_field import api, challenges
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.stores import PURGE_BATCH, get_store
 from gancaptcha_field.supply import registry, throttle
-from tests.utils import find_tag
+from tests.utils import Clock, find_tag
 
 REFRESH_URL = "/gancaptcha/refresh/"
 ISSUE_URL = "/gancaptcha/issue/"
@@ -91,8 +91,9 @@ def test_unavailable_models_give_a_503_with_retry_after(
 
 @pytest.mark.parametrize("url", [REFRESH_URL, ISSUE_URL])
 def test_both_urls_count_against_one_create_limit(
-    url: str, settings: Settings, captcha_models: None
+    url: str, settings: Settings, captcha_models: None, clock: Clock
 ) -> None:
+    # clock: both posts fall in one fixed window, however slow the machine.
     settings.GANCAPTCHA_RATELIMIT_ENABLED = True
     settings.GANCAPTCHA_RATELIMIT_RATES = {"create": "1/m"}
     client = Client()
