@@ -64,7 +64,6 @@ class AudioAttackConfig:
     languages: tuple[str, ...] = audio.LANGUAGES
     attackers: tuple[str, ...] = ATTACKERS
     baseline: bool = True  # also attack the plain (0.x) renderer, offline
-    oracle: int = 50  # oracle-aligned renders per language (0: skip)
     json_path: Path | None = None
 
 
@@ -563,11 +562,7 @@ def run(config: AudioAttackConfig, log: Callable[[str], None]) -> dict[str, Any]
             served = Tally(name, language, "served")
             attack_served(make_solver(name, language), served, config.count, log)
             tallies.append(served)
-    oracle = [
-        oracle_report(language, config.oracle)
-        for language in config.languages
-        if config.oracle
-    ]
+    oracle = [oracle_report(language, config.count) for language in config.languages]
     report = {
         "count": config.count,
         "scores": [t.as_dict() for t in tallies],
@@ -609,3 +604,51 @@ def format_table(report: dict[str, Any]) -> str:
             f"{o['babble_db_max']:+.1f})"
         )
     return "\n".join(lines)
+
+
+def save_spectrograms(folder: Path, answer: str = "4071", seed: int = 0) -> list[Path]:
+    """docs/audio_before.png and docs/audio_after.png (the latter with its tracks).
+
+    Run: ``python -c "from gancaptcha_field.lab import audio;
+    audio.save_spectrograms(Path('docs'))"`` (needs matplotlib and Django set up).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def draw(axis: Any, signal: np.ndarray, title: str) -> None:
+        axis.specgram(signal, NFFT=512, Fs=RATE, noverlap=384, cmap="magma", vmin=-120)
+        axis.set_title(title, fontsize=9)
+        axis.set_ylabel("Hz")
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    before = decode_wav(render_plain(answer, "en", rng))
+    figure, axis = plt.subplots(figsize=(10, 3))
+    draw(axis, before, f"before (0.x renderer): '{answer}', one voice, gaps, hiss")
+    axis.set_xlabel("seconds")
+    figure.tight_layout()
+    written = [folder / "audio_before.png"]
+    figure.savefig(written[0], dpi=60)
+    plt.close(figure)
+
+    drawn = audio.plan(answer, "en", np.random.default_rng(seed))
+    speech, babble, noise = audio.tracks(drawn)
+    voices = ", ".join(f"v{v.voice}" for v in drawn.digits)
+    figure, axes = plt.subplots(3, 1, figsize=(10, 8), sharex=True)
+    draw(axes[0], decode_wav(audio.encode(speech + babble + noise)), "after: as served")
+    draw(axes[1], speech, f"after: the digits alone ({voices}; warped, shifted)")
+    draw(axes[2], babble, "after: the babble alone (words, reversed digits)")
+    for voicing in drawn.digits:
+        for axis in axes:
+            axis.axvline(voicing.start / RATE, color="cyan", linewidth=0.8)
+    axes[2].set_xlabel(
+        f"seconds (cyan: where each digit starts); "
+        f"signal-to-babble {babble_ratio_db(drawn):+.1f} dB"
+    )
+    figure.tight_layout()
+    written.append(folder / "audio_after.png")
+    figure.savefig(written[1], dpi=60)
+    plt.close(figure)
+    return written
