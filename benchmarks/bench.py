@@ -22,6 +22,8 @@ writes benchmarks/results/bench.json. Sections (each can be skipped with --skip)
             load) and its resident memory
   training  images/s of the GAN step: ours, the TF DCGAN tutorial's, each
             also with XLA (jit_compile=True)
+  issuing   CPU time and bytes stored per page view, ours (default, and from
+            a pool) against django-simple-captcha (benchmarks/issuing_cost.py)
 
 Rate limits are off (benchmarks/settings.py). Not part of the test suite.
 """
@@ -52,7 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 LUA = ROOT / "benchmarks" / "pair.lua"
-SECTIONS = ("seed", "inproc", "http", "startup", "training")
+SECTIONS = ("seed", "inproc", "http", "startup", "training", "issuing")
 PG_DEFAULTS = {
     "host": "127.0.0.1",
     "port": "5432",
@@ -1201,8 +1203,17 @@ def main(argv: list[str] | None = None) -> int:
             results["startup"] = run_startup(counts, models_ok)
         if "training" not in skip:
             results["training"] = run_training(counts)
+        if "issuing" not in skip and models_ok:
+            from benchmarks import issuing_cost
+
+            log("issuing cost per page view")
+            results["issuing"] = issuing_cost.run(20 if args.quick else 200)
     results["targets"] = targets(results)
     report = table(results)
+    if "issuing" in results:
+        from benchmarks import issuing_cost
+
+        report += "\n\n" + issuing_cost.report(results["issuing"])
     print(report)
     print()
     for name, met in results["targets"]["met"].items():

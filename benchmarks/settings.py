@@ -4,7 +4,7 @@ One project serves both signup pages (/ours/signup/ and /peer/signup/) with the
 same form, middleware and database, so only the CAPTCHA differs. bench.py sets
 the environment before Django starts: the database (BENCH_DB: a SQLite file or
 a PostgreSQL schema) and the GANCAPTCHA_* knobs each run needs. Rate limits
-stay off: they are opt-in, and a benchmark is one client hammering.
+are turned off: a benchmark is one client hammering.
 """
 
 from __future__ import annotations

@@ -1,34 +1,54 @@
-"""JSON API: issue a challenge to a client that renders it itself (SPA, mobile app).
+"""The JSON endpoints: a new challenge for the widget's refresh button and for
+clients that render it themselves (SPA, mobile app). One issuing path serves both.
 
-``POST /gancaptcha/issue/`` returns the key, the image (URL and data: URI), the
-audio URL and the expiry. The client sends the key and the typed answer back
+``POST /gancaptcha/refresh/`` (CSRF-protected, for the widget's script) discards
+the posted old key and answers the key, image, 2x image and audio URLs.
+``POST /gancaptcha/issue/`` answers 201 with absolute URLs, the image as a
+data: URI and the expiry. The client sends the key and the typed answer back
 with its own form; GanCaptchaField (forms) or GanCaptchaSerializerField (DRF)
 verifies them there, single use, exactly as for the HTML widget.
 
-The endpoint is CSRF-exempt on purpose: issuing a challenge changes nothing a
-user owns, a cross-site page cannot read the response (no CORS headers are
-sent), and API clients (native apps, token-authenticated SPAs) hold no CSRF
-cookie. Abuse by volume is what is left, and the ``create`` rate limit covers
-it as it covers page renders. POST only, so that link prefetchers and crawlers
-never issue challenges.
+The issue endpoint is CSRF-exempt on purpose: issuing a challenge changes
+nothing a user owns, a cross-site page cannot read the response (no CORS
+headers are sent), and API clients (native apps, token-authenticated SPAs)
+hold no CSRF cookie. Abuse by volume is what is left, and the ``create`` rate
+limit covers it as it covers page renders. Both are POST only, so that link
+prefetchers and crawlers never issue challenges.
+
+Errors are JSON with ``error`` and ``message``, never a 500 page: 429
+``rate_limited`` and 503 ``busy`` (drawing for another visitor, or an empty
+pool: try again in a few seconds) and 503 ``unavailable``, each with
+Retry-After.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from gancaptcha_field import audio, challenges, links, ratelimit
-from gancaptcha_field.widgets import UNAVAILABLE_MESSAGE
+from gancaptcha_field.messages import (
+    RATE_LIMITED,
+    TRY_AGAIN_SHORTLY,
+    UNAVAILABLE,
+)
+from gancaptcha_field.supply import throttle
 
 logger = logging.getLogger(__name__)
 
 _NO_STORE = {"Cache-Control": "no-store"}
+
+# Retry-After of a 503 "unavailable" (models missing, store down): an
+# operator has to act, so clients should not come back at once.
+UNAVAILABLE_RETRY_AFTER = 60
+
+Payload = Callable[[HttpRequest, challenges.Issued], dict[str, Any]]
 
 
 def challenge_payload(
@@ -47,34 +67,69 @@ def challenge_payload(
     }
 
 
+def _issue_payload(
+    request: HttpRequest, challenge: challenges.Issued
+) -> dict[str, Any]:
+    png = challenges.get_png(challenge.key)
+    if png is None:  # gone at once: a clock or store fault, not the client's
+        raise challenges.CaptchaUnavailable("the new challenge vanished")
+    return challenge_payload(request, challenge, png)
+
+
+def _refresh_payload(
+    request: HttpRequest, challenge: challenges.Issued
+) -> dict[str, Any]:
+    key = challenge.key
+    return {
+        "key": key,
+        "image_url": links.image_url(key),
+        "image_2x_url": links.image_2x_url(key),
+        "audio_url": audio.audio_url(key),
+    }
+
+
+def _error(error: str, message: Any, status: int, retry_after: int) -> JsonResponse:
+    body: dict[str, Any] = {"error": error, "message": str(message)}
+    if status == 429:
+        body["retry_after"] = retry_after
+    return JsonResponse(
+        body,
+        status=status,
+        headers={**_NO_STORE, "Retry-After": str(retry_after)},
+    )
+
+
+def issue_json(
+    request: HttpRequest, payload: Payload, status: int, old_key: str = ""
+) -> JsonResponse:
+    """The one issuing path: rate limit, discard ``old_key``, create, answer JSON."""
+    verdict = ratelimit.hit(ratelimit.CREATE, request)
+    if verdict.limited:
+        # The old key stays live: the user keeps the image they have.
+        return _error("rate_limited", RATE_LIMITED, 429, verdict.retry_after)
+    try:
+        if old_key:
+            challenges.discard(old_key)
+        challenge = challenges.create_challenge()
+        body = payload(request, challenge)
+    except (throttle.DrawingBusy, challenges.PoolEmpty):
+        return _error("busy", TRY_AGAIN_SHORTLY, 503, throttle.RETRY_AFTER)
+    except Exception as exc:  # a JSON 503 for the client, never a 500 page
+        if not isinstance(exc, challenges.CaptchaUnavailable):  # logged already
+            logger.exception("GanCaptcha: could not issue a challenge")
+        return _error("unavailable", UNAVAILABLE, 503, UNAVAILABLE_RETRY_AFTER)
+    return JsonResponse(body, status=status, headers=_NO_STORE)
+
+
 @csrf_exempt
 @require_POST
 def issue(request: HttpRequest) -> JsonResponse:
     """Issue a new challenge as JSON (201); 429 when rate limited, 503 if none."""
-    verdict = ratelimit.hit(ratelimit.CREATE, request)
-    if verdict.limited:
-        return JsonResponse(
-            {
-                "error": "rate_limited",
-                "message": str(ratelimit.RATE_LIMITED_MESSAGE),
-                "retry_after": verdict.retry_after,
-            },
-            status=429,
-            headers={**_NO_STORE, "Retry-After": str(verdict.retry_after)},
-        )
-    try:
-        challenge = challenges.create_challenge()
-        png = challenges.get_png(challenge.key)
-        if png is None:  # gone at once: a clock or store fault, not the client's
-            raise challenges.CaptchaUnavailable("the new challenge vanished")
-    except Exception as exc:  # a JSON 503 for the client, never a 500 page
-        if not isinstance(exc, challenges.CaptchaUnavailable):  # logged already
-            logger.exception("GanCaptcha: could not issue a challenge")
-        return JsonResponse(
-            {"error": "unavailable", "message": str(UNAVAILABLE_MESSAGE)},
-            status=503,
-            headers=_NO_STORE,
-        )
-    return JsonResponse(
-        challenge_payload(request, challenge, png), status=201, headers=_NO_STORE
-    )
+    return issue_json(request, _issue_payload, 201)
+
+
+@require_POST
+@csrf_protect
+def refresh(request: HttpRequest) -> JsonResponse:
+    """Discard the posted old key (if any) and issue a new challenge as JSON."""
+    return issue_json(request, _refresh_payload, 200, request.POST.get("key", ""))

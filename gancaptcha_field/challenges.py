@@ -1,9 +1,14 @@
-"""Create, fetch, verify and expire challenges, in the store GANCAPTCHA_STORE names.
+"""Create, fetch, check and expire challenges, in the store GANCAPTCHA_STORE names.
 
-Every submission consumes its challenge, right or wrong, and the store decides
-atomically who consumed it (stores.py), so two concurrent submissions of a
-solved challenge cannot both pass. With a pool (GANCAPTCHA_POOL_SIZE), a new
-challenge is a pre-rendered row handed out once (pool.py) and no model runs.
+attempt() is the one answer check: every rule (normalisation, test mode, the
+failure rate limit, single use, expiry) lives there, and the form field and
+the DRF field only turn its result code into a message. Every submission
+consumes its challenge, right or wrong, and the store decides atomically who
+consumed it (stores.py), so two concurrent submissions of a solved challenge
+cannot both pass; the use is committed at once, even inside a transaction that
+later rolls back. Checking needs the store only, never the models. With a pool
+(GANCAPTCHA_POOL_SIZE), a new challenge is a pre-rendered row handed out once
+(pool.py) and no model runs.
 """
 
 from __future__ import annotations
@@ -11,18 +16,33 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
+from django.core.cache import caches
+from django.db import DatabaseError
+from django.http import HttpRequest
 from django.utils import timezone
 
+from gancaptcha_field import ratelimit
 from gancaptcha_field.conf import conf
 from gancaptcha_field.models import KEY_MAX_LENGTH
-from gancaptcha_field.stores import Issued, get_store
-from gancaptcha_field.supply import answers, pool, registry, render
+from gancaptcha_field.stores import (
+    Issued,
+    UseNotCommitted,
+    cache_database,
+    durably,
+    get_store,
+)
+from gancaptcha_field.supply import answers, pool, registry, render, throttle
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Callers catch this one name; it covers missing models and a failed draw.
 CaptchaUnavailable = registry.CaptchaUnavailable
@@ -36,12 +56,14 @@ __all__ = [
     "Issued",
     "PoolEmpty",
     "Result",
+    "attempt",
     "create_challenge",
     "discard",
     "get_answer_for_audio",
     "get_png",
     "is_available",
     "is_valid_key",
+    "normalise_answer",
     "purge_expired",
     "verify",
 ]
@@ -51,13 +73,21 @@ class PoolEmpty(CaptchaUnavailable):
     """The pool is empty and this process may not draw (GANCAPTCHA_POOL_ONLY)."""
 
 
+# Longer input is not an answer, whatever it normalises to; don't process it.
+MAX_RAW_ANSWER = 64
+
+
 class Code(StrEnum):
-    """Why a verification passed or failed."""
+    """Why an attempt passed or failed."""
 
     OK = "ok"
     INVALID = "invalid"  # the key was live; the answer was wrong
     EXPIRED = "expired"
     UNKNOWN = "unknown"  # never issued, already used, or not a key at all
+    REQUIRED = "required"  # no answer typed
+    MALFORMED = "malformed"  # not a plausible answer: too long, not text, ...
+    RATE_LIMITED = "rate_limited"  # too many failures from this client
+    UNAVAILABLE = "unavailable"  # the store failed: refused, never passed
 
 
 @dataclass(frozen=True)
@@ -103,7 +133,8 @@ def create_challenge() -> Issued:
             raise PoolEmpty("the challenge pool is empty")
         logger.warning("GanCaptcha pool is empty; drawing a challenge on the spot")
         pool.refill_if_low(force_check=True)
-    return _create_with_answer(answers.new_answer())
+    with throttle.drawing_slot():  # one at a time per process; others: DrawingBusy
+        return _create_with_answer(answers.new_answer())
 
 
 def _create_with_answer(answer: str) -> Issued:
@@ -133,17 +164,106 @@ def get_answer_for_audio(key: str) -> str | None:
     return get_store().get_answer(key, timezone.now())
 
 
+def normalise_answer(raw: str) -> str:
+    """Drop all whitespace and fold Unicode decimal digits (e.g. ١٢٣٤) to ASCII."""
+    return "".join(
+        str(unicodedata.decimal(c)) if c.isdecimal() else c
+        for c in raw
+        if not c.isspace()
+    )
+
+
+def attempt(
+    key: object, raw_answer: object, request: HttpRequest | None = None
+) -> Result:
+    """Check raw_answer against the challenge key; every rule is here.
+
+    In order: the client's failure is counted first (the ``fail`` rate of
+    GANCAPTCHA_RATELIMIT_RATES) and refunded after a pass, so a rolled-back
+    or concurrent request cannot slip past the limit; a limited client is
+    refused unread. The challenge is used up whatever the outcome, and the use
+    is committed before this returns. A store failure is UNAVAILABLE: refused,
+    never passed. request defaults to the one RateLimitMiddleware is handling.
+    """
+    request = request if request is not None else ratelimit.current_request()
+    key_text = key if isinstance(key, str) else ""
+    try:
+        verdict = _on_limiter(request, lambda r: ratelimit.hit(ratelimit.FAIL, r))
+        if verdict is not None and verdict.limited:
+            _use_up(key_text)  # no guessing past the limit
+            return Result(Code.RATE_LIMITED)
+        result = _check(key_text, _parse_answer(raw_answer))
+    except UseNotCommitted:  # logged by the store, with what to do about it
+        return Result(Code.UNAVAILABLE)
+    except Exception:  # fail closed: a refusal, never a pass or a 500
+        logger.exception("GanCaptcha: could not verify a challenge")
+        return Result(Code.UNAVAILABLE)
+    if result.ok:
+        _on_limiter(request, lambda r: ratelimit.refund(ratelimit.FAIL, r))
+    return result
+
+
 def verify(key: str, answer: str) -> Result:
-    """Check answer against key and consume the challenge, whatever the outcome."""
-    if conf.TEST_MODE and _is_test_answer(answer):
-        discard(key)
-        return Result(Code.OK)
+    """attempt() for the current request (kept for callers of earlier versions)."""
+    return attempt(key, answer)
+
+
+def _on_limiter(
+    request: HttpRequest | None, call: Callable[[HttpRequest], T]
+) -> T | None:
+    """call(request) on the failure counter, committed now; None if no client."""
+    if request is None or not conf.RATELIMIT_ENABLED:
+        return None
+    # A database cache counts in the request's transaction unless told not to.
+    try:
+        db = cache_database(caches[conf.RATELIMIT_CACHE])
+    except Exception:  # a bad alias: check E011 says so; ratelimit logs it
+        db = None
+    if db is None:
+        return call(request)
+    return durably(db, lambda: call(request))
+
+
+def _parse_answer(raw: object) -> str | None:
+    """The normalised answer; "" when none was typed, None when implausible."""
+    if raw is None:
+        return ""
+    if not isinstance(raw, str) or len(raw) > MAX_RAW_ANSWER:
+        return None
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates (JSON "\ud800"): not text
+        return None
+    return normalise_answer(raw)
+
+
+def _check(key: str, answer: str | None) -> Result:
+    if not answer:
+        # Any submission uses the challenge up, even an empty or a bad one.
+        _use_up(key)
+        return Result(Code.MALFORMED if answer is None else Code.REQUIRED)
+    if _is_test_answer(answer):
+        if conf.test_mode_active():
+            _use_up(key)
+            logger.warning(
+                "GanCaptcha: TEST MODE passed an answer without checking it "
+                "(GANCAPTCHA_TEST_MODE); never use it in production"
+            )
+            return Result(Code.OK)
+        if conf.TEST_MODE:
+            logger.warning(
+                "GanCaptcha: GANCAPTCHA_TEST_MODE is set but DEBUG is off and "
+                "GANCAPTCHA_TEST_MODE_ALLOW_WITHOUT_DEBUG is not: checked normally"
+            )
     if not is_valid_key(key):
         return Result(Code.UNKNOWN)
     store = get_store()
     now = timezone.now()
     consumed = store.consume(key, now)
-    store.purge_expired(now)
+    try:
+        store.purge_expired(now)
+    except DatabaseError:  # housekeeping: the answer's check stands without it
+        logger.warning("GanCaptcha: could not purge expired challenges", exc_info=True)
     if consumed is None:
         return Result(Code.UNKNOWN)
     if consumed.expired or consumed.answer is None:
@@ -152,6 +272,11 @@ def verify(key: str, answer: str) -> Result:
     if hmac.compare_digest(answer.encode(), consumed.answer.encode()):
         return Result(Code.OK)
     return Result(Code.INVALID)
+
+
+def _use_up(key: str) -> None:
+    if is_valid_key(key):
+        get_store().discard(key)
 
 
 def discard(key: str) -> None:
@@ -166,4 +291,4 @@ def purge_expired(now: datetime | None = None) -> int:
 
 
 def _is_test_answer(answer: str) -> bool:
-    return answer.strip().casefold() == conf.TEST_ANSWER.casefold()
+    return answer.casefold() == conf.TEST_ANSWER.casefold()

@@ -24,17 +24,33 @@ class Messages:
     W001 = "The GanCaptcha models are missing: {detail}"
     E001 = "The GanCaptcha model files are incompatible or corrupt: {detail}"
     E002 = "GANCAPTCHA_MODEL_DIR is not configured."
-    W002 = "GANCAPTCHA_TEST_MODE is on while DEBUG is False: any CAPTCHA passes."
+    W002 = (
+        "GANCAPTCHA_TEST_MODE is on while DEBUG is False "
+        "(GANCAPTCHA_TEST_MODE_ALLOW_WITHOUT_DEBUG): any CAPTCHA passes."
+    )
     W003 = "The GanCaptcha URLs are not included, so images cannot be served."
     E010 = "The GanCaptcha models could not be loaded: {detail}"
     E011 = "GanCaptcha rate-limit settings are invalid: {detail}"
+    E020 = "Invalid GanCaptcha setting: {detail}"
+    E021 = "GANCAPTCHA_STORE is {value!r}: there is no such store."
+    E022 = "GANCAPTCHA_CACHE_ALIAS {alias!r} is not in CACHES."
+    E023 = (
+        "GANCAPTCHA_TEST_MODE is on while DEBUG is False, so it is refused: "
+        "answers are checked normally."
+    )
     W010 = (
         "GANCAPTCHA_RATELIMIT_ENABLED is on but RateLimitMiddleware is not "
         "installed, so page renders and failed answers are not limited."
     )
-    W011 = (
-        "GanCaptcha rate limits count in a local-memory cache: each process "
-        "counts alone."
+    E012 = (
+        "GanCaptcha rate limits count in a per-process cache ({backend}) while "
+        "DEBUG is False: each process counts alone (a dummy cache counts "
+        "nothing), so the limits do not hold."
+    )
+    E013 = (
+        "GanCaptcha rate limits count in {backend}, whose increments are not "
+        "atomic (concurrent failures are lost) and, for the database cache, "
+        "roll back with the request's transaction (ATOMIC_REQUESTS)."
     )
 
 
@@ -47,6 +63,17 @@ class Hints:
     )
     E002 = 'Set GANCAPTCHA_MODEL_DIR (or BASE_DIR, to use BASE_DIR / "ml_models").'
     W002 = "Turn GANCAPTCHA_TEST_MODE off outside tests."
+    E020 = (
+        "Booleans are True or False (not strings such as 'False' or '0'), "
+        "numbers are ints or floats; see the README's Settings table. An "
+        "invalid value reads as False (booleans) or the default."
+    )
+    E021 = "Set GANCAPTCHA_STORE to 'database' (the default) or 'cache'."
+    E022 = "Add that alias to CACHES, or point GANCAPTCHA_CACHE_ALIAS at one."
+    E023 = (
+        "Turn GANCAPTCHA_TEST_MODE off, or, in a test setup that runs with "
+        "DEBUG = False, also set GANCAPTCHA_TEST_MODE_ALLOW_WITHOUT_DEBUG = True."
+    )
     W003 = 'Add path("gancaptcha/", include("gancaptcha_field.urls")) to your URLconf.'
     E010 = "Retrain or reinstall the models; the log has the full error."
     E011 = (
@@ -56,7 +83,11 @@ class Hints:
         "a cache in CACHES."
     )
     W010 = f'Add "{_MIDDLEWARE}" to MIDDLEWARE.'
-    W011 = "Point GANCAPTCHA_RATELIMIT_CACHE at a shared cache (Redis, Memcached)."
+    E012 = (
+        "Point GANCAPTCHA_RATELIMIT_CACHE at a shared cache (Redis, Memcached), "
+        "or set GANCAPTCHA_RATELIMIT_ENABLED = False to go without limits."
+    )
+    E013 = "Point GANCAPTCHA_RATELIMIT_CACHE at Redis or Memcached."
 
 
 def check_models(
@@ -93,10 +124,51 @@ def check_models(
 def check_test_mode(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """W002: test mode lets anything through, so it must not reach production."""
-    if conf.TEST_MODE and not settings.DEBUG:
+    """E023 test mode refused without DEBUG; W002 allowed without DEBUG anyway."""
+    if not conf.TEST_MODE or settings.DEBUG is True:
+        return []
+    if conf.TEST_MODE_ALLOW_WITHOUT_DEBUG:
         return [
             checks.Warning(Messages.W002, hint=Hints.W002, id="gancaptcha_field.W002")
+        ]
+    return [checks.Error(Messages.E023, hint=Hints.E023, id="gancaptcha_field.E023")]
+
+
+def check_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """E020: one error per typed setting with a value of the wrong type or range."""
+    return [
+        checks.Error(
+            Messages.E020.format(detail=problem),
+            hint=Hints.E020,
+            id="gancaptcha_field.E020",
+        )
+        for problem in conf.problems()
+    ]
+
+
+def check_store(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """E021 unknown GANCAPTCHA_STORE, E022 its cache alias missing from CACHES."""
+    value = getattr(settings, "GANCAPTCHA_STORE", "database")
+    if conf.STORE is None:
+        return [
+            checks.Error(
+                Messages.E021.format(value=value),
+                hint=Hints.E021,
+                id="gancaptcha_field.E021",
+            )
+        ]
+    alias = conf.CACHE_ALIAS
+    if conf.STORE == "cache" and alias not in settings.CACHES:
+        return [
+            checks.Error(
+                Messages.E022.format(alias=alias),
+                hint=Hints.E022,
+                id="gancaptcha_field.E022",
+            )
         ]
     return []
 
@@ -135,7 +207,7 @@ def check_models_load(
 def check_ratelimit(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """E011 bad rate settings, W010 middleware missing, W011 per-process cache."""
+    """E011 bad rate settings, W010 middleware missing."""
     problems = []
     try:
         rates = conf.RATELIMIT_RATES
@@ -171,18 +243,51 @@ def check_ratelimit(
         found.append(
             checks.Warning(Messages.W010, hint=Hints.W010, id="gancaptcha_field.W010")
         )
-    backend = settings.CACHES[conf.RATELIMIT_CACHE].get("BACKEND", "")
-    if backend.endswith("LocMemCache") and not settings.DEBUG:
-        found.append(
-            checks.Warning(Messages.W011, hint=Hints.W011, id="gancaptcha_field.W011")
-        )
     return found
+
+
+# Caches that count per process, and caches whose incr() is a get then a set.
+_PER_PROCESS_CACHES = ("LocMemCache", "DummyCache")
+_NON_ATOMIC_CACHES = ("DatabaseCache", "FileBasedCache")
+
+
+def check_ratelimit_cache(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """E012 limits counted per process (DEBUG off), E013 counted non-atomically."""
+    if not conf.RATELIMIT_ENABLED:
+        return []
+    entry = settings.CACHES.get(conf.RATELIMIT_CACHE)
+    if not isinstance(entry, dict):
+        return []  # check_ratelimit (E011) says so
+    backend = str(entry.get("BACKEND", ""))
+    name = backend.rsplit(".", 1)[-1]
+    if name in _PER_PROCESS_CACHES and not settings.DEBUG:
+        return [
+            checks.Error(
+                Messages.E012.format(backend=name),
+                hint=Hints.E012,
+                id="gancaptcha_field.E012",
+            )
+        ]
+    if name in _NON_ATOMIC_CACHES:
+        return [
+            checks.Error(
+                Messages.E013.format(backend=name),
+                hint=Hints.E013,
+                id="gancaptcha_field.E013",
+            )
+        ]
+    return []
 
 
 def register() -> None:
     """Register the checks; safe to call more than once (Django keeps a set)."""
     checks.register(check_models, TAG)
     checks.register(check_test_mode, TAG, checks.Tags.security)
+    checks.register(check_settings, TAG)
+    checks.register(check_store, TAG)
     checks.register(check_urls, TAG, checks.Tags.urls)
     checks.register(check_models_load, TAG, deploy=True)
     checks.register(check_ratelimit, TAG, checks.Tags.security)
+    checks.register(check_ratelimit_cache, TAG, checks.Tags.security)

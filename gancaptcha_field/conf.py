@@ -1,7 +1,16 @@
-"""Settings, read from django.conf.settings on every access (never frozen)."""
+"""Settings, read from django.conf.settings on every access (never frozen).
+
+Typed settings are parsed strictly: a boolean is ``True`` or ``False`` and
+nothing else (an environment variable's ``"False"`` is not ``False``), an
+integer is an ``int``. An invalid value never counts as true: the property
+falls back to a safe value (``False`` for every boolean, the default for
+numbers) and ``Settings.problems()`` names it, for the system check E020.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +26,118 @@ DEFAULT_RATELIMIT_RATES: dict[str, str | None] = {
     "fail": "10/m",
 }
 
+STORES = ("database", "cache")
+
+
+def parse_bool(value: object) -> bool:
+    """True or False only; ValueError for anything else ("False", 0, "off")."""
+    if value is True or value is False:
+        return value
+    raise ValueError(f"must be True or False, not {value!r}")
+
+
+def _int_at_least(minimum: int) -> Callable[[object], int]:
+    def parse(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be an int, not {value!r}")
+        if value < minimum:
+            raise ValueError(f"must be at least {minimum}, not {value!r}")
+        return value
+
+    return parse
+
+
+def _optional(parse: Callable[[object], Any]) -> Callable[[object], Any]:
+    return lambda value: None if value is None else parse(value)
+
+
+def _probability(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"must be a number, not {value!r}")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"must be between 0 and 1, not {value!r}")
+    return float(value)
+
+
+def _store(value: object) -> str:
+    if value not in STORES:
+        raise ValueError(f"must be 'database' or 'cache', not {value!r}")
+    return str(value)
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"must be a non-empty str, not {value!r}")
+    return value
+
+
+def _preload(value: object) -> bool | str:
+    return "auto" if value == "auto" else parse_bool(value)
+
+
+@dataclass(frozen=True)
+class _Typed:
+    default: Any
+    parse: Callable[[object], Any]
+    fallback: Any  # what an invalid value reads as: never true for a boolean
+
+
+_TYPED: dict[str, _Typed] = {
+    "TIMEOUT": _Typed(300, _int_at_least(1), 300),
+    "READER_THRESHOLD": _Typed(
+        constants.DEFAULT_READER_THRESHOLD,
+        _probability,
+        constants.DEFAULT_READER_THRESHOLD,
+    ),
+    "VERIFIER_THRESHOLD": _Typed(
+        constants.DEFAULT_VERIFIER_THRESHOLD,
+        _probability,
+        constants.DEFAULT_VERIFIER_THRESHOLD,
+    ),
+    "TEST_MODE": _Typed(False, parse_bool, False),
+    "TEST_MODE_ALLOW_WITHOUT_DEBUG": _Typed(False, parse_bool, False),
+    "PRELOAD": _Typed("auto", _preload, False),
+    "BATCH_SIZE": _Typed(512, _int_at_least(1), 512),
+    "BUCKET_SIZE": _Typed(64, _int_at_least(1), 64),
+    "MAX_BATCHES": _Typed(40, _int_at_least(1), 40),
+    "IMAGE_SCALE": _Typed(2, _int_at_least(1), 2),
+    # An invalid store reads as None: get_store() refuses it (a 503, not a
+    # silent switch to another store).
+    "STORE": _Typed("database", _store, None),
+    "CACHE_ALIAS": _Typed("default", _text, "default"),
+    "POOL_SIZE": _Typed(0, _int_at_least(0), 0),
+    "POOL_LOW_WATER": _Typed(None, _optional(_int_at_least(0)), None),
+    "POOL_BATCH": _Typed(64, _int_at_least(1), 64),
+    "POOL_RESERVE": _Typed(16, _int_at_least(1), 16),
+    "POOL_AUTOFILL": _Typed(True, parse_bool, False),
+    "POOL_ONLY": _Typed(False, parse_bool, False),
+    "SYNCHRONOUS_COMMIT": _Typed(False, parse_bool, False),
+    "RATELIMIT_ENABLED": _Typed(True, parse_bool, False),
+}
+
 
 class Settings:
     """One property per GANCAPTCHA_* setting; the defaults live only here."""
 
     def _get(self, name: str, default: Any) -> Any:
         return getattr(settings, f"GANCAPTCHA_{name}", default)
+
+    def _typed(self, name: str) -> Any:
+        spec = _TYPED[name]
+        try:
+            return spec.parse(self._get(name, spec.default))
+        except ValueError:
+            return spec.fallback  # the check E020 names it
+
+    def problems(self) -> list[str]:
+        """One line per typed setting whose value is invalid (for the checks)."""
+        found = []
+        for name, spec in _TYPED.items():
+            try:
+                spec.parse(self._get(name, spec.default))
+            except ValueError as exc:
+                found.append(f"GANCAPTCHA_{name} {exc}")
+        return found
 
     @property
     def MODEL_DIR(self) -> Path | None:
@@ -34,21 +149,30 @@ class Settings:
 
     @property
     def TIMEOUT(self) -> int:
-        return int(self._get("TIMEOUT", 300))
+        return int(self._typed("TIMEOUT"))
 
     @property
     def READER_THRESHOLD(self) -> float:
-        return float(self._get("READER_THRESHOLD", constants.DEFAULT_READER_THRESHOLD))
+        return float(self._typed("READER_THRESHOLD"))
 
     @property
     def VERIFIER_THRESHOLD(self) -> float:
-        return float(
-            self._get("VERIFIER_THRESHOLD", constants.DEFAULT_VERIFIER_THRESHOLD)
-        )
+        return float(self._typed("VERIFIER_THRESHOLD"))
 
     @property
     def TEST_MODE(self) -> bool:
-        return bool(self._get("TEST_MODE", False))
+        # As set; whether it may act is test_mode_active() below.
+        return bool(self._typed("TEST_MODE"))
+
+    @property
+    def TEST_MODE_ALLOW_WITHOUT_DEBUG(self) -> bool:
+        return bool(self._typed("TEST_MODE_ALLOW_WITHOUT_DEBUG"))
+
+    def test_mode_active(self) -> bool:
+        """TEST_MODE, with DEBUG on or TEST_MODE_ALLOW_WITHOUT_DEBUG also set."""
+        return self.TEST_MODE and (
+            settings.DEBUG is True or self.TEST_MODE_ALLOW_WITHOUT_DEBUG
+        )
 
     @property
     def TEST_ANSWER(self) -> str:
@@ -58,70 +182,72 @@ class Settings:
 
     @property
     def PRELOAD(self) -> bool | str:
-        value = self._get("PRELOAD", "auto")
-        return value if value == "auto" else bool(value)
+        value: bool | str = self._typed("PRELOAD")
+        return value
 
     @property
     def BATCH_SIZE(self) -> int:
-        return int(self._get("BATCH_SIZE", 512))
+        return int(self._typed("BATCH_SIZE"))
 
     @property
     def BUCKET_SIZE(self) -> int:
-        return int(self._get("BUCKET_SIZE", 64))
+        return int(self._typed("BUCKET_SIZE"))
 
     @property
     def MAX_BATCHES(self) -> int:
-        return int(self._get("MAX_BATCHES", 40))
+        return int(self._typed("MAX_BATCHES"))
 
     @property
     def IMAGE_SCALE(self) -> int:
-        return int(self._get("IMAGE_SCALE", 2))
+        return int(self._typed("IMAGE_SCALE"))
 
     @property
-    def STORE(self) -> str:
-        # "database" (the Challenge table) or "cache" (CACHE_ALIAS).
-        return str(self._get("STORE", "database"))
+    def STORE(self) -> str | None:
+        # "database" (the Challenge table) or "cache" (CACHE_ALIAS); None if
+        # the setting is invalid.
+        value: str | None = self._typed("STORE")
+        return value
 
     @property
     def CACHE_ALIAS(self) -> str:
-        return str(self._get("CACHE_ALIAS", "default"))
+        return str(self._typed("CACHE_ALIAS"))
 
     @property
     def POOL_SIZE(self) -> int:
         # 0: no pool, every challenge is drawn when it is asked for.
-        return int(self._get("POOL_SIZE", 0))
+        return int(self._typed("POOL_SIZE"))
 
     @property
     def POOL_LOW_WATER(self) -> int:
-        value = self._get("POOL_LOW_WATER", None)
+        value = self._typed("POOL_LOW_WATER")
         return self.POOL_SIZE // 4 if value is None else int(value)
 
     @property
     def POOL_BATCH(self) -> int:
-        return int(self._get("POOL_BATCH", 64))
+        return int(self._typed("POOL_BATCH"))
 
     @property
     def POOL_RESERVE(self) -> int:
         # Most pooled challenges a process takes in one statement (1: one at
         # a time); it takes more only as fast as it hands them out.
-        return max(1, int(self._get("POOL_RESERVE", 16)))
+        return int(self._typed("POOL_RESERVE"))
 
     @property
     def POOL_AUTOFILL(self) -> bool:
-        return bool(self._get("POOL_AUTOFILL", True))
+        return bool(self._typed("POOL_AUTOFILL"))
 
     @property
     def POOL_ONLY(self) -> bool:
-        return bool(self._get("POOL_ONLY", False))
+        return bool(self._typed("POOL_ONLY"))
 
     @property
     def SYNCHRONOUS_COMMIT(self) -> bool:
         # PostgreSQL only: whether issuing a challenge waits for the disk.
-        return bool(self._get("SYNCHRONOUS_COMMIT", False))
+        return bool(self._typed("SYNCHRONOUS_COMMIT"))
 
     @property
     def RATELIMIT_ENABLED(self) -> bool:
-        return bool(self._get("RATELIMIT_ENABLED", False))
+        return bool(self._typed("RATELIMIT_ENABLED"))
 
     @property
     def RATELIMIT_RATES(self) -> dict[str, str | None]:

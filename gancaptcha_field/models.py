@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from gancaptcha_field import constants
+from gancaptcha_field import sealing
 
 # secrets.token_urlsafe(24) gives 32 characters; room to grow without a migration.
 KEY_MAX_LENGTH = 64
@@ -15,7 +15,8 @@ class Challenge(models.Model):
     """One issued CAPTCHA: a secret key, its answer and the image shown for it."""
 
     key = models.CharField(_("key"), max_length=KEY_MAX_LENGTH, primary_key=True)
-    answer = models.CharField(_("answer"), max_length=constants.ANSWER_LENGTH)
+    # Sealed (sealing.py): without SECRET_KEY the column holds no answers.
+    answer = models.CharField(_("answer"), max_length=sealing.MAX_LENGTH)
     png = models.BinaryField(_("PNG image"))
     # Twice the pixels, for HiDPI screens (srcset); made with the 1x image.
     png_2x = models.BinaryField(_("PNG image, 2x"), default=b"")
@@ -38,7 +39,8 @@ class PooledChallenge(models.Model):
     deleted in the same transaction, so each one reaches exactly one visitor.
     """
 
-    answer = models.CharField(_("answer"), max_length=constants.ANSWER_LENGTH)
+    # Sealed as in Challenge; copied as it is when the row is handed out.
+    answer = models.CharField(_("answer"), max_length=sealing.MAX_LENGTH)
     png = models.BinaryField(_("PNG image"))
     png_2x = models.BinaryField(_("PNG image, 2x"))
     # GANCAPTCHA_IMAGE_SCALE when rendered; rows of another scale are not served.

@@ -1,9 +1,18 @@
 """Per-client rate limits on issuing challenges, fetching images and failing.
 
 Fixed-window counters in Django's cache (``cache.add`` then ``cache.incr``), one
-per action, client address and window. Off unless GANCAPTCHA_RATELIMIT_ENABLED.
-The form field and the widget have no request of their own, so
+per action, client address and window. On unless GANCAPTCHA_RATELIMIT_ENABLED is
+False. The form field and the widget have no request of their own, so
 ``RateLimitMiddleware`` hands them the current one through a context variable.
+
+Failures are counted before the answer is read (``hit(FAIL)``: one atomic
+increment decides) and given back after a pass (``refund(FAIL)``), so N
+concurrent wrong posts never get more than the limit through.
+
+A request whose client address cannot be read (gunicorn on a Unix socket, an
+empty REMOTE_ADDR) is not limited at all, and a warning is logged once per
+process: one shared bucket for all such clients would let one of them lock
+out the others.
 
 A cache that fails open: when the cache itself errors, the event is logged and
 allowed, because the CAPTCHA (single use, expiry) still stands behind it.
@@ -15,6 +24,7 @@ import ipaddress
 import logging
 import math
 import re
+import threading
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -25,9 +35,9 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from gancaptcha_field.conf import conf
+from gancaptcha_field.messages import RATE_LIMITED
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +46,51 @@ IMAGE = "image"  # a challenge image fetched
 FAIL = "fail"  # a wrong, empty, expired or unknown answer posted
 ACTIONS = (CREATE, IMAGE, FAIL)
 
-RATE_LIMITED_MESSAGE = _("Too many attempts. Please wait a minute and try again.")
+__all__ = [
+    "ACTIONS",
+    "ALLOWED",
+    "CREATE",
+    "FAIL",
+    "IMAGE",
+    "RATE_LIMITED",
+    "Rate",
+    "RateLimitMiddleware",
+    "Verdict",
+    "client_address",
+    "current_request",
+    "hit",
+    "parse_rate",
+    "peek",
+    "rate_for",
+    "refund",
+    "too_many_requests",
+]
 
 _RATE_RE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_UNKNOWN_CLIENT = "unknown"
+# Where hit() notes the counters it raised on a request, for refund().
+_COUNTED_ATTR = "_gancaptcha_counted"
+
+# Warnings said once per process (the keys of _WARNINGS).
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+_WARNINGS = {
+    "unknown_address": (
+        "GanCaptcha: a request came with no readable client address "
+        "(REMOTE_ADDR %r: gunicorn on a Unix socket?). Rate limits are skipped "
+        "for such requests. Behind a reverse proxy, set GANCAPTCHA_CLIENT_IP "
+        "(the number of trusted proxies, or the header your proxy sets). "
+        "Said once per process."
+    ),
+    "forwarded_for": (
+        "GanCaptcha: requests carry X-Forwarded-For, but GANCAPTCHA_CLIENT_IP "
+        "is 'REMOTE_ADDR' (REMOTE_ADDR %r), so every client behind a proxy "
+        "shares one rate-limit bucket. Behind N reverse proxies that append to "
+        "X-Forwarded-For, set GANCAPTCHA_CLIENT_IP = N; if your proxy sets its "
+        "own header, name it (e.g. 'HTTP_X_REAL_IP'). If clients reach Django "
+        "directly, leave it: the header is theirs to forge. Said once per process."
+    ),
+}
 
 _current_request: ContextVar[HttpRequest | None] = ContextVar(
     "gancaptcha_request", default=None
@@ -87,12 +137,12 @@ def rate_for(action: str) -> Rate | None:
     return None if value is None else parse_rate(value)
 
 
-def client_address(request: HttpRequest) -> str:
+def client_address(request: HttpRequest) -> str | None:
     """The client's address as GANCAPTCHA_CLIENT_IP says to find it.
 
     IPv6 clients are grouped by /64, the block one subscriber usually holds.
-    An address that cannot be read falls back to REMOTE_ADDR, and then to one
-    shared bucket: never to anything the client chose.
+    An address that cannot be read falls back to REMOTE_ADDR (never to anything
+    the client chose), and then to None: no client to count against.
     """
     setting = conf.CLIENT_IP
     remote = request.META.get("REMOTE_ADDR", "")
@@ -109,7 +159,7 @@ def client_address(request: HttpRequest) -> str:
             candidate = hops[-setting]
     elif isinstance(setting, str) and setting != "REMOTE_ADDR":
         candidate = request.META.get(setting, "").rsplit(",", 1)[-1].strip()
-    return _normalise(candidate) or _normalise(remote) or _UNKNOWN_CLIENT
+    return _normalise(candidate) or _normalise(remote)
 
 
 def _normalise(address: str) -> str | None:
@@ -130,13 +180,57 @@ def current_request() -> HttpRequest | None:
 
 
 def hit(action: str, request: HttpRequest | None = None) -> Verdict:
-    """Count one ``action`` by the client; limited once past the rate."""
+    """Count one ``action`` by the client (one atomic increment); limited past
+    the rate. For FAIL, call it before reading the answer, and refund() a pass."""
     return _consult(action, request, count=True)
 
 
 def peek(action: str, request: HttpRequest | None = None) -> Verdict:
     """Limited if the client has already used up ``action``; counts nothing."""
     return _consult(action, request, count=False)
+
+
+def refund(action: str, request: HttpRequest | None = None) -> None:
+    """Give back the last ``action`` hit() counted on this request (e.g. a
+    failure counted before an answer that passed); never below zero."""
+    request = request if request is not None else current_request()
+    counted: list[str] = (
+        getattr(request, _COUNTED_ATTR, {}).get(action, []) if request else []
+    )
+    if not counted:
+        return  # nothing counted on this request: nothing to give back
+    key = counted.pop()
+    try:
+        cache = caches[conf.RATELIMIT_CACHE]
+        try:
+            if cache.decr(key) < 0:
+                # The counter expired between the cache's existence check and
+                # its decrement, which made a new one (with no expiry, on
+                # Redis): its window is over, so drop it.
+                cache.delete(key)
+        except ValueError:
+            pass  # the window has closed: the counter is gone already
+    except Exception:  # a cache outage must not take the form down
+        logger.warning("GanCaptcha: rate-limit cache failed on refund", exc_info=True)
+
+
+def _warn_once(name: str, *args: object) -> None:
+    with _warned_lock:
+        if name in _warned:
+            return
+        _warned.add(name)
+    logger.warning(_WARNINGS[name], *args)
+
+
+def _address(request: HttpRequest) -> str | None:
+    """client_address(), warning once about what makes it meaningless."""
+    address = client_address(request)
+    remote = request.META.get("REMOTE_ADDR", "")
+    if address is None:
+        _warn_once("unknown_address", remote)
+    elif conf.CLIENT_IP == "REMOTE_ADDR" and request.META.get("HTTP_X_FORWARDED_FOR"):
+        _warn_once("forwarded_for", remote)
+    return address
 
 
 def _consult(action: str, request: HttpRequest | None, count: bool) -> Verdict:
@@ -155,10 +249,15 @@ def _consult(action: str, request: HttpRequest | None, count: bool) -> Verdict:
         return ALLOWED
     if rate is None:
         return ALLOWED
+    address = _address(request)
+    if address is None:
+        # One bucket for every unreadable address would let one client lock
+        # out all the others: such requests are not limited (warned above).
+        return ALLOWED
     now = timezone.now().timestamp()
     window = math.floor(now / rate.period)
     retry_after = max(1, math.ceil((window + 1) * rate.period - now))
-    key = f"gancaptcha:rl:{action}:{rate.period}:{window}:{client_address(request)}"
+    key = f"gancaptcha:rl:{action}:{rate.period}:{window}:{address}"
     try:
         cache = caches[conf.RATELIMIT_CACHE]
         if count:
@@ -168,6 +267,7 @@ def _consult(action: str, request: HttpRequest | None, count: bool) -> Verdict:
             except ValueError:  # evicted between add() and incr()
                 cache.set(key, 1, timeout=retry_after + 1)
                 used = 1
+            _note_counted(request, action, key)
             limited = used > rate.count
         else:
             limited = int(cache.get(key, 0)) >= rate.count
@@ -177,10 +277,18 @@ def _consult(action: str, request: HttpRequest | None, count: bool) -> Verdict:
     return Verdict(True, retry_after) if limited else ALLOWED
 
 
+def _note_counted(request: HttpRequest, action: str, key: str) -> None:
+    counted: dict[str, list[str]] | None = getattr(request, _COUNTED_ATTR, None)
+    if counted is None:
+        counted = {}
+        setattr(request, _COUNTED_ATTR, counted)
+    counted.setdefault(action, []).append(key)
+
+
 def too_many_requests(verdict: Verdict) -> HttpResponse:
     """A 429 with Retry-After, never cached."""
     return HttpResponse(
-        str(RATE_LIMITED_MESSAGE),
+        str(RATE_LIMITED),
         status=429,
         content_type="text/plain; charset=utf-8",
         headers={"Retry-After": str(verdict.retry_after), "Cache-Control": "no-store"},

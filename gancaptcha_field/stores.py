@@ -5,28 +5,133 @@ database the row count of one conditional DELETE decides; in a cache the result
 of ``cache.delete()`` does (Redis, Memcached, local memory and the database
 cache all report whether they deleted). The answer and images never change once
 stored, so reading them before that decision is safe.
+
+Answers are stored sealed (sealing.py), never in plain text.
+
+A use is committed at once, whatever becomes of the caller's transaction: inside
+a transaction the caller opened (``ATOMIC_REQUESTS``, ``atomic()``), consume()
+and discard() run on a connection of their own that autocommits (``durably()``),
+so a request that fails and rolls back cannot give its challenge back.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, TypeVar
 
 from django.core.cache import BaseCache, caches
-from django.core.exceptions import ImproperlyConfigured
+from django.core.cache.backends.db import DatabaseCache
 from django.db import DatabaseError, connections, router, transaction
 
+from gancaptcha_field import sealing
 from gancaptcha_field.conf import conf
 from gancaptcha_field.models import Challenge
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# How long a use committed on its own connection waits for a lock held by
+# someone else (seconds). On SQLite the lock is the whole file, and the
+# request's own transaction may hold it: then the wait ends in a refusal.
+SIDE_LOCK_TIMEOUT = 2.0
+
+# Most expired rows one purge statement deletes: a purge inside a visitor's
+# request stays a bounded piece of work however many rows have piled up.
+PURGE_BATCH = 500
 
 
 class StoreError(DatabaseError):
     """The store could not be reached (a DatabaseError, so views catch both)."""
+
+
+class StoreMisconfigured(StoreError):
+    """GANCAPTCHA_STORE or GANCAPTCHA_CACHE_ALIAS is wrong (check E021, E022).
+
+    A StoreError, so the views answer 503 with a log line rather than 500.
+    """
+
+
+class UseNotCommitted(StoreError):
+    """The use of a challenge could not be committed apart from the caller."""
+
+
+def in_callers_transaction(db: str) -> bool:
+    """True inside a transaction the caller opened (not a test case's wrapper)."""
+    connection = connections[db]
+    return connection.in_atomic_block and any(
+        not getattr(block, "_from_testcase", False)
+        for block in connection.atomic_blocks
+    )
+
+
+# Threads have connections of their own (Django keeps one per alias and
+# thread), in autocommit: their writes commit at once. Made on first use, and
+# anew in a forked child, which inherits the executor but not its threads.
+_side: ThreadPoolExecutor | None = None
+_side_lock = threading.Lock()
+
+
+def _side_executor() -> ThreadPoolExecutor:
+    global _side
+    with _side_lock:
+        if _side is None:
+            _side = ThreadPoolExecutor(
+                max_workers=4, thread_name_prefix="gancaptcha-use"
+            )
+        return _side
+
+
+def _forget_side_executor() -> None:
+    global _side, _side_lock
+    _side, _side_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_side_executor)
+
+
+def _on_side_connection(db: str, work: Callable[[], T]) -> T:
+    connection = connections[db]
+    connection.close_if_unusable_or_obsolete()
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"PRAGMA busy_timeout = {int(SIDE_LOCK_TIMEOUT * 1000)}")
+        elif connection.vendor == "postgresql":
+            cursor.execute(f"SET lock_timeout = {int(SIDE_LOCK_TIMEOUT * 1000)}")
+    try:
+        return work()
+    finally:
+        # As a request's end would: CONN_MAX_AGE decides whether it stays open.
+        connection.close_if_unusable_or_obsolete()
+
+
+def durably(db: str, work: Callable[[], T]) -> T:
+    """Run work (which writes to db) so that its writes commit now.
+
+    Outside a caller's transaction, here and now. Inside one, on a connection
+    of its own that autocommits; a lock it cannot get within SIDE_LOCK_TIMEOUT
+    raises a DatabaseError rather than hang.
+    """
+    if not in_callers_transaction(db):
+        return work()
+    return _side_executor().submit(_on_side_connection, db, work).result()
+
+
+def cache_database(cache: BaseCache) -> str | None:
+    """The database alias a DatabaseCache writes to; None for other caches."""
+    if isinstance(cache, DatabaseCache):
+        return str(router.db_for_write(cache.cache_model_class))
+    return None
 
 
 @dataclass(frozen=True)
@@ -48,10 +153,11 @@ class Rendered:
     png_2x: bytes
 
 
-class Consumed(NamedTuple):
+@dataclass(frozen=True)
+class Consumed:
     """What consume() found: the answer if this call used the challenge up."""
 
-    answer: str | None
+    answer: str | None = field(repr=False)  # reprs reach logs and tracebacks
     expired: bool
 
 
@@ -84,8 +190,8 @@ class Store(ABC):
         """Remove the challenge if it exists."""
 
     @abstractmethod
-    def purge_expired(self, now: datetime) -> int:
-        """Delete expired challenges; return how many."""
+    def purge_expired(self, now: datetime, limit: int | None = PURGE_BATCH) -> int:
+        """Delete expired challenges, at most ``limit`` (None: all); how many."""
 
 
 @contextmanager
@@ -154,7 +260,7 @@ class DatabaseStore(Store):
                 "VALUES (%s, %s, %s, %s, %s, %s)",
                 [
                     issued.key,
-                    issued.answer,
+                    sealing.seal(issued.answer),
                     rendered.png,
                     rendered.png_2x,
                     adapt(issued.created_at),
@@ -181,18 +287,44 @@ class DatabaseStore(Store):
 
     def get_answer(self, key: str, now: datetime) -> str | None:
         """The answer column of a live row."""
-        answer = self._live_column(key, "answer", now)
-        return None if answer is None else str(answer)
+        return sealing.unseal(self._live_column(key, "answer", now))
 
     def consume(self, key: str, now: datetime) -> Consumed | None:
-        """Read, then a conditional DELETE whose row count decides."""
+        """Read, then a conditional DELETE whose row count decides; committed now.
+
+        Inside the caller's transaction the DELETE commits on a connection of
+        its own. A row that connection cannot see was made in the caller's
+        own transaction, whose rollback would take it away anyway: it is
+        consumed here. If the use cannot be committed (a lock: SQLite, whose
+        lock is the whole file), the row is deleted here as well and
+        UseNotCommitted is raised, so the answer is refused, never passed.
+        """
+        db = self.database()
+        if not in_callers_transaction(db):
+            return self._consume(key, now)
+        try:
+            found = durably(db, lambda: self._consume(key, now))
+        except DatabaseError as exc:
+            logger.error(
+                "GanCaptcha: could not commit the use of a challenge outside the "
+                "request's transaction on database %r (%s); refusing the answer. "
+                "On SQLite, check the CAPTCHA before the view reads or writes the "
+                "database, or see SECURITY.md (ATOMIC_REQUESTS).",
+                db,
+                exc,
+            )
+            self._rows().filter(key=key).delete()
+            raise UseNotCommitted(str(exc)) from exc
+        return found if found is not None else self._consume(key, now)
+
+    def _consume(self, key: str, now: datetime) -> Consumed | None:
         row = self._rows().filter(key=key).values_list("answer", "expires_at").first()
         if row is None:
             return None
-        answer, expires_at = row
+        sealed, expires_at = row
         deleted, _ = self._rows().filter(key=key, expires_at__gt=now).delete()
         if deleted:
-            return Consumed(answer, expired=False)
+            return Consumed(sealing.unseal(sealed), expired=False)
         if expires_at <= now:
             # Expired rows are consumed too, so a second try says "unknown".
             self._rows().filter(key=key).delete()
@@ -200,13 +332,46 @@ class DatabaseStore(Store):
         return None  # a concurrent submission consumed it first
 
     def discard(self, key: str) -> None:
-        """Delete the row."""
-        self._rows().filter(key=key).delete()
+        """Delete the row, committed now (see consume())."""
+        db = self.database()
+        try:
+            durably(db, lambda: self._rows().filter(key=key).delete())
+        except DatabaseError as exc:
+            logger.error(
+                "GanCaptcha: could not commit the discard of a challenge outside "
+                "the request's transaction on database %r (%s).",
+                db,
+                exc,
+            )
+            self._rows().filter(key=key).delete()
+            raise UseNotCommitted(str(exc)) from exc
+        if in_callers_transaction(db):
+            # Made in the caller's own transaction: invisible to the other one.
+            self._rows().filter(key=key).delete()
 
-    def purge_expired(self, now: datetime) -> int:
-        """Delete every expired row."""
-        deleted, _ = self._rows().filter(expires_at__lte=now).delete()
-        return int(deleted)
+    def purge_expired(self, now: datetime, limit: int | None = PURGE_BATCH) -> int:
+        """Delete expired rows by key, PURGE_BATCH per statement, up to ``limit``.
+
+        Each batch is committed at once (see consume()).
+        """
+        total = 0
+        while limit is None or total < limit:
+            size = PURGE_BATCH if limit is None else min(PURGE_BATCH, limit - total)
+
+            def batch(size: int = size) -> int:
+                expired = self._rows().filter(expires_at__lte=now)
+                # Keys first, then a DELETE of those: portable (no LIMIT in DELETE).
+                keys = list(expired.values_list("pk", flat=True)[:size])
+                if not keys:
+                    return 0
+                deleted, _ = expired.filter(pk__in=keys).delete()
+                return int(deleted)
+
+            deleted = durably(self.database(), batch)
+            total += deleted
+            if deleted < size:
+                break
+        return total
 
 
 class CacheStore(Store):
@@ -228,7 +393,7 @@ class CacheStore(Store):
         try:
             return caches[self.alias]
         except Exception as exc:  # InvalidCacheBackendError and friends
-            raise ImproperlyConfigured(
+            raise StoreMisconfigured(
                 f"GANCAPTCHA_CACHE_ALIAS {self.alias!r} is not in CACHES."
             ) from exc
 
@@ -237,10 +402,9 @@ class CacheStore(Store):
         return f"{base}:a", f"{base}:1x", f"{base}:2x"
 
     def _call(self, method: str, *args: Any) -> Any:
+        cache = self.cache
         try:
-            return getattr(self.cache, method)(*args)
-        except ImproperlyConfigured:
-            raise
+            return getattr(cache, method)(*args)
         except Exception as exc:  # redis.ConnectionError, pymemcache errors, ...
             raise StoreError(f"cache {self.alias!r} failed: {exc}") from exc
 
@@ -256,7 +420,10 @@ class CacheStore(Store):
         lifetime = 0.0
         for issued, rendered in challenges:
             answer_key, png_key, png_2x_key = self._keys(issued.key)
-            entries[answer_key] = (issued.answer, issued.expires_at.timestamp())
+            entries[answer_key] = (
+                sealing.seal(issued.answer),
+                issued.expires_at.timestamp(),
+            )
             entries[png_key] = rendered.png
             entries[png_2x_key] = rendered.png_2x
             lifetime = max(
@@ -267,8 +434,8 @@ class CacheStore(Store):
     def _live_answer(self, entry: Any, now: datetime) -> str | None:
         if not isinstance(entry, tuple) or len(entry) != 2:
             return None
-        answer, expires_ts = entry
-        return str(answer) if expires_ts > now.timestamp() else None
+        sealed, expires_ts = entry
+        return sealing.unseal(sealed) if expires_ts > now.timestamp() else None
 
     def get_png(self, key: str, hidpi: bool, now: datetime) -> bytes | None:
         """get_many of the answer (for the expiry) and one image."""
@@ -284,8 +451,28 @@ class CacheStore(Store):
         """The answer entry, if live."""
         return self._live_answer(self._call("get", self._keys(key)[0]), now)
 
+    def _durably(self, work: Callable[[], T]) -> T:
+        # A DatabaseCache writes in the caller's transaction unless told not to.
+        db = cache_database(self.cache)
+        if db is None:
+            return work()
+        try:
+            return durably(db, work)
+        except DatabaseError as exc:
+            logger.error(
+                "GanCaptcha: could not commit the use of a challenge in the "
+                "database cache %r outside the request's transaction (%s); "
+                "refusing the answer.",
+                self.alias,
+                exc,
+            )
+            raise UseNotCommitted(str(exc)) from exc
+
     def consume(self, key: str, now: datetime) -> Consumed | None:
         """Read, then delete(): only the caller whose delete() is True wins."""
+        return self._durably(lambda: self._consume(key, now))
+
+    def _consume(self, key: str, now: datetime) -> Consumed | None:
         answer_key, *image_keys = self._keys(key)
         entry = self._call("get", answer_key)
         if entry is None:
@@ -299,9 +486,9 @@ class CacheStore(Store):
 
     def discard(self, key: str) -> None:
         """Delete all three entries."""
-        self._call("delete_many", list(self._keys(key)))
+        self._durably(lambda: self._call("delete_many", list(self._keys(key))))
 
-    def purge_expired(self, now: datetime) -> int:
+    def purge_expired(self, now: datetime, limit: int | None = PURGE_BATCH) -> int:
         """Nothing to do: the cache expires entries itself."""
         return 0
 
@@ -313,6 +500,6 @@ def get_store() -> Store:
         return DatabaseStore()
     if kind == "cache":
         return CacheStore(conf.CACHE_ALIAS)
-    raise ImproperlyConfigured(
-        f"GANCAPTCHA_STORE must be 'database' or 'cache', not {kind!r}."
+    raise StoreMisconfigured(
+        "GANCAPTCHA_STORE must be 'database' or 'cache' (system check E021)."
     )

@@ -11,7 +11,9 @@ can pass the real CAPTCHA with real models and a real database::
 With pytest-django, ``captcha_answer`` is the same function as a fixture that
 also grants database access: ``from gancaptcha_field.testing import
 captcha_answer`` in your conftest.py. In test mode (GANCAPTCHA_TEST_MODE) no
-model is needed to pass: ``passing_data()`` gives the test answer.
+model is needed to pass: ``passing_data()`` gives the test answer. Test mode
+acts only with DEBUG on, or with GANCAPTCHA_TEST_MODE_ALLOW_WITHOUT_DEBUG too
+(pytest-django runs with DEBUG off).
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ def solve(source: Any, name: str | None = None) -> dict[str, str]:
 
 
 def passing_data(name: str = "captcha") -> dict[str, str]:
-    """Form data that passes field name while GANCAPTCHA_TEST_MODE is on."""
+    """Form data that passes field name while test mode acts (see above)."""
     return {f"{name}_0": "", f"{name}_1": conf.TEST_ANSWER}
 
 

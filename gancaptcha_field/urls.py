@@ -13,5 +13,5 @@ urlpatterns = [
     path("<str:key>/image@2x.png", views.image_2x, name="image_2x"),
     path("<str:key>/audio.wav", views.audio, name="audio"),
     path("issue/", api.issue, name="issue"),
-    path("refresh/", views.refresh, name="refresh"),
+    path("refresh/", api.refresh, name="refresh"),
 ]

@@ -18,8 +18,14 @@ from django.utils.translation import gettext_lazy as _
 
 from gancaptcha_field import audio, challenges, constants, links, ratelimit
 from gancaptcha_field.conf import conf
+from gancaptcha_field.messages import (
+    RATE_LIMITED,
+    TRY_AGAIN_SHORTLY,
+    UNAVAILABLE,
+)
+from gancaptcha_field.supply import throttle
 
-UNAVAILABLE_MESSAGE = _("CAPTCHA temporarily unavailable. Please try again later.")
+__all__ = ["DEFAULT_TEMPLATE", "UNAVAILABLE", "GanCaptchaWidget"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,16 +108,12 @@ class GanCaptchaWidget(forms.MultiWidget):
     def get_context(
         self, name: str, value: Any, attrs: dict[str, Any] | None
     ) -> dict[str, Any]:
-        """Issue a new challenge; the one just submitted (if any) is used up."""
-        challenge: challenges.Issued | None = None
-        limited = ratelimit.hit(ratelimit.CREATE).limited
-        try:
-            if not limited:
-                challenge = challenges.create_challenge()
-        except challenges.CaptchaUnavailable:
-            pass  # logged where it happened
-        except Exception:  # the page must render even if the store fails
-            logger.exception("GanCaptcha: could not issue a challenge")
+        """Issue a new challenge; the one just submitted (if any) is used up.
+
+        A HEAD request issues none (nobody will see it): the widget learns the
+        method from RateLimitMiddleware, so without the middleware HEAD issues.
+        """
+        challenge, message = _issue_for_page()
         key = challenge.key if challenge is not None else ""
         attrs = dict(attrs or {})
         # Django's error list for this field has the id "<auto_id>_error"
@@ -159,11 +161,27 @@ class GanCaptchaWidget(forms.MultiWidget):
             "width": size * constants.ANSWER_LENGTH,
             "height": size,
             **_TEXTS,
-            "unavailable_message": (
-                ratelimit.RATE_LIMITED_MESSAGE if limited else UNAVAILABLE_MESSAGE
-            ),
+            "unavailable_message": message,
         }
         return context
+
+
+def _issue_for_page() -> tuple[challenges.Issued | None, Any]:
+    """A challenge for the page being rendered, or None and the text to show."""
+    request = ratelimit.current_request()
+    if request is not None and request.method == "HEAD":
+        return None, UNAVAILABLE  # the body is never shown
+    if ratelimit.hit(ratelimit.CREATE).limited:
+        return None, RATE_LIMITED
+    try:
+        return challenges.create_challenge(), UNAVAILABLE
+    except (throttle.DrawingBusy, challenges.PoolEmpty):
+        return None, TRY_AGAIN_SHORTLY
+    except challenges.CaptchaUnavailable:
+        pass  # logged where it happened
+    except Exception:  # the page must render even if the store fails
+        logger.exception("GanCaptcha: could not issue a challenge")
+    return None, UNAVAILABLE
 
 
 # What _packaged_html() escapes per page; the texts it takes from _escaped_texts().

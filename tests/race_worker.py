@@ -36,6 +36,7 @@ def configure(schema: str) -> None:
             "gancaptcha_field",
         ],
         USE_TZ=True,
+        SECRET_KEY="race-worker-not-secret",  # answers are sealed with it
         GANCAPTCHA_MODEL_DIR=ROOT / "ml_models",
         GANCAPTCHA_PRELOAD=False,
     )
@@ -69,14 +70,14 @@ def main(argv: list[str]) -> int:
     from django.db import connections
     from django.utils import timezone
 
-    from gancaptcha_field import challenges
+    from gancaptcha_field import challenges, sealing
     from gancaptcha_field.models import Challenge
 
     key, answer = argv[3], argv[4]
     now = timezone.now()
     Challenge.objects.create(
         key=key,
-        answer=answer,
+        answer=sealing.seal(answer),
         png=b"",
         created_at=now,
         expires_at=now + timedelta(minutes=5),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from collections.abc import Callable
 
@@ -10,9 +11,10 @@ from pytest_django import Settings
 
 from django.db import connection
 
-from gancaptcha_field import challenges, constants
+from gancaptcha_field import challenges, constants, sealing
 from gancaptcha_field.challenges import Code
 from gancaptcha_field.models import Challenge
+from gancaptcha_field.supply import registry
 from tests.utils import Clock
 
 MakeChallenge = Callable[[str], Challenge]
@@ -37,7 +39,8 @@ def test_create_challenge_issues_a_random_key_and_four_digit_answer(
         assert challenges.is_valid_key(challenge.key)
         assert (challenge.expires_at - challenge.created_at).total_seconds() == 120
         stored = Challenge.objects.get(key=challenge.key)
-        assert stored.answer == challenge.answer
+        assert stored.answer != challenge.answer  # sealed at rest
+        assert sealing.unseal(stored.answer) == challenge.answer
     assert first.key != second.key
 
 
@@ -74,10 +77,14 @@ def test_wrong_then_right_is_refused(make_challenge: MakeChallenge) -> None:
     assert result.code is Code.UNKNOWN
 
 
-def test_non_ascii_answers_are_wrong_not_errors(make_challenge: MakeChallenge) -> None:
-    challenge = make_challenge("1234")
-    # The field folds these digits; the store compares exactly.
-    assert challenges.verify(challenge.key, "١٢٣٤").code is Code.INVALID
+def test_non_ascii_answers_are_folded_or_wrong_not_errors(
+    make_challenge: MakeChallenge,
+) -> None:
+    # The one check folds decimal digits of any script, and refuses the rest.
+    assert challenges.attempt(make_challenge("1234").key, "١٢٣٤").ok
+    assert challenges.attempt(make_challenge("1234").key, "12з4").code is Code.INVALID
+    lone = challenges.attempt(make_challenge("1234").key, "\ud800123")
+    assert lone.code is Code.MALFORMED
 
 
 def test_expired_and_unknown_keys_have_distinct_codes(
@@ -143,6 +150,7 @@ def test_test_mode_answer_passes_and_consumes(
     make_challenge: MakeChallenge, settings: Settings, answer: str
 ) -> None:
     settings.GANCAPTCHA_TEST_MODE = True
+    settings.DEBUG = True
     challenge = make_challenge("1234")
     assert challenges.verify(challenge.key, answer).ok
     assert challenges.get_png(challenge.key) is None
@@ -156,6 +164,34 @@ def test_test_mode_answer_passes_and_consumes(
 def test_test_answer_fails_outside_test_mode(make_challenge: MakeChallenge) -> None:
     challenge = make_challenge("1234")
     assert challenges.verify(challenge.key, "PASS").code is Code.INVALID
+
+
+@pytest.mark.parametrize("value", ["False", "0", "off", "no", 1, "True"])
+def test_no_string_turns_test_mode_on(
+    make_challenge: MakeChallenge, settings: Settings, value: object
+) -> None:
+    settings.DEBUG = True
+    settings.GANCAPTCHA_TEST_MODE = value
+    challenge = make_challenge("1234")
+    assert challenges.attempt(challenge.key, "PASS").code is Code.INVALID
+
+
+def test_test_mode_is_refused_without_debug_and_logs_every_pass(
+    make_challenge: MakeChallenge,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings.GANCAPTCHA_TEST_MODE = True
+    settings.DEBUG = False
+    refused = make_challenge("1234")
+    assert challenges.attempt(refused.key, "PASS").code is Code.INVALID
+    assert "checked normally" in caplog.text
+    settings.GANCAPTCHA_TEST_MODE_ALLOW_WITHOUT_DEBUG = True
+    for _ in range(2):
+        caplog.clear()
+        assert challenges.attempt(make_challenge("1234").key, "PASS").ok
+        (record,) = [r for r in caplog.records if "TEST MODE" in r.getMessage()]
+        assert record.levelno == logging.WARNING
 
 
 @pytest.mark.usefixtures("captcha_models")
@@ -203,6 +239,19 @@ def test_answer_for_audio_reads_without_consuming(
     late = make_challenge("1111")
     clock.advance(60)
     assert challenges.get_answer_for_audio(late.key) is None
+
+
+@pytest.mark.django_db
+def test_checking_never_asks_the_models(
+    make_challenge: MakeChallenge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    challenge = make_challenge("8642")
+
+    def asked() -> None:
+        raise AssertionError("attempt() asked the model registry")
+
+    monkeypatch.setattr(registry, "get_registry", asked)
+    assert challenges.attempt(challenge.key, "8642").ok
 
 
 @pytest.mark.django_db

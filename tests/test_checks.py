@@ -9,6 +9,7 @@ from pytest_django import Settings
 from django.core import checks as django_checks
 
 from gancaptcha_field import checks, constants
+from gancaptcha_field.conf import conf
 
 
 def ids(messages: list[django_checks.CheckMessage]) -> list[str]:
@@ -75,19 +76,108 @@ def test_e002_model_dir_not_configured(settings: Settings) -> None:
 
 
 @pytest.mark.parametrize(
-    ("test_mode", "debug", "expected"),
+    ("test_mode", "debug", "allow", "expected"),
     [
-        (True, False, ["gancaptcha_field.W002"]),
-        (True, True, []),
-        (False, False, []),
+        (True, False, False, ["gancaptcha_field.E023"]),  # refused, and said so
+        (True, False, True, ["gancaptcha_field.W002"]),  # allowed: still warned
+        (True, True, False, []),
+        (False, False, False, []),
+        (False, False, True, []),
     ],
 )
-def test_w002_test_mode_in_production(
-    settings: Settings, test_mode: bool, debug: bool, expected: list[str]
+def test_e023_and_w002_test_mode_in_production(
+    settings: Settings, test_mode: bool, debug: bool, allow: bool, expected: list[str]
 ) -> None:
     settings.GANCAPTCHA_TEST_MODE = test_mode
+    settings.GANCAPTCHA_TEST_MODE_ALLOW_WITHOUT_DEBUG = allow
     settings.DEBUG = debug
-    assert ids(checks.check_test_mode()) == expected
+    messages = checks.check_test_mode()
+    assert ids(messages) == expected
+    if expected == ["gancaptcha_field.E023"]:
+        assert messages[0].level == django_checks.ERROR
+        assert messages[0].msg == checks.Messages.E023
+        assert messages[0].hint == checks.Hints.E023
+
+
+@pytest.mark.parametrize(
+    "value", ["False", "0", "off", "no", "", 1, 0, None, "True", [True]]
+)
+@pytest.mark.parametrize(
+    "name",
+    [
+        "TEST_MODE",
+        "TEST_MODE_ALLOW_WITHOUT_DEBUG",
+        "POOL_ONLY",
+        "POOL_AUTOFILL",
+        "SYNCHRONOUS_COMMIT",
+        "RATELIMIT_ENABLED",
+    ],
+)
+def test_e020_a_boolean_is_true_or_false_and_nothing_else(
+    settings: Settings, name: str, value: object
+) -> None:
+    setattr(settings, f"GANCAPTCHA_{name}", value)
+    messages = checks.check_settings()
+    assert ids(messages) == ["gancaptcha_field.E020"]
+    assert messages[0].level == django_checks.ERROR
+    assert f"GANCAPTCHA_{name} must be True or False, not {value!r}" in messages[0].msg
+    assert messages[0].hint == checks.Hints.E020
+    assert getattr(conf, name) is False  # never read as true
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TIMEOUT", "300"),
+        ("TIMEOUT", 0),
+        ("TIMEOUT", 300.0),
+        ("TIMEOUT", True),
+        ("POOL_SIZE", -1),
+        ("POOL_LOW_WATER", "3"),
+        ("POOL_RESERVE", 0),
+        ("IMAGE_SCALE", "2"),
+        ("BATCH_SIZE", None),
+        ("READER_THRESHOLD", "0.99"),
+        ("VERIFIER_THRESHOLD", 1.5),
+        ("STORE", "Database"),
+        ("CACHE_ALIAS", ""),
+        ("PRELOAD", "yes"),
+    ],
+)
+def test_e020_typed_settings_are_parsed_strictly(
+    settings: Settings, name: str, value: object
+) -> None:
+    setattr(settings, f"GANCAPTCHA_{name}", value)
+    messages = checks.check_settings()
+    assert ids(messages) == ["gancaptcha_field.E020"]
+    assert f"GANCAPTCHA_{name} must be" in messages[0].msg
+
+
+def test_no_e020_for_valid_settings(settings: Settings) -> None:
+    settings.GANCAPTCHA_TIMEOUT = 60
+    settings.GANCAPTCHA_READER_THRESHOLD = 1
+    settings.GANCAPTCHA_TEST_MODE = False
+    settings.GANCAPTCHA_PRELOAD = "auto"
+    settings.GANCAPTCHA_POOL_LOW_WATER = None
+    assert checks.check_settings() == []
+
+
+def test_e021_unknown_store(settings: Settings) -> None:
+    settings.GANCAPTCHA_STORE = "redis"
+    messages = checks.check_store()
+    assert ids(messages) == ["gancaptcha_field.E021"]
+    assert messages[0].msg == checks.Messages.E021.format(value="redis")
+    assert messages[0].level == django_checks.ERROR
+
+
+def test_e022_cache_alias_missing(settings: Settings) -> None:
+    settings.GANCAPTCHA_STORE = "cache"
+    settings.GANCAPTCHA_CACHE_ALIAS = "nowhere"
+    messages = checks.check_store()
+    assert ids(messages) == ["gancaptcha_field.E022"]
+    assert messages[0].msg == checks.Messages.E022.format(alias="nowhere")
+    settings.GANCAPTCHA_CACHE_ALIAS = "default"
+    assert checks.check_store() == []
 
 
 def test_w003_urls_not_included(settings: Settings) -> None:
@@ -99,7 +189,13 @@ def test_w003_urls_not_included(settings: Settings) -> None:
 
 
 def test_checks_are_registered_once(settings: Settings) -> None:
-    ours = {checks.check_models, checks.check_test_mode, checks.check_urls}
+    ours = {
+        checks.check_models,
+        checks.check_test_mode,
+        checks.check_urls,
+        checks.check_settings,
+        checks.check_store,
+    }
     before = django_checks.registry.registry.get_checks()
     assert ours <= set(before)
     checks.register()
@@ -108,7 +204,11 @@ def test_checks_are_registered_once(settings: Settings) -> None:
 
 
 def test_checks_run_through_django(settings: Settings) -> None:
-    settings.GANCAPTCHA_TEST_MODE = True
+    settings.GANCAPTCHA_TEST_MODE = "False"  # from an environment variable
+    settings.GANCAPTCHA_STORE = "memcache"
     settings.DEBUG = False
     found = ids(django_checks.run_checks(tags=[checks.TAG]))
-    assert "gancaptcha_field.W002" in found
+    assert {"gancaptcha_field.E020", "gancaptcha_field.E021"} <= set(found)
+    settings.GANCAPTCHA_TEST_MODE = True
+    found = ids(django_checks.run_checks(tags=[checks.TAG]))
+    assert "gancaptcha_field.E023" in found

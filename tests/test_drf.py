@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -19,6 +20,8 @@ from django.urls import include, path
 
 from gancaptcha_field import challenges
 from gancaptcha_field.drf import GanCaptchaSerializerField
+from gancaptcha_field.stores import DatabaseStore
+from gancaptcha_field.supply import registry
 from gancaptcha_field.testing import answer_for
 from tests.utils import BrokenRegistry
 
@@ -27,6 +30,7 @@ pytestmark = [pytest.mark.urls("tests.test_drf"), pytest.mark.django_db]
 WRONG = "Wrong answer. Please try the new image."
 REQUIRED = "Please type the four digits shown in the image."
 UNAVAILABLE = "CAPTCHA temporarily unavailable. Please try again later."
+RATE_LIMITED = "Too many attempts. Please wait a minute and try again."
 MALFORMED = "Send the CAPTCHA as an object with a key and an answer."
 
 
@@ -132,31 +136,63 @@ def test_missing_field(client: Client) -> None:
     assert response.json() == {"captcha": [REQUIRED]}
 
 
-def test_unavailable_models_fail_closed(
-    client: Client, broken_registry: BrokenRegistry
+def test_checking_needs_no_models(
+    client: Client, captcha_models: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    response = post(client, {"key": "a" * 32, "answer": "1234"})
-    assert response.status_code == 400
-    assert response.json() == {"captcha": [UNAVAILABLE]}
+    challenge = challenges._create_with_answer("2468")
+    broken = BrokenRegistry()
+    monkeypatch.setattr(registry, "get_registry", lambda: broken)
+    # Only the store is read: models that went missing since do not matter.
+    response = post(client, {"key": challenge.key, "answer": "2468"})
+    assert response.status_code == 201
 
 
 def test_a_store_failure_fails_closed(
-    client: Client, monkeypatch: pytest.MonkeyPatch, settings: Settings
+    client: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings.GANCAPTCHA_TEST_MODE = True  # skip the model check; reach the store
-
-    def fail(key: str, answer: str) -> None:
+    def fail(self: object, key: str, now: object) -> None:
         raise DatabaseError("the database went away")
 
-    monkeypatch.setattr(challenges, "verify", fail)
+    monkeypatch.setattr(DatabaseStore, "consume", fail)
     response = post(client, {"key": "a" * 32, "answer": "1234"})
     assert response.status_code == 400
     assert response.json() == {"captcha": [UNAVAILABLE]}
+    assert "could not verify a challenge" in caplog.text
 
 
 def test_test_mode_passes_without_models(
-    client: Client, settings: Settings, broken_registry: BrokenRegistry
+    client: Client,
+    settings: Settings,
+    broken_registry: BrokenRegistry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings.GANCAPTCHA_TEST_MODE = True
+    settings.GANCAPTCHA_TEST_MODE_ALLOW_WITHOUT_DEBUG = True  # pytest: DEBUG off
     assert post(client, {"key": "any", "answer": "PASS"}).status_code == 201
+    assert "TEST MODE passed an answer" in caplog.text
     assert post(client, {"key": "any", "answer": "1234"}).status_code == 400
+
+
+@pytest.mark.usefixtures("captcha_models")
+def test_lone_surrogates_are_a_counted_failure_without_a_traceback(
+    client: Client, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.GANCAPTCHA_RATELIMIT_ENABLED = True
+    settings.GANCAPTCHA_RATELIMIT_RATES = {"fail": "1/h"}
+    challenge = challenges._create_with_answer("1357")
+    # JSON may spell lone surrogates ("\ud800"); they are not text.
+    body = (
+        '{"username": "ada", '
+        '"captcha": {"key": "%s", "answer": "\\ud800\\udc00\\ud800"}}'
+    )
+    response = client.post(
+        "/api/signup/", body % challenge.key, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"captcha": [WRONG]}
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert challenges.get_png(challenge.key) is None  # used up
+    # Counted: the one failure allowed per hour is spent.
+    second = challenges._create_with_answer("2468")
+    response = post(client, {"key": second.key, "answer": "2468"})
+    assert response.json() == {"captcha": [RATE_LIMITED]}

@@ -8,10 +8,12 @@ from pytest_django import DjangoAssertNumQueries, Settings
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 
 from gancaptcha_field import challenges
 from gancaptcha_field.fields import GanCaptchaField, normalise_answer
 from gancaptcha_field.models import Challenge
+from gancaptcha_field.stores import DatabaseStore
 from gancaptcha_field.supply import registry
 from tests.utils import BrokenRegistry, Clock
 
@@ -190,6 +192,7 @@ def test_test_mode_passes_with_the_test_answer(
     make_challenge: MakeChallenge, settings: Settings, answer: str
 ) -> None:
     settings.GANCAPTCHA_TEST_MODE = True
+    settings.GANCAPTCHA_TEST_MODE_ALLOW_WITHOUT_DEBUG = True  # pytest: DEBUG off
     challenge = make_challenge("2580")
     assert submit(challenge.key, answer).is_valid()
     assert challenges.get_png(challenge.key) is None
@@ -207,18 +210,33 @@ def test_test_mode_works_without_models(
     broken_registry: BrokenRegistry, settings: Settings
 ) -> None:
     settings.GANCAPTCHA_TEST_MODE = True
+    settings.GANCAPTCHA_TEST_MODE_ALLOW_WITHOUT_DEBUG = True
     assert submit("", "PASS").is_valid()
 
 
-def test_unavailable_models_never_validate(
+def test_checking_reads_the_store_not_the_models(
     make_challenge: MakeChallenge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A key issued before the models went away is still refused.
+    # A key issued before the models went away is checked as usual: checking
+    # needs the store only (and never loads TensorFlow).
     challenge = make_challenge("2580")
     monkeypatch.setattr(registry, "get_registry", BrokenRegistry)
+    assert submit(challenge.key, "2580").is_valid()
+    assert error_codes(submit(challenge.key, "2580")) == ["invalid"]
+    assert error_codes(submit("", "")) == ["required"]
+
+
+def test_a_store_failure_never_validates(
+    make_challenge: MakeChallenge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    challenge = make_challenge("2580")
+
+    def fail(self: object, key: str, now: object) -> None:
+        raise DatabaseError("the database went away")
+
+    monkeypatch.setattr(DatabaseStore, "consume", fail)
     form = submit(challenge.key, "2580")
     assert error_codes(form) == ["unavailable"]
     assert form.errors["captcha"] == [
         "CAPTCHA temporarily unavailable. Please try again later."
     ]
-    assert error_codes(submit("", "")) == ["unavailable"]

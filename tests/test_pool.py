@@ -25,11 +25,12 @@ from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
-from gancaptcha_field import challenges
+from gancaptcha_field import challenges, sealing
 from gancaptcha_field.conf import conf
 from gancaptcha_field.models import Challenge, PooledChallenge
 from gancaptcha_field.stores import DatabaseStore, Issued, Rendered
 from gancaptcha_field.supply import answers, pool, registry, render
+from gancaptcha_field.testing import answer_for
 from tests import services
 from tests.utils import BrokenRegistry, Clock, find_tag, find_tags
 
@@ -181,7 +182,12 @@ def test_processes_on_postgresql_get_every_row_exactly_once(
         for proc, (_, err) in zip(procs, outputs, strict=True):
             assert proc.returncode == 0, err
         taken = [pair for out, _ in outputs for pair in json.loads(out)]
-        live = dict(Challenge.objects.using(alias).values_list("key", "answer"))
+        live = {
+            key: sealing.unseal(sealed)
+            for key, sealed in Challenge.objects.using(alias).values_list(
+                "key", "answer"
+            )
+        }
         left = pool.size(using=alias)
     assert len({key for key, _ in taken}) == len(taken) == len(items)
     assert dict(taken) == live
@@ -203,7 +209,7 @@ def test_a_pooled_page_view_makes_no_tensorflow_call(pool_on: Settings) -> None:
     image = browser.get(f"/gancaptcha/{key}/image.png")
     assert image.status_code == 200
     # The answer typed back is checked against the store; no model runs.
-    answer = Challenge.objects.get(key=key).answer
+    answer = sealing.unseal(Challenge.objects.get(key=key).answer) or ""
     assert challenges.verify(key, answer).ok
     assert pool.size() == 1
     assert reg.inference_batches == calls
@@ -245,7 +251,7 @@ def test_pool_only_serves_without_the_models(
     key = find_tag(html, "input", name="captcha_0")["value"]
     assert browser.get(f"/gancaptcha/{key}/image.png").status_code == 200
     assert challenges.is_available()
-    assert challenges.verify(key, Challenge.objects.get(key=key).answer).ok
+    assert challenges.verify(key, answer_for(key)).ok
     # Empty now: "temporarily unavailable", never a draw and never a 500.
     with pytest.raises(challenges.PoolEmpty):
         challenges.create_challenge()
@@ -372,7 +378,7 @@ def test_a_busy_process_takes_rows_ahead_and_hands_each_out_once(
     timeout = timedelta(seconds=conf.TIMEOUT)
     for issued in taken:
         row = live[issued.key]
-        assert row.answer == issued.answer
+        assert sealing.unseal(row.answer) == issued.answer
         assert row.expires_at == issued.expires_at
         # At least the full lifetime when handed out, at most the hold more.
         assert issued.expires_at - timezone.now() >= timeout - timedelta(seconds=5)
@@ -433,7 +439,12 @@ def test_a_busy_process_on_postgresql_takes_rows_ahead(
     items = rendered(40)
     with postgres_pool(items, django_db_blocker) as (_, alias):
         taken, sizes = _take_all(100, alias)
-        live = dict(Challenge.objects.using(alias).values_list("key", "answer"))
+        live = {
+            key: sealing.unseal(sealed)
+            for key, sealed in Challenge.objects.using(alias).values_list(
+                "key", "answer"
+            )
+        }
         expires = dict(Challenge.objects.using(alias).values_list("key", "expires_at"))
     assert len({issued.key for issued in taken}) == len(taken) == len(items)
     assert {issued.key: issued.answer for issued in taken} == live

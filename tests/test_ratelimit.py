@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from typing import Any
 
 import pytest
 from pytest_django import Settings
 
 from django.contrib.auth.models import User
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.management import call_command
+from django.db import transaction
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
 from gancaptcha_field import challenges, checks, ratelimit
 from gancaptcha_field.stores import Issued, get_store
+from tests import services
 from tests.utils import Clock, find_tag
 
 MakeChallenge = Callable[[str], Issued]
@@ -29,10 +34,15 @@ PASSWORD = "correct-horse-battery-staple-42"
 
 @pytest.fixture(autouse=True)
 def fresh_counters() -> Iterator[None]:
-    """Counters live in the (process-wide) cache: start and end each test empty."""
+    """Counters live in the (process-wide) cache: start and end each test empty.
+
+    The once-per-process warnings start unsaid, too.
+    """
     cache.clear()
+    ratelimit._warned.clear()
     yield
     cache.clear()
+    ratelimit._warned.clear()
 
 
 @pytest.fixture
@@ -148,21 +158,197 @@ def test_a_meta_key_set_by_the_proxy(settings: Settings) -> None:
         ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
         ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
         ("::ffff:192.0.2.1", "192.0.2.1"),
-        ("", "unknown"),
-        ("garbage", "unknown"),
+        ("", None),
+        ("garbage", None),
     ],
 )
-def test_ipv6_clients_are_grouped_by_64(remote: str, expected: str) -> None:
+def test_ipv6_clients_are_grouped_by_64(remote: str, expected: str | None) -> None:
     assert ratelimit.client_address(meta_request(REMOTE_ADDR=remote)) == expected
 
 
-def test_limits_are_off_by_default(
+def test_limits_are_on_by_default_and_off_in_these_test_settings(
     client: Client, make_challenge: MakeChallenge, settings: Settings
 ) -> None:
     settings.GANCAPTCHA_RATELIMIT_RATES = {"image": "1/m"}
     challenge = make_challenge("1234")
+    # tests/settings.py turns them off explicitly.
     for _ in range(3):
         assert client.get(image_url(challenge.key)).status_code == 200
+    del settings.GANCAPTCHA_RATELIMIT_ENABLED
+    assert ratelimit.conf.RATELIMIT_ENABLED is True
+    statuses = [client.get(image_url(challenge.key)).status_code for _ in range(2)]
+    assert statuses == [200, 429]
+
+
+def test_unreadable_addresses_share_no_bucket_and_warn_once(
+    make_challenge: MakeChallenge,
+    limits: Callable[..., None],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # gunicorn on a Unix socket gives an empty REMOTE_ADDR: ten garbage
+    # requests from one such client must not lock out another.
+    limits(image="2/m")
+    challenge = make_challenge("1234")
+    with caplog.at_level(logging.WARNING, logger="gancaptcha_field.ratelimit"):
+        for remote in ("", "garbage") * 5:
+            client = Client(REMOTE_ADDR=remote)
+            assert client.get(image_url(challenge.key)).status_code == 200
+    warnings = [r for r in caplog.records if "no readable client" in r.message]
+    assert len(warnings) == 1
+    assert "Rate limits are skipped" in warnings[0].message
+    # Readable addresses are still limited.
+    alice = Client(REMOTE_ADDR="198.51.100.1")
+    statuses = [alice.get(image_url(challenge.key)).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_forwarded_for_with_remote_addr_trusted_warns_once_how_to_configure(
+    make_challenge: MakeChallenge,
+    limits: Callable[..., None],
+    caplog: pytest.LogCaptureFixture,
+    settings: Settings,
+) -> None:
+    limits(image="100/m")
+    challenge = make_challenge("1234")
+    proxy = Client(REMOTE_ADDR="10.0.0.1")
+    with caplog.at_level(logging.WARNING, logger="gancaptcha_field.ratelimit"):
+        proxy.get(image_url(challenge.key))  # no header: nothing to say
+        assert "X-Forwarded-For" not in caplog.text
+        for n in range(3):
+            headers = {"X-Forwarded-For": f"198.51.100.{n}"}
+            proxy.get(image_url(challenge.key), headers=headers)
+    warnings = [r for r in caplog.records if "X-Forwarded-For" in r.message]
+    assert len(warnings) == 1
+    assert "GANCAPTCHA_CLIENT_IP = N" in warnings[0].message
+    # Configured for the proxy: nothing to warn about.
+    ratelimit._warned.clear()
+    caplog.clear()
+    settings.GANCAPTCHA_CLIENT_IP = 1
+    with caplog.at_level(logging.WARNING, logger="gancaptcha_field.ratelimit"):
+        headers = {"X-Forwarded-For": "198.51.100.9"}
+        proxy.get(image_url(challenge.key), headers=headers)
+    assert "X-Forwarded-For" not in caplog.text
+
+
+def test_refund_gives_back_what_this_request_counted_never_below_zero(
+    limits: Callable[..., None],
+) -> None:
+    limits(fail="2/m")
+    first = meta_request(REMOTE_ADDR="198.51.100.1")
+    # Nothing counted on this request: nothing to give back.
+    ratelimit.refund(ratelimit.FAIL, first)
+    for _ in range(2):
+        assert not ratelimit.hit(ratelimit.FAIL, first).limited
+    ratelimit.refund(ratelimit.FAIL, first)  # one pass: one failure back
+    second = meta_request(REMOTE_ADDR="198.51.100.1")
+    assert not ratelimit.hit(ratelimit.FAIL, second).limited
+    assert ratelimit.hit(ratelimit.FAIL, second).limited
+    # More refunds than hits on a request give back only what it counted.
+    third = meta_request(REMOTE_ADDR="198.51.100.1")
+    for _ in range(5):
+        ratelimit.refund(ratelimit.FAIL, second)
+        ratelimit.refund(ratelimit.FAIL, third)
+    # second's two counts came back, third had none: one failure is left.
+    assert not ratelimit.hit(ratelimit.FAIL, third).limited
+    assert ratelimit.hit(ratelimit.FAIL, third).limited
+
+
+def test_a_refund_after_the_window_closed_never_goes_below_zero(
+    limits: Callable[..., None], clock: Clock
+) -> None:
+    limits(fail="1/m")
+    request = meta_request(REMOTE_ADDR="198.51.100.1")
+    assert not ratelimit.hit(ratelimit.FAIL, request).limited
+    key = request._gancaptcha_counted[ratelimit.FAIL][-1]
+    cache.delete(key)  # the window closed and its counter expired
+    ratelimit.refund(ratelimit.FAIL, request)
+    assert cache.get(key) is None
+    cache.set(key, 0)  # a counter already at zero never goes below it
+    request._gancaptcha_counted[ratelimit.FAIL].append(key)
+    ratelimit.refund(ratelimit.FAIL, request)
+    assert cache.get(key, 0) == 0
+
+
+def _concurrent_failures(threads: int) -> int:
+    """``threads`` clients at once, one address, each counting a failure first."""
+    barrier = threading.Barrier(threads)
+    allowed: list[bool] = []
+
+    def post() -> None:
+        request = meta_request(REMOTE_ADDR="198.51.100.1")
+        barrier.wait()
+        allowed.append(not ratelimit.hit(ratelimit.FAIL, request).limited)
+
+    workers = [threading.Thread(target=post) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(allowed) == threads
+    return sum(allowed)
+
+
+def test_concurrent_failures_never_get_past_the_limit_locmem(
+    limits: Callable[..., None],
+) -> None:
+    limits(fail="5/m")
+    for _ in range(3):  # three windows' worth of races (cleared in between)
+        assert _concurrent_failures(24) == 5
+        cache.clear()
+
+
+def test_concurrent_failures_never_get_past_the_limit_redis(
+    limits: Callable[..., None], settings: Settings
+) -> None:
+    limits(fail="5/m")
+    with services.redis_prefix() as prefix:
+        settings.CACHES = {**settings.CACHES, "rl": services.redis_cache(prefix)}
+        settings.GANCAPTCHA_RATELIMIT_CACHE = "rl"
+        try:
+            for _ in range(3):
+                assert _concurrent_failures(24) == 5
+                caches["rl"].clear()
+        finally:
+            caches["rl"].close()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("where", ["locmem", "redis"])
+def test_failures_counted_in_a_rolled_back_transaction_stay_counted(
+    limits: Callable[..., None], settings: Settings, where: str
+) -> None:
+    # ATOMIC_REQUESTS: the request's transaction rolls back after the count.
+    limits(fail="2/m")
+    with services.redis_prefix() if where == "redis" else nullcontext() as prefix:
+        if prefix is not None:
+            settings.CACHES = {**settings.CACHES, "rl": services.redis_cache(prefix)}
+            settings.GANCAPTCHA_RATELIMIT_CACHE = "rl"
+        for _ in range(2):
+            with pytest.raises(RuntimeError), transaction.atomic():
+                assert not ratelimit.hit(ratelimit.FAIL, meta_request()).limited
+                raise RuntimeError("the view failed after validation")
+        assert ratelimit.hit(ratelimit.FAIL, meta_request()).limited
+
+
+@pytest.mark.django_db
+def test_the_database_cache_rolls_counts_back_so_e013_refuses_it(
+    limits: Callable[..., None], settings: Settings
+) -> None:
+    limits(fail="1/m")
+    settings.CACHES = {
+        **settings.CACHES,
+        "db": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "gancaptcha_rl_test",
+        },
+    }
+    settings.GANCAPTCHA_RATELIMIT_CACHE = "db"
+    call_command("createcachetable", "db", verbosity=0)
+    for _ in range(3):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            assert not ratelimit.hit(ratelimit.FAIL, meta_request()).limited
+            raise RuntimeError("rolled back, and the count with it")
+    assert ids(checks.check_ratelimit_cache()) == ["gancaptcha_field.E013"]
 
 
 def test_image_fetches_are_limited_per_client_with_retry_after(
@@ -325,6 +511,7 @@ def ids(messages: list[Any]) -> list[str]:
 
 def test_checks_are_quiet_by_default() -> None:
     assert checks.check_ratelimit() == []
+    assert checks.check_ratelimit_cache() == []
 
 
 def test_e011_bad_settings(settings: Settings) -> None:
@@ -353,16 +540,44 @@ def test_w010_middleware_missing(settings: Settings) -> None:
     assert ids(checks.check_ratelimit()) == ["gancaptcha_field.W010"]
 
 
-def test_w011_local_memory_cache_in_production(settings: Settings) -> None:
+@pytest.mark.parametrize("backend", ["locmem.LocMemCache", "dummy.DummyCache"])
+def test_e012_per_process_cache_in_production(settings: Settings, backend: str) -> None:
     settings.GANCAPTCHA_RATELIMIT_ENABLED = True
-    settings.DEBUG = False
-    assert ids(checks.check_ratelimit()) == ["gancaptcha_field.W011"]
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        "shared": {"BACKEND": "django.core.cache.backends.db.DatabaseCache"},
+        "default": {"BACKEND": f"django.core.cache.backends.{backend}"},
+        "shared": {"BACKEND": "django.core.cache.backends.redis.RedisCache"},
     }
+    settings.DEBUG = True  # runserver and the demo: one process, fine
+    assert checks.check_ratelimit_cache() == []
+    settings.DEBUG = False
+    messages = checks.check_ratelimit_cache()
+    assert ids(messages) == ["gancaptcha_field.E012"]
+    assert messages[0].is_serious()
+    assert "Redis" in messages[0].hint
+    assert checks.check_ratelimit() == []  # E012 only, said once
     settings.GANCAPTCHA_RATELIMIT_CACHE = "shared"
-    assert checks.check_ratelimit() == []
+    assert checks.check_ratelimit_cache() == []
+    settings.GANCAPTCHA_RATELIMIT_CACHE = "default"
+    settings.GANCAPTCHA_RATELIMIT_ENABLED = False  # no limits, nothing to count
+    assert checks.check_ratelimit_cache() == []
+
+
+@pytest.mark.parametrize("backend", ["db.DatabaseCache", "filebased.FileBasedCache"])
+def test_e013_caches_that_do_not_count_atomically(
+    settings: Settings, backend: str
+) -> None:
+    settings.GANCAPTCHA_RATELIMIT_ENABLED = True
+    settings.DEBUG = True
+    settings.CACHES = {
+        "default": {"BACKEND": f"django.core.cache.backends.{backend}"},
+    }
+    assert ids(checks.check_ratelimit_cache()) == ["gancaptcha_field.E013"]
+
+
+def test_the_cache_checks_are_registered() -> None:
+    from django.core.checks import registry
+
+    assert checks.check_ratelimit_cache in registry.registry.get_checks()
 
 
 def test_the_middleware_hands_the_request_over_and_lets_go() -> None:

@@ -249,7 +249,8 @@ def test_answers_are_compared_in_constant_time(
     monkeypatch.setattr(challenges.hmac, "compare_digest", spy)
     challenge = challenges._create_with_answer("8642")
     assert challenges.verify(challenge.key, "8642").ok
-    assert calls == [(b"8642", b"8642")]
+    # The answer itself (the sealed value's tag is compared the same way).
+    assert (b"8642", b"8642") in calls
 
 
 def _scrub(text: str, *randoms: str) -> str:

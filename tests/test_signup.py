@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from gancaptcha_field.models import Challenge
+from gancaptcha_field.testing import answer_for
 from tests.utils import find_tag, find_tags
 
 pytestmark = [pytest.mark.usefixtures("captcha_models"), pytest.mark.django_db]
@@ -57,7 +58,7 @@ def test_home_links_to_signup(browser: Client) -> None:
 
 def test_right_answer_creates_the_user(browser: Client) -> None:
     key, token = load_signup(browser)
-    answer = Challenge.objects.get(key=key).answer
+    answer = answer_for(key)
     response = browser.post("/signup/", signup_data(key, answer, token))
     assert response.status_code == 302
     assert response["Location"] == "/welcome/"
@@ -70,7 +71,7 @@ def test_right_answer_creates_the_user(browser: Client) -> None:
 
 def test_wrong_answer_rerenders_with_a_new_challenge(browser: Client) -> None:
     key, token = load_signup(browser)
-    answer = Challenge.objects.get(key=key).answer
+    answer = answer_for(key)
     wrong = "".join(str((int(c) + 1) % 10) for c in answer)
     response = browser.post("/signup/", signup_data(key, wrong, token))
     assert response.status_code == 200
@@ -85,7 +86,7 @@ def test_wrong_answer_rerenders_with_a_new_challenge(browser: Client) -> None:
     # The old answer is dead; the new one works.
     replay = browser.post("/signup/", signup_data(key, answer, token))
     assert replay.status_code == 200
-    new_answer = Challenge.objects.get(key=new_key).answer
+    new_answer = answer_for(new_key)
     response = browser.post("/signup/", signup_data(new_key, new_answer, token))
     assert response.status_code == 302
     assert User.objects.filter(username="ada").exists()

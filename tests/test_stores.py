@@ -16,7 +16,6 @@ import pytest
 from pytest_django import DjangoDbBlocker, Settings
 
 from django.core.cache import caches
-from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections
 from django.test import Client
 from django.utils import timezone
@@ -32,6 +31,7 @@ from gancaptcha_field.stores import (
     Rendered,
     Store,
     StoreError,
+    StoreMisconfigured,
     get_store,
 )
 from gancaptcha_field.supply import pool, render
@@ -245,13 +245,25 @@ def test_unreachable_redis_is_a_503_not_a_500(settings: Settings) -> None:
 @pytest.mark.parametrize(
     ("store_setting", "alias"), [("redis", "default"), ("cache", "missing")]
 )
-def test_misconfigured_store_is_improperly_configured(
-    settings: Settings, store_setting: str, alias: str
+def test_misconfigured_store_is_a_503_with_a_log_line_never_a_500(
+    settings: Settings,
+    store_setting: str,
+    alias: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings.GANCAPTCHA_STORE = store_setting
     settings.GANCAPTCHA_CACHE_ALIAS = alias
-    with pytest.raises(ImproperlyConfigured):
-        challenges.get_png(secrets.token_urlsafe(24))
+    key = secrets.token_urlsafe(24)
+    with pytest.raises(StoreMisconfigured) as raised:
+        challenges.get_png(key)
+    assert isinstance(raised.value, DatabaseError)  # what the views catch
+    client = Client(raise_request_exception=False)
+    for path in (f"/gancaptcha/{key}/image.png", f"/gancaptcha/{key}/audio.wav"):
+        caplog.clear()
+        assert client.get(path).status_code == 503
+        assert "the challenge store failed" in caplog.text
+    # And an answer is refused, not a 500: the check reads the store only.
+    assert challenges.attempt(key, "1234").code is challenges.Code.UNAVAILABLE
 
 
 @pytest.mark.usefixtures("captcha_models")

@@ -143,5 +143,7 @@ def test_passing_data_needs_test_mode(
     assert passing_data() == {"captcha_0": "", "captcha_1": "PASS"}
     assert not CaptchaForm(data=passing_data()).is_valid()
     settings.GANCAPTCHA_TEST_MODE = True
+    assert not CaptchaForm(data=passing_data()).is_valid()  # DEBUG is off here
+    settings.GANCAPTCHA_TEST_MODE_ALLOW_WITHOUT_DEBUG = True
     assert CaptchaForm(data=passing_data()).is_valid()
     assert CaptchaForm(prefix="p", data=passing_data("p-captcha")).is_valid()

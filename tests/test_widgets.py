@@ -14,6 +14,7 @@ from django.urls import reverse
 from gancaptcha_field import challenges
 from gancaptcha_field.fields import GanCaptchaField
 from gancaptcha_field.models import Challenge
+from gancaptcha_field.testing import answer_for
 from gancaptcha_field.widgets import GanCaptchaWidget
 from tests.utils import BrokenRegistry, Clock, find_tag, find_tags
 
@@ -267,7 +268,7 @@ def test_two_captchas_on_one_page_have_distinct_ids() -> None:
 def test_two_captchas_on_one_page_are_each_verified() -> None:
     page = CaptchaForm().as_div() + LoginForm().as_div()
     first, second = (a["value"] for a in find_tags(page, "input", type="hidden"))
-    answers = {k: Challenge.objects.get(key=k).answer for k in (first, second)}
+    answers = {k: answer_for(k) for k in (first, second)}
     signup = CaptchaForm(data={"captcha_0": first, "captcha_1": answers[first]})
     # Each form verifies its own challenge: the other one's answer fails.
     login = LoginForm(data={"captcha_0": second, "captcha_1": answers[first]})
@@ -298,9 +299,7 @@ def test_template_can_be_overridden_from_a_template_dir(
     key = rendered_key(html)
     assert find_tag(html, "img")["src"] == f"/gancaptcha/{key}/image.png"
     # The override still gets a working challenge.
-    form = CaptchaForm(
-        data={"captcha_0": key, "captcha_1": Challenge.objects.get(key=key).answer}
-    )
+    form = CaptchaForm(data={"captcha_0": key, "captcha_1": answer_for(key)})
     assert form.is_valid()
 
 

@@ -29,10 +29,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import DatabaseError, connections, router, transaction
 from django.utils import timezone
 
+from gancaptcha_field import sealing
 from gancaptcha_field.conf import conf
 from gancaptcha_field.models import Challenge, PooledChallenge
 from gancaptcha_field.stores import DatabaseStore, Issued, Rendered, Store, issuing
@@ -77,7 +79,7 @@ def put(items: list[Rendered], using: str | None = None) -> int:
     PooledChallenge.objects.using(_db(using)).bulk_create(
         [
             PooledChallenge(
-                answer=item.answer,
+                answer=sealing.seal(item.answer),
                 png=item.png,
                 png_2x=item.png_2x,
                 scale=scale,
@@ -101,17 +103,34 @@ def _issue(
     now: datetime,
     hold: float = 0.0,
 ) -> list[Issued]:
-    """Store pooled rows (answer, png, png_2x) as live challenges, in one write."""
+    """Store pooled rows (sealed answer, png, png_2x) as live challenges, at once."""
     expires = now + timedelta(seconds=conf.TIMEOUT + hold)
-    issued = [Issued(new_key(), str(answer), now, expires) for answer, _, _ in rows]
+    opened = _open([(sealed, (png, png_2x)) for sealed, png, png_2x in rows])
+    issued = [
+        (Issued(new_key(), answer, now, expires), images) for answer, images in opened
+    ]
     # PostgreSQL hands back memoryviews.
     store.save_many(
         [
             (one, Rendered(one.answer, bytes(png), bytes(png_2x)))
-            for one, (_, png, png_2x) in zip(issued, rows, strict=True)
+            for one, (png, png_2x) in issued
         ]
     )
-    return issued
+    return [one for one, _ in issued]
+
+
+def _open(rows: list[tuple[object, Any]]) -> list[tuple[str, Any]]:
+    """(answer, extra) for each (sealed answer, extra) that opens; warns for others."""
+    opened = [(sealing.unseal(sealed), extra) for sealed, extra in rows]
+    lost = sum(answer is None for answer, _ in opened)
+    if lost:
+        # SECRET_KEY changed without SECRET_KEY_FALLBACKS: such rows are useless.
+        logger.warning(
+            "GanCaptcha pool: dropped %d challenges sealed under another "
+            "SECRET_KEY (run `captcha_fill_pool --clear`)",
+            lost,
+        )
+    return [(answer, extra) for answer, extra in opened if answer is not None]
 
 
 def take(store: Store, using: str | None = None) -> Issued | None:
@@ -284,7 +303,10 @@ def _take_returning(
                 [conf.IMAGE_SCALE, count, now, expires, keys],
             )
             rows = cursor.fetchall()
-        return [Issued(str(key), str(value), now, expires) for key, value in rows]
+        return [
+            Issued(str(key), answer, now, expires)
+            for answer, key in _open([(sealed, key) for key, sealed in rows])
+        ]
     with issuing(db):
         # The DELETE opens the transaction, so SQLite takes its write lock
         # first (waiting for it) rather than failing to upgrade a read lock.

@@ -1,0 +1,223 @@
+"""What a page view costs the server: CPU time and bytes stored, ours against the peer.
+
+    python -m benchmarks.issuing_cost [--views N] [--quick]
+
+A page view is what a browser does: GET the signup page (which issues a
+challenge), then GET its image. Three contenders run in one process, on one
+SQLite database, in interleaved rounds (so a change in the machine's load falls
+on all alike), through Django's test client:
+
+  peer          django-simple-captcha 0.7.0 (a row per challenge; the image is
+                drawn when it is fetched)
+  ours          default settings: no pool, every challenge drawn on the spot
+  ours_pool     GANCAPTCHA_POOL_ONLY from a pool filled beforehand, one row
+                per page view (GANCAPTCHA_POOL_RESERVE = 1); the producer's
+                CPU per challenge is printed apart
+
+CPU is ``time.process_time()`` (every thread of the process, TensorFlow's
+included) per page view. Bytes stored are the payload of the rows a page view
+leaves in the database (key, answer, images, timestamps; no index or page
+overhead). Figures are printed as ratios to the peer. Rate limits are off
+(benchmarks/settings.py): one client asks for every page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_SRC = re.compile(r'<img[^>]*class="gancaptcha-image"[^>]*src="([^"]+)"')
+_SRC_PEER = re.compile(r'<img[^>]*src="(/captcha/image/[^"]+)"')
+
+
+@dataclass
+class Contender:
+    """One side: how to view a page, how to count its rows, its settings."""
+
+    name: str
+    page: str
+    image_re: re.Pattern[str]
+    stored_bytes: Callable[[], tuple[int, int]]  # (rows, payload bytes)
+    settings: dict[str, Any] = field(default_factory=dict)
+    cpu: list[float] = field(default_factory=list)
+
+
+def _ours_stored() -> tuple[int, int]:
+    from django.db.models import Sum
+    from django.db.models.functions import Length
+
+    from gancaptcha_field.models import Challenge
+
+    rows = Challenge.objects.aggregate(
+        b=Sum(Length("key") + Length("answer") + Length("png") + Length("png_2x")),
+    )
+    count = Challenge.objects.count()
+    # Two timestamps of 8 bytes each.
+    return count, int(rows["b"] or 0) + 16 * count
+
+
+def _peer_stored() -> tuple[int, int]:
+    from captcha.models import CaptchaStore
+
+    rows = list(CaptchaStore.objects.values_list("hashkey", "challenge", "response"))
+    # One timestamp of 8 bytes each.
+    return len(rows), sum(len(a) + len(b) + len(c) + 8 for a, b, c in rows)
+
+
+def _view(client: Any, contender: Contender) -> None:
+    page = client.get(contender.page)
+    assert page.status_code == 200, page.status_code
+    match = contender.image_re.search(page.content.decode())
+    assert match is not None, f"{contender.name}: no CAPTCHA image on the page"
+    image = client.get(match.group(1).replace("&amp;", "&"))
+    assert image.status_code == 200, image.status_code
+
+
+def _clear() -> None:
+    from captcha.models import CaptchaStore
+
+    from gancaptcha_field.models import Challenge
+
+    Challenge.objects.all().delete()
+    CaptchaStore.objects.all().delete()
+
+
+def run(views: int, rounds: int = 10, warmup: int = 5) -> dict[str, Any]:
+    """Measure each contender over ``views`` page views; Django must be set up."""
+    from django.test import Client, override_settings
+
+    from gancaptcha_field.conf import conf
+    from gancaptcha_field.supply import pool, registry
+
+    status = registry.get_registry().status()
+    if not status.ok:
+        raise RuntimeError(f"models not usable: {status.message}")
+    registry.get_registry().draw([0])  # the graphs traced before any timing
+    pool.clear()
+    need = views + warmup + conf.POOL_RESERVE + 10
+    start = time.process_time()
+    made = pool.fill(target=need, batch=256)
+    fill_cpu = (time.process_time() - start) / max(1, made)
+    contenders = [
+        Contender("peer", "/peer/signup/", _SRC_PEER, _peer_stored),
+        Contender(
+            "ours", "/ours/signup/", _SRC, _ours_stored, {"GANCAPTCHA_POOL_SIZE": 0}
+        ),
+        Contender(
+            "ours_pool",
+            "/ours/signup/",
+            _SRC,
+            _ours_stored,
+            # One row per page view: rows taken ahead would be cleared
+            # between rounds (and cost the same bytes each).
+            {
+                "GANCAPTCHA_POOL_SIZE": need,
+                "GANCAPTCHA_POOL_ONLY": True,
+                "GANCAPTCHA_POOL_RESERVE": 1,
+            },
+        ),
+    ]
+    client = Client()
+    stored: dict[str, tuple[int, int]] = {}
+    for contender in contenders:
+        with override_settings(**contender.settings):
+            for _ in range(warmup):
+                _view(client, contender)
+    for number in range(rounds):
+        turn = number % len(contenders)
+        for contender in contenders[turn:] + contenders[:turn]:
+            share = views // rounds + (1 if number < views % rounds else 0)
+            with override_settings(**contender.settings):
+                _clear()
+                for _ in range(share):
+                    start = time.process_time()
+                    _view(client, contender)
+                    contender.cpu.append(time.process_time() - start)
+                rows, payload = contender.stored_bytes()
+                assert rows == share, (contender.name, rows, share)
+                total_rows, total_bytes = stored.get(contender.name, (0, 0))
+                stored[contender.name] = (total_rows + rows, total_bytes + payload)
+    _clear()
+    pool.clear()
+    out: dict[str, Any] = {"views": views, "pool_fill_cpu_ms": 1000 * fill_cpu}
+    for contender in contenders:
+        rows, payload = stored[contender.name]
+        out[contender.name] = {
+            "cpu_ms": 1000 * sum(contender.cpu) / len(contender.cpu),
+            "bytes": payload / rows,
+        }
+    return out
+
+
+def report(result: dict[str, Any]) -> str:
+    """A Markdown table of the figures, as ratios to the peer."""
+    peer = result["peer"]
+    lines = [
+        f"Issuing cost per page view (page + its image), {result['views']} views "
+        "each, interleaved",
+        "",
+        "| | CPU ms | x peer | bytes stored | x peer |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    names = {
+        "peer": "django-simple-captcha 0.7.0",
+        "ours": "ours, default (drawn on the spot)",
+        "ours_pool": "ours, from a pool",
+    }
+    for name, label in names.items():
+        row = result[name]
+        lines.append(
+            f"| {label} | {row['cpu_ms']:.2f} | {row['cpu_ms'] / peer['cpu_ms']:.2f} "
+            f"| {row['bytes']:,.0f} | {row['bytes'] / peer['bytes']:.1f} |"
+        )
+    fill = result["pool_fill_cpu_ms"]
+    lines += [
+        "",
+        f"The pool's producer spent {fill:.2f} ms of CPU per challenge drawn "
+        f"({fill / peer['cpu_ms']:.2f} x the peer's page view), on top of "
+        "the pooled page view's own cost.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--views", type=int, default=200, help="Page views per contender (200)."
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="20 views each: checks that it runs."
+    )
+    args = parser.parse_args(argv)
+    views = 20 if args.quick else args.views
+    if views < 10:
+        parser.error("--views must be at least 10")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
+        os.environ["BENCH_SIDE"] = "both"
+        os.environ["BENCH_DB"] = "sqlite"
+        os.environ["BENCH_SQLITE"] = str(Path(tmp) / "issuing.sqlite3")
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        result = run(views)
+        print(report(result))
+        from django.db import connections
+
+        connections.close_all()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Answers sealed at rest: what a leaked table or cache holds says nothing.
+
+The audio view must still speak the digits, so a one-way hash is not enough.
+Each stored answer is sealed with a fresh random nonce: the digits, read as
+one number, are shifted mod 10**n by a pad drawn from HMAC-SHA256 of the nonce
+under a key derived from SECRET_KEY (``salted_hmac``). Stored form::
+
+    s1$<nonce>$<sealed digits>$<tag>
+
+The tag (HMAC of the rest) tells which secret sealed it, so answers sealed
+before a SECRET_KEY rotation still open with SECRET_KEY_FALLBACKS, and a
+tampered or foreign value opens to nothing. Without SECRET_KEY the sealed
+digits are uniformly random whatever the answer: a one-time pad per row.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from django.conf import settings
+from django.utils.crypto import salted_hmac
+
+PREFIX = "s1"
+# Sealed answers of four digits are 3 + 17 + 5 + 13 = 38 characters.
+MAX_LENGTH = 64
+_SALT = "gancaptcha_field.sealing.answer"
+_NONCE_BYTES = 12
+_TAG_CHARS = 12
+
+
+def _secrets() -> list[str]:
+    return [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+
+
+def _pad(nonce: str, width: int, secret: str) -> int:
+    digest = salted_hmac(_SALT, f"pad${nonce}", secret, algorithm="sha256").digest()
+    # 256 bits mod 10**width: the bias is below 2**-240.
+    return int.from_bytes(digest, "big") % 10**width
+
+
+def _tag(body: str, secret: str) -> str:
+    mac = salted_hmac(_SALT, f"tag${body}", secret, algorithm="sha256")
+    return mac.hexdigest()[:_TAG_CHARS]
+
+
+def seal(answer: str) -> str:
+    """The stored form of an answer of ASCII digits (ValueError otherwise)."""
+    if not answer or not (answer.isascii() and answer.isdigit()):
+        raise ValueError("only answers of ASCII digits are sealed")
+    secret = settings.SECRET_KEY
+    nonce = secrets.token_urlsafe(_NONCE_BYTES)
+    width = len(answer)
+    sealed = (int(answer) + _pad(nonce, width, secret)) % 10**width
+    body = f"{PREFIX}${nonce}${sealed:0{width}d}"
+    return f"{body}${_tag(body, secret)}"
+
+
+def unseal(stored: object) -> str | None:
+    """The answer a sealed value holds; None if it is not one of ours."""
+    if not isinstance(stored, str):
+        return None
+    parts = stored.split("$")
+    if len(parts) != 4 or parts[0] != PREFIX:
+        return None
+    _, nonce, sealed, tag = parts
+    if not sealed or not (sealed.isascii() and sealed.isdigit()):
+        return None
+    body = stored.rsplit("$", 1)[0]
+    for secret in _secrets():
+        if hmac.compare_digest(_tag(body, secret), tag):
+            width = len(sealed)
+            return f"{(int(sealed) - _pad(nonce, width, secret)) % 10**width:0{width}d}"
+    return None
+
+
+def matches(stored: object, answer: str) -> bool:
+    """Whether answer opens stored; compared in constant time."""
+    expected = unseal(stored)
+    if expected is None:
+        return False
+    # Bytes: compare_digest() refuses non-ASCII str.
+    return hmac.compare_digest(
+        expected.encode(), answer.encode("utf-8", "surrogatepass")
+    )
