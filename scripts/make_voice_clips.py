@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Make the spoken-digit clips shipped in gancaptcha_field/voice/ (run once).
 
+Writes <language>/v<N>/<digit>.wav (one folder per voice) and
+<language>/babble/<NN>.wav (words that are not digits).
+
 Needs espeak-ng (Debian: ``apt-get install -y espeak-ng``) and numpy; serving
 reads the WAV files this writes and needs neither espeak-ng nor this script.
 
@@ -48,7 +51,45 @@ WORDS = {
         "nueve",
     ),
 }
-VOICES = {"en": "en-us", "es": "es"}
+# Several voices per language (espeak-ng voice + variant), one chosen per digit
+# at serving, so that no single template fits every digit of a challenge.
+VOICES = {
+    "en": ("en-us", "en-us+m3", "en+f2", "en-gb-scotland+f4"),
+    "es": ("es", "es+m3", "es-419+f2", "es+f4"),
+}
+# Words that are not digits (and do not rhyme with one), in the same voices:
+# the babble laid under the digits at serving, real speech that a listener
+# tells apart by meaning and a matcher only by shape.
+BABBLE = {
+    "en": (
+        "apple",
+        "river",
+        "table",
+        "window",
+        "garden",
+        "yellow",
+        "morning",
+        "paper",
+        "button",
+        "candle",
+        "orange",
+        "pocket",
+    ),
+    "es": (
+        "casa",
+        "mesa",
+        "perro",
+        "libro",
+        "agua",
+        "verde",
+        "calle",
+        "luna",
+        "jardin",
+        "camisa",
+        "playa",
+        "ventana",
+    ),
+}
 WORDS_PER_MINUTE = 140  # a little slower than espeak-ng's default 175
 SILENCE_LEVEL = 0.02  # of full scale; quieter edges are trimmed
 PEAK = 0.9
@@ -137,16 +178,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     with tempfile.TemporaryDirectory() as tmp:
         for language, words in WORDS.items():
-            folder = args.output / language
+            for index, voice in enumerate(VOICES[language]):
+                folder = args.output / language / f"v{index}"
+                folder.mkdir(parents=True, exist_ok=True)
+                for digit, word in enumerate(words):
+                    signal = speak(espeak, voice, word, Path(tmp))
+                    write_wav(folder / f"{digit}.wav", signal, SAMPLE_RATE)
+                    seconds = signal.size / SAMPLE_RATE
+                    print(f"{language}/v{index}/{digit}.wav  {word:7} {seconds:.2f} s")
+            folder = args.output / language / "babble"
             folder.mkdir(parents=True, exist_ok=True)
-            for digit, word in enumerate(words):
-                signal = speak(espeak, VOICES[language], word, Path(tmp))
-                write_wav(folder / f"{digit}.wav", signal, SAMPLE_RATE)
-                seconds = signal.size / SAMPLE_RATE
-                print(f"{language}/{digit}.wav  {word:7}  {seconds:.2f} s")
+            for index, word in enumerate(BABBLE[language]):
+                voice = VOICES[language][index % len(VOICES[language])]
+                signal = speak(espeak, voice, word, Path(tmp))
+                write_wav(folder / f"{index:02d}.wav", signal, SAMPLE_RATE)
     (args.output / "SOURCE.txt").write_text(
         f"Made by scripts/make_voice_clips.py with {version};\n"
-        f"voices {VOICES}, {WORDS_PER_MINUTE} words per minute, "
+        f"voices {VOICES},\nbabble words {BABBLE},\n"
+        f"{WORDS_PER_MINUTE} words per minute, "
         f"{SAMPLE_RATE} Hz mono 16-bit PCM.\n"
     )
     return 0

@@ -54,11 +54,31 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json", type=Path, default=None, help="Also write the figures here."
         )
+        parser.add_argument(
+            "--audio",
+            action="store_true",
+            help="Attack the audio instead: template matching (ncc, dtw) and file "
+            "size against --count challenges per language, end to end through "
+            "the audio view and a form (lab/audio.py).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Run the attack and print the table."""
         from gancaptcha_field.lab import attack
 
+        if options["audio"]:
+            from gancaptcha_field.lab import audio
+
+            require_tables()
+            config = audio.AudioAttackConfig(
+                count=options["count"], json_path=options["json"]
+            )
+            try:
+                report = audio.run(config, self.stdout.write)
+            except audio.AudioAttackError as exc:
+                raise CommandError(str(exc)) from exc
+            self.stdout.write(audio.format_table(report))
+            return
         model_dir = conf.MODEL_DIR
         if model_dir is None:
             raise CommandError("GANCAPTCHA_MODEL_DIR is not configured.")
