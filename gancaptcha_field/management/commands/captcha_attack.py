@@ -44,6 +44,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--challenges",
+            "--count",  # the name before the battery
             type=_positive,
             default=None,
             help="Test challenges every attacker answers (500; 12 with --quick).",
