@@ -260,7 +260,9 @@ def _robust_spec(config: BatteryConfig) -> attackers.Spec:
         return attackers.Spec(
             "lenet", config.seed + 3, 1, adversarial=True, train_digits=2000
         )
-    return attackers.Spec("lenet", config.seed + 3, 2, adversarial=True)
+    return attackers.Spec(
+        "lenet", config.seed + 3, 1, adversarial=True, train_digits=30000
+    )
 
 
 SHIPPED = "shipped reader (from the public repository)"
@@ -498,8 +500,8 @@ def _model_rows(
             continue
         own = training[:n]
         began = time.process_time()
-        # The combination from at most 100 of them: cutting is the slow part.
-        (combo, rates) = choose_combination({"base": base}, own[:100])["base"]
+        # The combination from at most 50 of them: cutting is the slow part.
+        (combo, rates) = choose_combination({"base": base}, own[:50])["base"]
         x, y = _pieces(own, combo)
         tuned = attackers.fine_tune(base, x, y, config.seed + n)
         row = Row(
@@ -520,7 +522,7 @@ def _model_rows(
     own_calibration = made[: min(50, max(1, count // 5))]
     (combo, rates) = choose_combination({"base": base}, own_calibration)["base"]
     x, y = _pieces(made, combo)
-    tuned = attackers.fine_tune(base, x, y, config.seed + 7, max_steps=1500)
+    tuned = attackers.fine_tune(base, x, y, config.seed + 7)
     row = Row(
         f"self-labelling, {count} own challenges",
         "self-labelling",

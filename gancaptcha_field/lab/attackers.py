@@ -59,7 +59,7 @@ def build(arch: str) -> Any:
         x = layers.Dense(84, activation="relu")(x)
     elif arch == "wide":
         x = inputs
-        for filters in (32, 64):
+        for filters in (16, 32):
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
             x = layers.BatchNormalization()(x)
             x = layers.Activation("relu")(x)
