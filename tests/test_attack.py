@@ -273,7 +273,7 @@ def test_the_quick_battery_prints_one_table(
         assert pre in vision.PREPROCESSING and seg in vision.SEGMENTATIONS
     adaptive = [r for r in report["rows"] if r["kind"] == "adaptive"]
     assert [r["status"] for r in adaptive] == ["ran", "ran", "not run"]
-    assert [p["labels"] for p in report["adaptive_curve"]] == [2, 4]
+    assert [p["labels"] for p in report["adaptive_curve"]] == [0, 2, 4]
     text = out.getvalue()
     assert "CPU-s/attempt" in text and "best combination" in text
     assert "not enabled" in text

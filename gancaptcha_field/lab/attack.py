@@ -386,7 +386,13 @@ def run(
     have = bank.size(bank_dir)
     if have < base_need:
         log(f"bank {bank_dir}: {have} challenges, drawing up to {base_need}")
-        bank.fill(bank_dir, base_need, 50, log)
+        began, wall = time.process_time(), time.monotonic()
+        made = bank.fill(bank_dir, base_need, 50, log)
+        log(
+            f"drew {made} challenges with the site's pipeline: "
+            f"{(time.process_time() - began) / max(made, 1):.3f} CPU-s and "
+            f"{(time.monotonic() - wall) / max(made, 1):.3f} s each"
+        )
     pngs, answers = bank.load(bank_dir)
     items = list(zip(pngs, answers, strict=True))
     calibration = items[: config.calibration]
@@ -486,6 +492,9 @@ def _model_rows(
         log(f"{name}: {row.solved}/{row.attempts} with {row.combination}")
     base_name = f"stock {ARCH_NAMES['wide']}"
     base = models[base_name]
+    # No labels at all: the stock model the adaptive attacker starts from.
+    (stock,) = (r for r in rows if r.name == base_name)
+    curve.append({"labels": 0, "solve_rate": stock.solved / stock.attempts})
     for n in config.adaptive:
         if n > len(training):
             rows.append(

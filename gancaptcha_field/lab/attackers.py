@@ -151,8 +151,13 @@ def predict(model: Any, digits: np.ndarray) -> np.ndarray:
     if len(digits) == 0:
         return np.zeros(0, np.int64)
     x = digits.reshape(-1, 28, 28, 1).astype(np.float32)
-    logits = model.predict_on_batch(x) if len(x) <= 4096 else model.predict(x, 512)
-    return np.asarray(logits).argmax(axis=1)
+    # Eager calls: no function traced (and retraced per batch size) per model.
+    return np.concatenate(
+        [
+            np.asarray(model(x[i : i + 1024], training=False)).argmax(axis=1)
+            for i in range(0, len(x), 1024)
+        ]
+    )
 
 
 def mnist(path: Path, limit: int) -> tuple[np.ndarray, np.ndarray]:
