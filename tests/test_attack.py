@@ -1,4 +1,4 @@
-"""The attacker's figures: PNG decoding, scoring, and the command end to end."""
+"""The attacker lab: cutting PNGs, the interval, and the battery through the form."""
 
 from __future__ import annotations
 
@@ -13,82 +13,42 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from gancaptcha_field import constants
-from gancaptcha_field.lab import attack
+from gancaptcha_field.lab import attack, bank, vision
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.supply.render import compose_png
 
 ROOT = Path(__file__).resolve().parent.parent
+MNIST = ROOT / "ml_models" / constants.BUNDLED_DATA_FILE
 
 
 @pytest.fixture(scope="module")
-def mnist() -> Any:
-    """The bundled offline copy of MNIST."""
-    from gancaptcha_field.training import data
-
-    return data.load_npz(ROOT / "ml_models" / constants.BUNDLED_DATA_FILE)
-
-
-@pytest.fixture(scope="module")
-def mnist_test(mnist: Any) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST's test split."""
-    return mnist.x_test, mnist.y_test
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """40 MNIST test digits (uint8, white on black) and their labels."""
+    with np.load(MNIST) as data:
+        return data["x_test"][:40], data["y_test"][:40]
 
 
-@pytest.fixture(scope="module")
-def tiny_judge(tmp_path_factory: pytest.TempPathFactory, mnist: Any) -> Path:
-    """The judge's network trained for one epoch on 1000 digits (seconds).
+def _strip(parts: list[np.ndarray], gaps: list[int]) -> bytes:
+    """Digits side by side with chosen gaps (negative: overlap), dark on light."""
+    height = constants.IMAGE_SIZE
+    width = sum(p.shape[1] for p in parts) + sum(gaps) + 8
+    canvas = np.zeros((height, width), np.float32)
+    x = 4
+    for i, part in enumerate(parts):
+        canvas[:, x : x + part.shape[1]] = np.maximum(
+            canvas[:, x : x + part.shape[1]], part / 255.0
+        )
+        x += part.shape[1] + (gaps[i] if i < len(gaps) else 0)
+    from PIL import Image
 
-    Without classifiers.train_classifier("judge"): its augmentation step builds
-    layers inside tf.data's traced function, which TensorFlow refuses.
-    """
-    import keras
-
-    from gancaptcha_field.training import classifiers, networks
-
-    keras.utils.set_random_seed(5)
-    model = networks.build_judge()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    x, y = mnist.x_train[:1000], mnist.y_train[:1000]
-    model.fit(classifiers.as_input(x), y, epochs=1, batch_size=32, verbose=0)
-    path = tmp_path_factory.mktemp("judge") / "judge.keras"
-    model.save(path)
-    return path
+    buffer = io.BytesIO()
+    Image.fromarray((255 - canvas * 255).astype(np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
-@pytest.mark.parametrize("scale", [1, 2, 3])
-def test_decode_png_recovers_the_digits(
-    mnist_test: tuple[np.ndarray, np.ndarray], scale: int
-) -> None:
-    digits = mnist_test[0][:4]
-    decoded = attack.decode_png(compose_png(digits, scale))
-    assert decoded.shape == (4, 28, 28)
-    assert decoded.dtype == np.float32
-    # White on black again, cell by cell, in order.
-    error = np.abs(decoded - digits / 255.0).mean(axis=(1, 2))
-    assert (error < 0.03).all(), error
-    shuffled = np.abs(decoded - digits[::-1] / 255.0).mean()
-    assert shuffled > 0.1
-
-
-def test_score_counts_challenges_and_digits() -> None:
-    answers = np.array([[1, 2, 3, 4], [5, 6, 7, 8], [0, 0, 0, 0]])
-    cells = np.zeros((3, 4, 28, 28), np.float32)
-    truth = answers.reshape(-1)
-
-    perfect = attack.score("perfect", lambda images: truth, cells, answers)
-    assert (perfect.solved, perfect.digits_right) == (3, 12)
-    assert perfect.solve_rate == 1.0 and perfect.digit_accuracy == 1.0
-
-    zeros = attack.score("zeros", lambda images: np.zeros(len(images)), cells, answers)
-    assert (zeros.solved, zeros.digits_right) == (1, 4)
-    assert zeros.solve_rate == pytest.approx(1 / 3)
-    assert zeros.per_digit["0"] == 1.0 and zeros.per_digit["5"] == 0.0
-    assert "9" not in zeros.per_digit  # never asked
-
-    one_off = truth.copy()
-    one_off[5] = 9  # the second challenge's second digit
-    near = attack.score("near", lambda images: one_off, cells, answers)
-    assert (near.solved, near.digits_right) == (2, 11)
+def _tight(digit: np.ndarray) -> np.ndarray:
+    columns = np.flatnonzero(digit.max(axis=0) > 0)
+    return digit[:, columns[0] : columns[-1] + 1]
 
 
 def test_wilson_interval() -> None:
@@ -99,56 +59,233 @@ def test_wilson_interval() -> None:
         pytest.approx(0.4038, abs=1e-4),
         pytest.approx(0.5962, abs=1e-4),
     )
+    low, high = attack.wilson_interval(100, 100)
+    assert high == pytest.approx(1.0) and low == pytest.approx(0.9630, abs=1e-4)
     assert attack.wilson_interval(0, 0) == (0.0, 1.0)
 
 
-@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.parametrize("segmentation", sorted(vision.SEGMENTATIONS))
+@pytest.mark.parametrize("preprocessing", sorted(vision.PREPROCESSING))
+def test_every_combination_gives_four_centred_digits(
+    digits: tuple[np.ndarray, np.ndarray], preprocessing: str, segmentation: str
+) -> None:
+    # Uneven gaps and a width that is no multiple of 28.
+    png = _strip([_tight(d) for d in digits[0][:4]], [3, 11, 6])
+    out = vision.cut(png, preprocessing, segmentation)
+    assert out.shape == (4, 28, 28) and out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert (out.sum(axis=(1, 2)) > 0).all()  # no empty piece
+
+
+@pytest.mark.parametrize("segmentation", ["components", "projection"])
+def test_gap_finding_segmentations_cut_at_the_gaps(
+    digits: tuple[np.ndarray, np.ndarray], segmentation: str
+) -> None:
+    parts = [_tight(d) for d in digits[0][4:8]]
+    png = _strip(parts, [6, 14, 8])
+    pieces = vision.SEGMENTATIONS[segmentation](vision.decode(png))
+    assert len(pieces) == 4
+    # Each piece holds exactly the ink of its digit, in order.
+    for piece, part in zip(pieces, parts, strict=True):
+        assert piece.sum() == pytest.approx(part.sum() / 255.0, rel=0.02)
+
+
+def test_components_split_touching_digits(
+    digits: tuple[np.ndarray, np.ndarray],
+) -> None:
+    parts = [_tight(d) for d in digits[0][12:16]]
+    # The middle two overlap by 4 columns: one blob, which must be cut in two.
+    png = _strip(parts, [6, -4, 6])
+    image = vision.decode(png)
+    _, count = vision.label_components(image > vision.INK)
+    assert count < 4  # they do touch
+    pieces = vision.SEGMENTATIONS["components"](image)
+    assert len(pieces) == 4
+    starts = [4]
+    for part, gap in zip(parts[:-1], [6, -4, 6], strict=True):
+        starts.append(starts[-1] + part.shape[1] + gap)
+    centres = []
+    for piece in pieces:
+        columns = np.flatnonzero(piece.max(axis=0) > 0)
+        centres.append((columns[0] + columns[-1]) / 2)
+    for centre, start, part in zip(centres, starts, parts, strict=True):
+        assert start - 2 <= centre <= start + part.shape[1] + 2
+
+
+def test_an_equal_cut_of_a_served_strip_recovers_the_digits(
+    digits: tuple[np.ndarray, np.ndarray],
+) -> None:
+    out = vision.cut(compose_png(digits[0][:4], 2), "none", "equal")
+    for mine, theirs in zip(out, digits[0][:4] / 255.0, strict=True):
+        assert np.corrcoef(mine.ravel(), theirs.ravel())[0, 1] > 0.8
+
+
+def test_mnist_centre_fits_20px_and_centres_the_mass() -> None:
+    piece = np.zeros((50, 90), np.float32)
+    piece[5:45, 60:70] = 1.0  # a tall bar far right
+    out = vision.mnist_centre(piece)
+    rows = np.flatnonzero(out.max(axis=1) > 0.05)
+    assert rows[-1] - rows[0] + 1 <= 20
+    ys, xs = np.indices(out.shape)
+    assert (ys * out).sum() / out.sum() == pytest.approx(14.0, abs=0.6)
+    assert (xs * out).sum() / out.sum() == pytest.approx(14.0, abs=0.6)
+    assert not vision.mnist_centre(np.zeros((10, 10), np.float32)).any()
+
+
+def _bank(directory: Path, digits: tuple[np.ndarray, np.ndarray], n: int) -> None:
+    """A bank of MNIST challenges (labels known) laid out as served."""
+    images, labels = digits
+    pngs, answers = [], []
+    for i in range(n):
+        block = [(i * 4 + j) % len(labels) for j in range(4)]
+        pngs.append(compose_png(images[block], 2))
+        answers.append("".join(str(int(labels[k])) for k in block))
+    assert "0000" not in answers
+    bank.append(directory, pngs, answers)
+
+
+class Oracle:
+    """Knows every answer: looks the served PNG up by its bytes."""
+
+    def __init__(self, directory: Path) -> None:
+        pngs, answers = bank.load(directory)
+        self.answers = dict(zip(pngs, answers, strict=True))
+
+    def solve(self, pngs: Any) -> list[str]:
+        return [self.answers[p] for p in pngs]
+
+
+class Constant:
+    def solve(self, pngs: Any) -> list[str]:
+        return ["0000" for _ in pngs]
+
+
 @pytest.mark.django_db
-def test_the_command_attacks_real_challenges(tiny_judge: Path, tmp_path: Path) -> None:
-    out = io.StringIO()
-    report_path = tmp_path / "figures" / "attack.json"
-    call_command(
-        "captcha_attack",
-        count=8,
-        judge=tiny_judge,
-        reader=tiny_judge,  # stands in for the shipped reader: same interface
-        json=report_path,
-        stdout=out,
+def test_the_site_decides_an_oracle_wins_and_a_constant_loses(
+    digits: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    _bank(tmp_path / "bank", digits, 10)
+    config = attack.BatteryConfig(
+        cache_dir=tmp_path,
+        mnist_path=MNIST,
+        challenges=8,
+        calibration=2,
+        adaptive=(),
+        bank_dir=tmp_path / "bank",
+        json_path=tmp_path / "out" / "report.json",
     )
-    report = json.loads(report_path.read_text())
-    assert report["challenges"] == 8
-    assert report["random_guess_rate"] == pytest.approx(1e-4)
-    assert [s["name"].split()[0] for s in report["scores"]] == ["judge", "shipped"]
-    for figures in report["scores"]:
-        assert figures["challenges"] == 8
-        assert 0 <= figures["solved"] <= 8
-        assert 0 <= figures["digits_right"] <= 32
-        assert figures["digit_accuracy"] == pytest.approx(figures["digits_right"] / 32)
-        low, high = figures["solve_rate_95"]
-        assert low <= figures["solve_rate"] <= high
-    # The same judge read the same images twice: the same figures.
-    assert report["scores"][0]["solved"] == report["scores"][1]["solved"]
-    # Even a one-epoch judge reads far more than chance (10%): the cells are
-    # cut and scaled right.
-    assert report["scores"][0]["digit_accuracy"] > 0.3
-    text = out.getvalue()
-    assert "collected 8/8 challenges" in text
-    assert "random guess" in text and "0.01%" in text
-    assert f"Wrote {report_path}" in text
-    # Nothing the attack issued stays live.
+    report = attack.run(
+        config,
+        lambda _: None,
+        solvers={"oracle": Oracle(tmp_path / "bank"), "constant": Constant()},
+    )
+    on_disk = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert on_disk == report
+    rows = {r["name"]: r for r in report["rows"]}
+    assert rows["oracle"]["solved"] == rows["oracle"]["attempts"] == 8
+    assert rows["oracle"]["solve_rate"] == 1.0
+    assert rows["oracle"]["digit_accuracy"] == 1.0
+    assert rows["constant"]["solved"] == 0 and rows["constant"]["attempts"] == 8
+    assert rows["constant"]["cpu_s_per_success"] is None
+    assert rows["proof-of-work (native solver)"]["status"] == "not enabled"
+    assert rows["audio attacker"]["status"] == "not run"
+    # Every served key was used up by its one submission.
     assert not Challenge.objects.exists()
 
 
+@pytest.mark.django_db
+def test_a_wrong_answer_fails_even_when_the_lab_knows_better(
+    digits: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    # One digit off on every challenge: the site, not the label, decides.
+    class OneOff(Oracle):
+        def solve(self, pngs: Any) -> list[str]:
+            return [a[:3] + str((int(a[3]) + 1) % 10) for a in super().solve(pngs)]
+
+    _bank(tmp_path / "bank", digits, 5)
+    config = attack.BatteryConfig(
+        cache_dir=tmp_path,
+        mnist_path=MNIST,
+        challenges=4,
+        calibration=1,
+        adaptive=(),
+        bank_dir=tmp_path / "bank",
+    )
+    report = attack.run(
+        config, lambda _: None, solvers={"off": OneOff(tmp_path / "bank")}
+    )
+    (row, *_) = report["rows"]
+    assert (row["solved"], row["digits_right"]) == (0, 12)
+
+
+@pytest.mark.django_db
+def test_the_pow_slot_says_whether_it_is_enabled(settings: Any) -> None:
+    assert attack.pow_row().status == "not enabled"
+    settings.GANCAPTCHA_POW = True
+    row = attack.pow_row()
+    assert row.status in {"not run", "ran"}
+
+
 @pytest.mark.usefixtures("captcha_models")
 @pytest.mark.django_db
-def test_the_command_refuses_a_damaged_judge(tmp_path: Path) -> None:
-    judge = tmp_path / "judge.keras"
-    judge.write_bytes(b"not a keras file")
-    with pytest.raises(CommandError, match="could not load the judge"):
-        call_command("captcha_attack", count=1, judge=judge, stdout=io.StringIO())
+def test_the_quick_battery_prints_one_table(
+    digits: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    _bank(tmp_path / "bank", digits, 12)  # 4 calibration, 4 test, 4 to train on
+    out = io.StringIO()
+    call_command(
+        "captcha_attack",
+        "--quick",
+        "--challenges=4",
+        "--calibration=4",
+        "--adaptive=2,4,9",
+        "--self-labelled=8",
+        f"--cache-dir={tmp_path / 'cache'}",
+        f"--bank-dir={tmp_path / 'bank'}",
+        f"--json={tmp_path / 'report.json'}",
+        stdout=out,
+    )
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["schema"] == attack.SCHEMA_VERSION
+    assert report["test_challenges"] == 4
+    kinds = [r["kind"] for r in report["rows"]]
+    assert kinds == [
+        "stock",
+        "stock",
+        "stock",
+        "robust",
+        "shipped",
+        "adaptive",
+        "adaptive",
+        "adaptive",
+        "self-labelling",
+        "pow",
+        "audio",
+    ]
+    for row in report["rows"]:
+        if row["status"] != "ran":
+            continue
+        assert row["attempts"] == 4 and 0 <= row["solved"] <= 4
+        low, high = row["interval_95"]
+        assert low <= row["solve_rate"] <= high
+        assert row["cpu_s_per_attempt"] > 0
+        pre, seg = row["combination"].split("+")
+        assert pre in vision.PREPROCESSING and seg in vision.SEGMENTATIONS
+    adaptive = [r for r in report["rows"] if r["kind"] == "adaptive"]
+    assert [r["status"] for r in adaptive] == ["ran", "ran", "not run"]
+    assert [p["labels"] for p in report["adaptive_curve"]] == [0, 2, 4]
+    text = out.getvalue()
+    assert "CPU-s/attempt" in text and "best combination" in text
+    assert "not enabled" in text
+    # The attacker models were cached outside the serving model directory.
+    cached = sorted(p.name for p in (tmp_path / "cache" / "models").glob("*.keras"))
+    assert len(cached) == 4
+    assert not Challenge.objects.exists()
 
 
 @pytest.mark.django_db
-def test_the_command_refuses_a_zero_count() -> None:
+def test_the_command_refuses_bad_counts() -> None:
     with pytest.raises(CommandError):
-        call_command("captcha_attack", "--count", "0", stdout=io.StringIO())
+        call_command("captcha_attack", "--challenges", "0", stdout=io.StringIO())
+    with pytest.raises(CommandError):
+        call_command("captcha_attack", "--adaptive", "25,x", stdout=io.StringIO())

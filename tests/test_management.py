@@ -37,7 +37,7 @@ def test_commands_ask_for_migrate_when_tables_are_missing(
     judge = tmp_path / "judge.keras"
     judge.write_bytes(b"not a keras file")
     options: dict[str, Any] = {
-        "captcha_attack": {"count": 1, "judge": judge},
+        "captcha_attack": {"challenges": 1, "quick": True},
         "captcha_fill_pool": {"size": 1},
         "captcha_cleanup": {},
     }[command]

@@ -1,58 +1,100 @@
-"""Measure how well outside classifiers solve real challenges (attack.py)."""
+"""Run the attacker lab and print its one table (gancaptcha_field/lab/attack.py)."""
 
 from __future__ import annotations
 
-from argparse import ArgumentParser
+from argparse import ArgumentParser, ArgumentTypeError
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from gancaptcha_field import constants
 from gancaptcha_field.conf import conf
 from gancaptcha_field.management import require_tables
 
+DEFAULT_CACHE = Path.home() / ".cache" / "gancaptcha-lab"
+
 
 def _positive(value: str) -> int:
-    number = int(value)
+    try:
+        number = int(value)
+    except ValueError:
+        raise ArgumentTypeError(f"not a whole number: {value!r}") from None
     if number < 1:
-        raise ValueError(value)
+        raise ArgumentTypeError(f"must be at least 1: {value}")
     return number
 
 
+def _counts(value: str) -> tuple[int, ...]:
+    if not value.strip():
+        return ()
+    return tuple(_positive(part) for part in value.split(","))
+
+
 class Command(BaseCommand):
-    """Thin adapter: flags to an AttackConfig, the figures to stdout."""
+    """Thin adapter: flags to a BatteryConfig, the table to stdout."""
 
     help = (
-        "Issue N real challenges and read each PNG alone with an independent "
-        "MNIST classifier (the judge) and with the shipped reader; print the "
-        "share solved end to end, per-digit accuracy and the random-guess rate."
+        "The attacker lab: stock MNIST classifiers (best preprocessing and "
+        "segmentation each), a robust one, an adaptive one trained on N labelled "
+        "challenges and a self-labelling one solve challenges end to end from the "
+        "PNG as served, through GanCaptchaField. Prints one table."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
-            "--count", type=_positive, default=1000, help="Challenges to issue (1000)."
+            "--challenges",
+            "--count",  # the name before the battery
+            type=_positive,
+            default=None,
+            help="Test challenges every attacker answers (500; 12 with --quick).",
         )
         parser.add_argument(
-            "--judge",
+            "--calibration",
+            type=_positive,
+            default=None,
+            help="Labelled challenges for choosing combinations (50; 6 with --quick).",
+        )
+        parser.add_argument(
+            "--adaptive",
+            type=_counts,
+            default=None,
+            help="Comma-separated label counts for the adaptive attacker "
+            "(25,250,2500; 2,4 with --quick; empty for none).",
+        )
+        parser.add_argument(
+            "--self-labelled",
+            type=_positive,
+            default=None,
+            help="Synthetic challenges the self-labelling attacker makes "
+            "(2500; 20 with --quick).",
+        )
+        parser.add_argument(
+            "--seed", type=int, default=1, help="Seed of every attacker model (1)."
+        )
+        parser.add_argument(
+            "--quick",
+            action="store_true",
+            help="Tiny models on 2000 MNIST digits and few challenges (tests).",
+        )
+        parser.add_argument(
+            "--cache-dir",
+            type=Path,
+            default=DEFAULT_CACHE,
+            help=f"Attacker models and the challenge bank ({DEFAULT_CACHE}).",
+        )
+        parser.add_argument(
+            "--bank-dir",
             type=Path,
             default=None,
-            help="The judge model (.keras); trained there on first use. "
-            "Default: .cache/judge.keras beside GANCAPTCHA_MODEL_DIR.",
+            help="Labelled challenges drawn ahead (default: a bank per models and "
+            "renderer under --cache-dir); drawn when short.",
         )
         parser.add_argument(
-            "--reader",
-            type=Path,
-            default=None,
-            help="The reader an attacker holding our files would use. "
-            "Default: GANCAPTCHA_MODEL_DIR/reader.keras (skipped if absent).",
+            "--json", type=Path, default=None, help="Also write the report here."
         )
         parser.add_argument(
-            "--data",
-            default="bundled",
-            help="MNIST for training the judge: bundled, keras or a path (bundled).",
-        )
-        parser.add_argument(
-            "--json", type=Path, default=None, help="Also write the figures here."
+            "--markdown", type=Path, default=None, help="Also write the table here."
         )
         parser.add_argument(
             "--audio",
@@ -63,7 +105,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        """Run the attack and print the table."""
+        """Run the battery and print the table."""
         from gancaptcha_field.lab import attack
 
         if options["audio"]:
@@ -82,18 +124,33 @@ class Command(BaseCommand):
         model_dir = conf.MODEL_DIR
         if model_dir is None:
             raise CommandError("GANCAPTCHA_MODEL_DIR is not configured.")
-        require_tables()  # before the judge, which may take minutes to train
-        config = attack.AttackConfig(
-            count=options["count"],
-            judge_path=options["judge"],
-            reader_path=options["reader"],
-            data=options["data"],
+        require_tables()  # before any model trains for minutes
+        quick = options["quick"]
+
+        def pick(name: str, full: Any, small: Any) -> Any:
+            value = options[name]
+            return value if value is not None else (small if quick else full)
+
+        config = attack.BatteryConfig(
+            cache_dir=options["cache_dir"],
+            mnist_path=model_dir / constants.BUNDLED_DATA_FILE,
+            challenges=pick("challenges", 500, 12),
+            calibration=pick("calibration", 50, 6),
+            adaptive=pick("adaptive", (25, 250, 2500), (2, 4)),
+            self_labelled=pick("self_labelled", 2500, 20),
+            seed=options["seed"],
+            quick=quick,
+            bank_dir=options["bank_dir"],
             json_path=options["json"],
+            markdown_path=options["markdown"],
         )
+        if not config.mnist_path.is_file():
+            raise CommandError(f"MNIST is missing: {config.mnist_path}")
         try:
-            report = attack.run(config, model_dir, self.stdout.write)
+            report = attack.run(config, self.stdout.write)
         except attack.AttackError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(attack.format_table(report))
-        if config.json_path is not None:
-            self.stdout.write(f"Wrote {config.json_path}")
+        for path in (config.json_path, config.markdown_path):
+            if path is not None:
+                self.stdout.write(f"Wrote {path}")

@@ -1,0 +1,78 @@
+"""A bank of labelled challenges drawn ahead by the site's own pipeline.
+
+Drawing is the slow part of the lab (about 0.4 CPU-s per challenge here), so
+challenges are rendered in batches with ``supply.render.render_answers`` (the
+path the pool fill uses) and kept as files, the PNG exactly as served beside
+its answer. The battery serves each one through the real image view under a
+fresh key, so a bank is only a head start, never a short cut past the site.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+Log = Callable[[str], None]
+
+
+def _batch_files(directory: Path) -> list[Path]:
+    return sorted(directory.glob("batch-*.npz")) if directory.is_dir() else []
+
+
+def load(directory: Path) -> tuple[list[bytes], list[str]]:
+    """Every banked challenge: PNGs as served (1x) and their answers."""
+    pngs: list[bytes] = []
+    answers: list[str] = []
+    for path in _batch_files(directory):
+        with np.load(path) as data:
+            blob = data["png"].tobytes()
+            ends = data["ends"]
+            starts = np.concatenate([[0], ends[:-1]])
+            pngs.extend(blob[s:e] for s, e in zip(starts, ends, strict=True))
+            answers.extend(str(a) for a in data["answers"])
+    return pngs, answers
+
+
+def size(directory: Path) -> int:
+    """How many challenges the bank holds."""
+    total = 0
+    for path in _batch_files(directory):
+        with np.load(path) as data:
+            total += len(data["answers"])
+    return total
+
+
+def append(directory: Path, pngs: list[bytes], answers: list[str]) -> None:
+    """Add one batch of labelled PNGs, whole or not at all."""
+    if len(pngs) != len(answers):
+        raise ValueError("one answer per PNG")
+    directory.mkdir(parents=True, exist_ok=True)
+    index = len(_batch_files(directory))
+    path = directory / f"batch-{index:05d}-{os.getpid()}.npz"
+    tmp = directory / f".tmp-{os.getpid()}.npz"
+    np.savez(
+        tmp,
+        png=np.frombuffer(b"".join(pngs), np.uint8),
+        ends=np.cumsum([len(p) for p in pngs]),
+        answers=np.array(answers),
+    )
+    os.replace(tmp, path)  # whole batches only: no half-written files
+
+
+def fill(directory: Path, target: int, batch: int, log: Log) -> int:
+    """Draw with the site's pipeline until the bank holds ``target``; how many made."""
+    from gancaptcha_field.supply.answers import new_answer
+    from gancaptcha_field.supply.render import render_answers
+
+    directory.mkdir(parents=True, exist_ok=True)
+    made = 0
+    while (have := size(directory)) < target:
+        count = min(batch, target - have)
+        rendered = render_answers([new_answer() for _ in range(count)])
+        append(directory, [r.png for r in rendered], [r.answer for r in rendered])
+        made += count
+        log(f"bank: {have + count}/{target} challenges drawn")
+    return made
