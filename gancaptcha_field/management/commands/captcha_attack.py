@@ -100,7 +100,7 @@ class Command(BaseCommand):
             "--audio",
             action="store_true",
             help="Attack the audio instead: template matching (ncc, dtw) and file "
-            "size against --count challenges per language, end to end through "
+            "size against --challenges (100) per language, end to end through "
             "the audio view and a form (lab/audio.py).",
         )
 
@@ -112,8 +112,10 @@ class Command(BaseCommand):
             from gancaptcha_field.lab import audio
 
             require_tables()
+            count = options["challenges"]
             config = audio.AudioAttackConfig(
-                count=options["count"], json_path=options["json"]
+                count=count if count is not None else (4 if options["quick"] else 100),
+                json_path=options["json"],
             )
             try:
                 report = audio.run(config, self.stdout.write)
