@@ -264,5 +264,30 @@ class Settings:
         value: str | int = self._get("CLIENT_IP", "REMOTE_ADDR")
         return value
 
+    @property
+    def POW(self) -> bool:
+        # Opt-in proof-of-work before every answer (pow.py).
+        return self._get("POW", False) is True
+
+    @property
+    def POW_ITERATIONS(self) -> int:
+        # PBKDF2 iterations per try: about 1 ms of one core, native or browser.
+        return int(self._get("POW_ITERATIONS", 2000))
+
+    @property
+    def POW_MIN_TRIES(self) -> int:
+        # Expected tries when the site is quiet.
+        return max(1, int(self._get("POW_MIN_TRIES", 8)))
+
+    @property
+    def POW_MAX_TRIES(self) -> int:
+        # Expected tries at GANCAPTCHA_POW_ATTACK_RATE failures per minute.
+        return max(self.POW_MIN_TRIES, int(self._get("POW_MAX_TRIES", 1000)))
+
+    @property
+    def POW_ATTACK_RATE(self) -> float:
+        # Site-wide failed attempts per minute taken as an attack.
+        return float(self._get("POW_ATTACK_RATE", 60))
+
 
 conf = Settings()
