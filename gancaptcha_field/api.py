@@ -33,6 +33,8 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from gancaptcha_field import audio, challenges, links, ratelimit
+from gancaptcha_field import pow as proof_of_work
+from gancaptcha_field.conf import conf
 from gancaptcha_field.messages import (
     RATE_LIMITED,
     TRY_AGAIN_SHORTLY,
@@ -64,7 +66,15 @@ def challenge_payload(
         "image_data_uri": f"data:image/png;base64,{encoded}",
         "audio_url": request.build_absolute_uri(audio.audio_url(key)),
         "expires_at": challenge.expires_at.isoformat(),
+        **_pow_part(key),
     }
+
+
+def _pow_part(key: str) -> dict[str, Any]:
+    """With GANCAPTCHA_POW, the puzzle the client solves and sends as "pow"."""
+    if not conf.POW:
+        return {}
+    return {"pow": proof_of_work.puzzle_for(key).as_dict()}
 
 
 def _issue_payload(
@@ -85,6 +95,7 @@ def _refresh_payload(
         "image_url": links.image_url(key),
         "image_2x_url": links.image_2x_url(key),
         "audio_url": audio.audio_url(key),
+        **_pow_part(key),
     }
 
 

@@ -28,6 +28,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils import timezone
 
+from gancaptcha_field import pow as proof_of_work
 from gancaptcha_field import ratelimit
 from gancaptcha_field.conf import conf
 from gancaptcha_field.models import KEY_MAX_LENGTH
@@ -88,6 +89,7 @@ class Code(StrEnum):
     MALFORMED = "malformed"  # not a plausible answer: too long, not text, ...
     RATE_LIMITED = "rate_limited"  # too many failures from this client
     UNAVAILABLE = "unavailable"  # the store failed: refused, never passed
+    POW_FAILED = "pow_failed"  # GANCAPTCHA_POW: the proof-of-work was wrong
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,10 @@ def normalise_answer(raw: str) -> str:
 
 
 def attempt(
-    key: object, raw_answer: object, request: HttpRequest | None = None
+    key: object,
+    raw_answer: object,
+    request: HttpRequest | None = None,
+    proof: object = None,
 ) -> Result:
     """Check raw_answer against the challenge key; every rule is here.
 
@@ -184,6 +189,8 @@ def attempt(
     refused unread. The challenge is used up whatever the outcome, and the use
     is committed before this returns. A store failure is UNAVAILABLE: refused,
     never passed. request defaults to the one RateLimitMiddleware is handling.
+    With GANCAPTCHA_POW, ``proof`` (the solved puzzle) is checked before the
+    answer; an attempt without one counts against the ``nojs`` rate instead.
     """
     request = request if request is not None else ratelimit.current_request()
     key_text = key if isinstance(key, str) else ""
@@ -192,7 +199,12 @@ def attempt(
         if verdict is not None and verdict.limited:
             _use_up(key_text)  # no guessing past the limit
             return Result(Code.RATE_LIMITED)
-        result = _check(key_text, _parse_answer(raw_answer))
+        refused = _check_proof(key_text, proof, request) if conf.POW else None
+        if refused is not None:
+            _use_up(key_text)  # a refused proof still uses the challenge up
+            result = refused
+        else:
+            result = _check(key_text, _parse_answer(raw_answer))
     except UseNotCommitted:  # logged by the store, with what to do about it
         return Result(Code.UNAVAILABLE)
     except Exception:  # fail closed: a refusal, never a pass or a 500
@@ -200,7 +212,22 @@ def attempt(
         return Result(Code.UNAVAILABLE)
     if result.ok:
         _on_limiter(request, lambda r: ratelimit.refund(ratelimit.FAIL, r))
+    else:
+        proof_of_work.record_failure()  # raises the site's difficulty
     return result
+
+
+def _check_proof(key: str, proof: object, request: HttpRequest | None) -> Result | None:
+    """A refusal when the proof-of-work does not hold; None to go on."""
+    if proof is None or proof == "":
+        # No JavaScript: still served, under the stricter ``nojs`` rate.
+        verdict = _on_limiter(request, lambda r: ratelimit.hit(ratelimit.NOJS, r))
+        if verdict is not None and verdict.limited:
+            return Result(Code.RATE_LIMITED)
+        return None
+    if not proof_of_work.check(key, proof):
+        return Result(Code.POW_FAILED)
+    return None
 
 
 def verify(key: str, answer: str) -> Result:

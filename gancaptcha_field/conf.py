@@ -24,6 +24,8 @@ DEFAULT_RATELIMIT_RATES: dict[str, str | None] = {
     "create": "30/m",
     "image": "120/m",
     "fail": "10/m",
+    # Only with GANCAPTCHA_POW: answers sent without a proof-of-work.
+    "nojs": "3/m",
 }
 
 STORES = ("database", "cache")
@@ -56,6 +58,14 @@ def _probability(value: object) -> float:
         raise ValueError(f"must be a number, not {value!r}")
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"must be between 0 and 1, not {value!r}")
+    return float(value)
+
+
+def _positive_number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"must be a number, not {value!r}")
+    if not value > 0:
+        raise ValueError(f"must be above 0, not {value!r}")
     return float(value)
 
 
@@ -113,6 +123,11 @@ _TYPED: dict[str, _Typed] = {
     "POOL_ONLY": _Typed(False, parse_bool, False),
     "SYNCHRONOUS_COMMIT": _Typed(False, parse_bool, False),
     "RATELIMIT_ENABLED": _Typed(True, parse_bool, False),
+    "POW": _Typed(False, parse_bool, False),
+    "POW_ITERATIONS": _Typed(2000, _int_at_least(1), 2000),
+    "POW_MIN_TRIES": _Typed(8, _int_at_least(1), 8),
+    "POW_MAX_TRIES": _Typed(1000, _int_at_least(1), 1000),
+    "POW_ATTACK_RATE": _Typed(60, _positive_number, 60),
 }
 
 
@@ -267,27 +282,27 @@ class Settings:
     @property
     def POW(self) -> bool:
         # Opt-in proof-of-work before every answer (pow.py).
-        return self._get("POW", False) is True
+        return bool(self._typed("POW"))
 
     @property
     def POW_ITERATIONS(self) -> int:
         # PBKDF2 iterations per try: about 1 ms of one core, native or browser.
-        return int(self._get("POW_ITERATIONS", 2000))
+        return int(self._typed("POW_ITERATIONS"))
 
     @property
     def POW_MIN_TRIES(self) -> int:
         # Expected tries when the site is quiet.
-        return max(1, int(self._get("POW_MIN_TRIES", 8)))
+        return int(self._typed("POW_MIN_TRIES"))
 
     @property
     def POW_MAX_TRIES(self) -> int:
         # Expected tries at GANCAPTCHA_POW_ATTACK_RATE failures per minute.
-        return max(self.POW_MIN_TRIES, int(self._get("POW_MAX_TRIES", 1000)))
+        return max(self.POW_MIN_TRIES, int(self._typed("POW_MAX_TRIES")))
 
     @property
     def POW_ATTACK_RATE(self) -> float:
         # Site-wide failed attempts per minute taken as an attack.
-        return float(self._get("POW_ATTACK_RATE", 60))
+        return float(self._typed("POW_ATTACK_RATE"))
 
 
 conf = Settings()

@@ -55,7 +55,7 @@ class GanCaptchaSerializerField(serializers.Field):  # type: ignore[type-arg]
         answer = data.get("answer")
         if isinstance(answer, int) and not isinstance(answer, bool):
             answer = str(answer)  # JSON clients may send 1234 as a number
-        code = challenges.attempt(key, answer, request).code
+        code = challenges.attempt(key, answer, request, proof=data.get("pow")).code
         if code is not Code.OK:
             self.fail(CODE_TO_ERROR[code])
         return key

@@ -27,6 +27,7 @@ CODE_TO_ERROR: dict[Code, str] = {
     Code.REQUIRED: "required",
     Code.RATE_LIMITED: "rate_limited",
     Code.UNAVAILABLE: "unavailable",
+    Code.POW_FAILED: "pow_failed",
 }
 
 ERROR_MESSAGES: dict[str, Any] = {
@@ -35,6 +36,7 @@ ERROR_MESSAGES: dict[str, Any] = {
     "required": messages.REQUIRED,
     "unavailable": messages.UNAVAILABLE,
     "rate_limited": messages.RATE_LIMITED,
+    "pow_failed": messages.POW_FAILED,
 }
 
 
@@ -50,7 +52,7 @@ class GanCaptchaField(forms.MultiValueField):
         super().__init__(fields=fields, require_all_fields=True, **kwargs)
         # (key, answer) -> outcome: a form cleaned twice must not look the
         # challenge up twice, as the first look consumed it.
-        self._last: tuple[tuple[object, object], Code] | None = None
+        self._last: tuple[tuple[object, object, object], Code] | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> GanCaptchaField:
         result = super().__deepcopy__(memo)
@@ -63,12 +65,12 @@ class GanCaptchaField(forms.MultiValueField):
 
     def clean(self, value: Any) -> str:
         """Verify (and consume) the challenge; return its key."""
-        key, answer = _split(value)
-        if self._last is not None and self._last[0] == (key, answer):
+        key, answer, proof = _split(value)
+        if self._last is not None and self._last[0] == (key, answer, proof):
             code = self._last[1]
         else:
-            code = challenges.attempt(key, answer).code
-            self._last = ((key, answer), code)
+            code = challenges.attempt(key, answer, proof=proof).code
+            self._last = ((key, answer, proof), code)
         if code is not Code.OK:
             error = CODE_TO_ERROR[code]
             raise ValidationError(self.error_messages[error], code=error)
@@ -80,11 +82,13 @@ class GanCaptchaField(forms.MultiValueField):
 _JUNK = object()
 
 
-def _split(value: Any) -> tuple[object, object]:
-    """(key, raw answer) as posted."""
+def _split(value: Any) -> tuple[object, object, object]:
+    """(key, raw answer, proof-of-work or None) as posted."""
     if not value:
-        return None, None
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        return None, _JUNK
-    raw_key, raw_answer = value
-    return (raw_key if isinstance(raw_key, str) and raw_key else None), raw_answer
+        return None, None, None
+    if not isinstance(value, (list, tuple)) or len(value) not in (2, 3):
+        return None, _JUNK, None
+    raw_key, raw_answer, *rest = value
+    proof = rest[0] if rest else None
+    key = raw_key if isinstance(raw_key, str) and raw_key else None
+    return key, raw_answer, proof

@@ -18,3 +18,5 @@ RATE_LIMITED = _("Too many attempts. Please wait a minute and try again.")
 MALFORMED = _("Send the CAPTCHA as an object with a key and an answer.")
 # The pool is empty for a moment: worth a retry within seconds, not minutes.
 TRY_AGAIN_SHORTLY = _("Too many people at once. Please try again in a few seconds.")
+# The proof-of-work sent with the answer was missing its mark or wrong.
+POW_FAILED = _("Your browser could not finish the check. Please try the new image.")

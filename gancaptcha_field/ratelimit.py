@@ -44,7 +44,9 @@ logger = logging.getLogger(__name__)
 CREATE = "create"  # a challenge issued: widget render or refresh
 IMAGE = "image"  # a challenge image fetched
 FAIL = "fail"  # a wrong, empty, expired or unknown answer posted
-ACTIONS = (CREATE, IMAGE, FAIL)
+# An answer without a proof-of-work while GANCAPTCHA_POW is on (no JavaScript).
+NOJS = "nojs"
+ACTIONS = (CREATE, IMAGE, FAIL, NOJS)
 
 __all__ = [
     "ACTIONS",

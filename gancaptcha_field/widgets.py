@@ -17,6 +17,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from gancaptcha_field import audio, challenges, constants, links, ratelimit
+from gancaptcha_field import pow as proof_of_work
 from gancaptcha_field.conf import conf
 from gancaptcha_field.messages import (
     RATE_LIMITED,
@@ -47,6 +48,8 @@ _TEXTS = {
 }
 
 DEFAULT_TEMPLATE = "gancaptcha_field/widget.html"
+# The proof-of-work input's name: the field's name and this.
+POW_SUFFIX = "_pow"
 _PACKAGED_TEMPLATE = Path(__file__).resolve().parent / "templates" / DEFAULT_TEMPLATE
 # Template file names seen, and whether each is the packaged template.
 _is_packaged: dict[str, bool] = {}
@@ -57,8 +60,20 @@ class GanCaptchaWidget(forms.MultiWidget):
 
     template_name = DEFAULT_TEMPLATE
 
-    class Media:
-        js = ("gancaptcha_field/gancaptcha.js",)
+    @property
+    def media(self) -> forms.Media:
+        """The refresh and audio script; the proof-of-work's with GANCAPTCHA_POW."""
+        js = ["gancaptcha_field/gancaptcha.js"]
+        if conf.POW:
+            js.append("gancaptcha_field/gancaptcha-pow.js")
+        return forms.Media(js=js)
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> list[Any]:
+        """[key, answer], and the proof-of-work when the form carried one."""
+        value: list[Any] = super().value_from_datadict(data, files, name)
+        if f"{name}{POW_SUFFIX}" in data:
+            value.append(data.get(f"{name}{POW_SUFFIX}"))
+        return value
 
     def __init__(
         self,
@@ -151,7 +166,7 @@ class GanCaptchaWidget(forms.MultiWidget):
             "available": challenge is not None,
             # The two subwidgets, rendered here rather than by {% include %}:
             # the same HTML as Django's input.html, at a tenth of the cost.
-            "key_input": _input_html(key_widget),
+            "key_input": _key_inputs(key_widget, key, name),
             "answer_input": _input_html(answer_widget),
             "ids": ids,
             "image_url": (links.image_url(key) if key else ""),
@@ -294,6 +309,24 @@ def _packaged_html(context: dict[str, Any]) -> str:
         f' aria-live="polite"></p>\n</div>'
     )
     return "".join(parts)
+
+
+def _key_inputs(key_widget: dict[str, Any], key: str, name: str) -> SafeString:
+    """The hidden key, and with GANCAPTCHA_POW the puzzle's input beside it."""
+    html = _input_html(key_widget)
+    if not (key and conf.POW):
+        return html
+    puzzle = proof_of_work.puzzle_for(key)
+    pow_input = {
+        "type": "hidden",
+        "name": f"{name}{POW_SUFFIX}",
+        "value": "",
+        "attrs": {
+            "data-gancaptcha-pow": True,
+            **{f"data-pow-{k}": v for k, v in puzzle.as_dict().items()},
+        },
+    }
+    return mark_safe(f"{html}{_input_html(pow_input)}")
 
 
 def _input_html(widget: dict[str, Any]) -> SafeString:

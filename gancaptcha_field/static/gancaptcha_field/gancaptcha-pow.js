@@ -1,9 +1,9 @@
 /* GanCaptcha proof-of-work: solves each challenge's puzzle in Web Workers
  * and writes the solution into the form before it is sent.
  *
- * A widget with proof-of-work carries data-pow-* attributes and a hidden
- * input marked data-gancaptcha-pow. Without JavaScript (or without Web
- * Crypto) the input stays empty and the server applies its stricter no-JS
+ * A widget with proof-of-work carries a hidden input marked
+ * data-gancaptcha-pow, whose data-pow-* attributes hold the puzzle. Without
+ * JavaScript (or without Web Crypto) the input stays empty and the server applies its stricter no-JS
  * limits instead. A new challenge (the refresh button) dispatches
  * "gancaptcha:challenge" with the new puzzle on the widget, and the search
  * starts again. */
@@ -59,13 +59,13 @@
     });
   }
 
-  function puzzleOf(root, key) {
+  function puzzleOf(input, key) {
     return {
       key: key,
-      tries: Number(root.dataset.powTries),
-      iterations: Number(root.dataset.powIterations),
-      salt: root.dataset.powSalt,
-      threshold: Number(root.dataset.powThreshold),
+      tries: Number(input.dataset.powTries),
+      iterations: Number(input.dataset.powIterations),
+      salt: input.dataset.powSalt,
+      threshold: Number(input.dataset.powThreshold),
     };
   }
 
@@ -99,18 +99,19 @@
 
   function setUp(root) {
     var keyInput = root.querySelector("input[type=hidden]:not([data-gancaptcha-pow])");
-    if (!root.dataset.powSalt || !keyInput) {
+    var powInput = root.querySelector("input[data-gancaptcha-pow]");
+    if (!powInput || !powInput.dataset.powSalt || !keyInput) {
       return;
     }
-    start(root, puzzleOf(root, keyInput.value));
+    start(root, puzzleOf(powInput, keyInput.value));
     root.addEventListener("gancaptcha:challenge", function (event) {
       var pow = event.detail && event.detail.pow;
       if (pow) {
-        root.dataset.powTries = pow.tries;
-        root.dataset.powIterations = pow.iterations;
-        root.dataset.powSalt = pow.salt;
-        root.dataset.powThreshold = pow.threshold;
-        start(root, puzzleOf(root, event.detail.key));
+        powInput.dataset.powTries = pow.tries;
+        powInput.dataset.powIterations = pow.iterations;
+        powInput.dataset.powSalt = pow.salt;
+        powInput.dataset.powThreshold = pow.threshold;
+        start(root, puzzleOf(powInput, event.detail.key));
       }
     });
     // A submit before the work is done waits for it, then goes on.
@@ -135,7 +136,7 @@
   window.GanCaptchaPow = { solve: solve };
 
   function init() {
-    document.querySelectorAll("[data-gancaptcha][data-pow-salt]").forEach(setUp);
+    document.querySelectorAll("[data-gancaptcha]").forEach(setUp);
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);

@@ -77,6 +77,8 @@
             }
           }
           parts.answer.value = "";
+          // The proof-of-work script (if any) starts on the new puzzle.
+          root.dispatchEvent(new CustomEvent("gancaptcha:challenge", { detail: data }));
           parts.answer.focus();
           announce(parts.status, root.dataset.refreshedMessage);
         })
