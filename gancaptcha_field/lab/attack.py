@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from gancaptcha_field import challenges, constants
+from gancaptcha_field import artifacts, challenges, constants
 
 RANDOM_GUESS_RATE = 10.0**-constants.ANSWER_LENGTH
 
@@ -239,9 +238,7 @@ def _lazy_mnist(spec: str, model_dir: Path) -> Any:
 def write_json(report: dict[str, Any], path: Path) -> None:
     """Write the report atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, path)
+    artifacts.write_bytes(path, (json.dumps(report, indent=2) + "\n").encode())
 
 
 def format_table(report: dict[str, Any]) -> str:

@@ -10,13 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from gancaptcha_field.conf import conf
 from gancaptcha_field.management import require_tables
-
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError(value)
-    return number
+from gancaptcha_field.management.arguments import positive_int
 
 
 class Command(BaseCommand):
@@ -30,7 +24,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
-            "--count", type=_positive, default=1000, help="Challenges to issue (1000)."
+            "--count",
+            type=positive_int,
+            default=1000,
+            help="Challenges to issue (1000).",
         )
         parser.add_argument(
             "--judge",
