@@ -87,7 +87,8 @@ def test_progress_shows_losses_time_and_eta(tmp_path: Path) -> None:
     assert "gen_loss" in line and "disc_loss" in line and "ETA" in line
     # Within the epoch: a bar with a running rate, at least its final state,
     # written before the epoch's summary line.
-    bar = next(x for x in lines if x.startswith("gan: epoch 1/1 ["))
+    bars = [x for x in lines if x.startswith("gan: epoch 1/1 [")]
+    bar = bars[-1]  # a slow machine may also show earlier ones
     assert bar.endswith("ETA done") and "256/256 img" in bar and "img/s" in bar
     assert lines.index(bar) < lines.index(line)
 

@@ -17,7 +17,7 @@ import platform
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -386,11 +386,7 @@ def build_metadata(
             "warnings": warnings,
             "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "run_seconds": round(time.time() - started, 1),
-            "config": {
-                k: (str(v) if isinstance(v, Path) else v)
-                for k, v in asdict(config).items()
-                if not callable(v)
-            },
+            "config": _settings_of(config),
         }
     )
     return meta
@@ -467,6 +463,16 @@ def _staging(out: Path) -> Iterator[Path]:
         yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _settings_of(config: TrainingConfig) -> dict[str, Any]:
+    # Not asdict(): it deep-copies the callbacks (and the command behind them).
+    values = {f.name: getattr(config, f.name) for f in fields(config)}
+    return {
+        k: (str(v) if isinstance(v, Path) else v)
+        for k, v in values.items()
+        if not callable(v)
+    }
 
 
 def _current(staging: Path, out: Path, name: str) -> Path:
