@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core import checks
 from django.urls import NoReverseMatch, reverse
 
-from gancaptcha_field import ratelimit
+from gancaptcha_field import artifacts, ratelimit
 from gancaptcha_field.conf import conf
 from gancaptcha_field.supply import registry
 
@@ -97,7 +97,7 @@ def check_models(
     if conf.POOL_ONLY:
         return []  # serves from the pool only: never reads the model directory
     model_dir = conf.MODEL_DIR
-    status = registry.inspect_model_dir(model_dir)
+    status = artifacts.inspect_model_dir(model_dir)
     if status.ok:
         return []
     if model_dir is None or status.code == "not_configured":
@@ -105,20 +105,16 @@ def check_models(
             checks.Error(Messages.E002, hint=Hints.E002, id="gancaptcha_field.E002")
         ]
     if status.code == "missing":
-        return [
-            checks.Warning(
-                Messages.W001.format(detail=status.message),
-                hint=Hints.W001,
-                id="gancaptcha_field.W001",
-            )
-        ]
-    return [
-        checks.Error(
-            Messages.E001.format(detail=status.message),
-            hint=Hints.E001,
-            id="gancaptcha_field.E001",
-        )
-    ]
+        return _model_issue(checks.Warning, "W001", status.message)
+    return _model_issue(checks.Error, "E001", status.message)
+
+
+def _model_issue(
+    kind: type[checks.CheckMessage], code: str, detail: str
+) -> list[checks.CheckMessage]:
+    """One model check message, with its hint and stable id."""
+    message = getattr(Messages, code).format(detail=detail)
+    return [kind(message, hint=getattr(Hints, code), id=f"gancaptcha_field.{code}")]
 
 
 def check_test_mode(
@@ -190,18 +186,12 @@ def check_models_load(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """E010 (deploy only, as it loads TensorFlow): sound files that do not load."""
-    if conf.POOL_ONLY or not registry.inspect_model_dir(conf.MODEL_DIR).ok:
+    if conf.POOL_ONLY or not artifacts.inspect_model_dir(conf.MODEL_DIR).ok:
         return []  # never loads the models, or check_models has said why
     status = registry.get_registry().status()
     if status.ok:
         return []
-    return [
-        checks.Error(
-            Messages.E010.format(detail=status.message),
-            hint=Hints.E010,
-            id="gancaptcha_field.E010",
-        )
-    ]
+    return _model_issue(checks.Error, "E010", status.message)
 
 
 def check_ratelimit(

@@ -24,6 +24,7 @@ VERIFIER_FILE = "verifier.keras"
 METADATA_FILE = "metadata.json"
 LOSS_PLOT_FILE = "report_losses.png"
 SAMPLE_GRID_FILE = "report_samples.png"
+PASS_RATE_PLOT_FILE = "report_pass_rates.png"
 MODEL_FILES = (GENERATOR_FILE, READER_FILE, VERIFIER_FILE)
 
 # Relative to the model directory: the offline copy of MNIST in Keras' layout.

@@ -59,3 +59,40 @@ def test_require_tables_names_what_is_missing() -> None:
 @pytest.mark.django_db
 def test_require_tables_passes_on_a_migrated_database() -> None:
     require_tables()
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [
+        ("captcha_attack", "--count"),
+        ("captcha_sample", "--count"),
+        ("captcha_fill_pool", "--size"),
+        ("captcha_fill_pool", "--interval"),
+        ("train_captcha_models", "--gan-epochs"),
+        ("train_captcha_models", "--calibration-samples"),
+    ],
+)
+@pytest.mark.parametrize("value", ["0", "-3", "many", "nan"])
+def test_counts_and_intervals_must_be_positive(
+    command: str, flag: str, value: str, tmp_path: Path
+) -> None:
+    # Refused while parsing: nothing is loaded, trained or written.
+    extra = ["--output", str(tmp_path / "x.npz")] if command == "captcha_sample" else []
+    with pytest.raises(CommandError, match=rf"argument {flag}: '{value}' is not a"):
+        call_command(command, flag, value, *extra, stdout=StringIO())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_argument_types() -> None:
+    from argparse import ArgumentTypeError
+
+    from gancaptcha_field.management.arguments import positive_float, positive_int
+
+    assert positive_int("7") == 7
+    assert positive_float("0.25") == 0.25
+    for bad in ("0", "1.5", "", "x"):
+        with pytest.raises(ArgumentTypeError):
+            positive_int(bad)
+    for bad in ("0", "-1", "nan", "x"):
+        with pytest.raises(ArgumentTypeError):
+            positive_float(bad)

@@ -5,26 +5,21 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
-from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import login
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 
 from demo_site.signup.forms import SignupForm
-from gancaptcha_field import constants
+from gancaptcha_field import artifacts, constants
 from gancaptcha_field.conf import conf
 from gancaptcha_field.supply import registry
 from gancaptcha_field.supply.render import compose_png
 
 logger = logging.getLogger(__name__)
 
-# The training report's pictures, by the name used in the URL.
-REPORT_IMAGES = {
-    "losses": constants.LOSS_PLOT_FILE,
-    "samples": constants.SAMPLE_GRID_FILE,
-}
 DEMO_DIGIT_SCALE = 3
 
 
@@ -52,16 +47,24 @@ def welcome(request: HttpRequest) -> HttpResponse:
 
 
 def how_it_works(request: HttpRequest) -> HttpResponse:
-    """Fresh digits with both classifiers' labels, the training report, figures."""
+    """Fresh digits with both classifiers' labels, the training report, figures.
+
+    A pool-only process never draws live (it has no TensorFlow); it shows the
+    figures and charts, which come from files beside the models.
+    """
+    pool_only = conf.POOL_ONLY
     return render(
         request,
         "signup/how_it_works.html",
         {
-            "digits": _fresh_digits(),
+            "pool_only": pool_only,
+            "digits": None if pool_only else _fresh_digits(),
             "reader_threshold": conf.READER_THRESHOLD,
             "verifier_threshold": conf.VERIFIER_THRESHOLD,
             "report_images": [
-                name for name, file in REPORT_IMAGES.items() if _report_path(file)
+                name
+                for name in artifacts.REPORT_FILES
+                if artifacts.report_path(conf.MODEL_DIR, name)
             ],
             "figures": _figures(),
         },
@@ -70,18 +73,10 @@ def how_it_works(request: HttpRequest) -> HttpResponse:
 
 def report_image(request: HttpRequest, name: str) -> FileResponse:
     """One picture of the training report, from GANCAPTCHA_MODEL_DIR; 404 if absent."""
-    path = _report_path(REPORT_IMAGES.get(name, ""))
+    path = artifacts.report_path(conf.MODEL_DIR, name)
     if path is None:
         raise Http404("No such report image.")
     return FileResponse(path.open("rb"), content_type="image/png")
-
-
-def _report_path(file: str) -> Path | None:
-    model_dir = conf.MODEL_DIR
-    if not file or model_dir is None:
-        return None
-    path = model_dir / file
-    return path if path.is_file() else None
 
 
 def _fresh_digits() -> list[dict[str, Any]] | None:
@@ -111,34 +106,63 @@ def _fresh_digits() -> list[dict[str, Any]] | None:
     return digits
 
 
-def _figures() -> list[tuple[str, str]] | None:
-    """metadata.json flattened to (name, value) rows; None if it cannot be read."""
+def _figures() -> dict[str, Any] | None:
+    """The few figures worth a glance, from metadata.json; None if unreadable."""
     model_dir = conf.MODEL_DIR
     if model_dir is None:
         return None
     try:
-        metadata = registry.read_metadata(model_dir)
+        meta = artifacts.read_metadata(model_dir)
     except (OSError, ValueError):
         return None
-    rows: list[tuple[str, str]] = []
-    _flatten(metadata, "", rows)
-    return rows
+    cal = _dict(meta.get("calibration"))
+    per_label = _dict(cal.get("per_label"))
+    labels = [
+        (d, _percent(_dict(per_label.get(str(d))).get("pass_rate")))
+        for d in range(constants.NUM_CLASSES)
+    ]
+    thresholds = _dict(meta.get("thresholds"))
+    rows = [
+        (_("Digits passing both filters"), _percent(cal.get("pass_rate"))),
+        (
+            _("Reader and verifier give the same label"),
+            _percent(cal.get("reader_verifier_argmax_agreement")),
+        ),
+        (_("Reader threshold"), _number(thresholds.get("reader"))),
+        (_("Verifier threshold"), _number(thresholds.get("verifier"))),
+        (
+            _("Reader accuracy on held-out MNIST"),
+            _percent(_dict(meta.get("reader")).get("test_accuracy")),
+        ),
+        (
+            _("Verifier accuracy on held-out MNIST"),
+            _percent(_dict(meta.get("verifier")).get("test_accuracy")),
+        ),
+        (_("Generated digits measured"), _number(cal.get("samples"))),
+        (_("GAN epochs"), _number(_dict(meta.get("gan")).get("epochs"))),
+        (_("Trained"), _number(meta.get("trained_at"))),
+    ]
+    warnings = meta.get("warnings")
+    return {
+        "rows": [(name, value) for name, value in rows if value is not None],
+        "labels": labels if per_label else [],
+        "warnings": [str(w) for w in warnings] if isinstance(warnings, list) else [],
+    }
 
 
-def _flatten(value: Any, name: str, rows: list[tuple[str, str]]) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _flatten(item, f"{name}.{key}" if name else str(key), rows)
-    elif isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
-        for index, item in enumerate(value):
-            _flatten(item, f"{name}[{index}]", rows)
-    elif isinstance(value, list):
-        rows.append((name, ", ".join(_show(v) for v in value)))
-    else:
-        rows.append((name, _show(value)))
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
+def _percent(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    percent = 100 * value
+    # Rare labels pass well under 1%: two significant digits, not "0.0%".
+    return f"{percent:.1f}%" if percent >= 1 or percent == 0 else f"{percent:.2g}%"
+
+
+def _number(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return f"{value:g}" if isinstance(value, float) else str(value)

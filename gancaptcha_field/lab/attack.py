@@ -17,7 +17,6 @@ from __future__ import annotations
 import inspect
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,7 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from gancaptcha_field import constants
+from gancaptcha_field import artifacts, constants
 from gancaptcha_field.lab import attackers, bank, vision
 
 RANDOM_GUESS_RATE = 10.0**-constants.ANSWER_LENGTH
@@ -554,9 +553,7 @@ def _model_rows(
 def write_text(path: Path, text: str) -> None:
     """Write atomically: no half-written report."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    artifacts.write_bytes(path, text.encode())
 
 
 def _cells(row: dict[str, Any]) -> list[str]:

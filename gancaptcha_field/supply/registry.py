@@ -6,20 +6,18 @@ when the models are loaded, so forms, views and checks import without it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import secrets
 import threading
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gancaptcha_field import constants, oracle
+from gancaptcha_field.artifacts import Status, inspect_model_dir
 from gancaptcha_field.conf import conf
 
 logger = logging.getLogger(__name__)
@@ -35,73 +33,6 @@ class ModelsUnavailable(CaptchaUnavailable):
 
 class DigitSupplyError(CaptchaUnavailable):
     """A label's bucket could not be filled within GANCAPTCHA_MAX_BATCHES."""
-
-
-@dataclass(frozen=True)
-class Status:
-    """Whether the models can serve, with a code and a sentence saying why not."""
-
-    ok: bool
-    code: str  # "ok", "missing", "incompatible", "not_configured", "unloaded"
-    message: str
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def read_metadata(model_dir: Path) -> dict[str, Any]:
-    """The model set's metadata.json (raises OSError or ValueError)."""
-    data = json.loads((model_dir / constants.METADATA_FILE).read_text())
-    if not isinstance(data, dict):
-        raise ValueError("metadata.json is not an object")
-    return data
-
-
-def inspect_model_dir(model_dir: Path | None) -> Status:
-    """Check the files without TensorFlow: present, of our format, unaltered."""
-    if model_dir is None:
-        return Status(False, "not_configured", "GANCAPTCHA_MODEL_DIR is not set.")
-    names = (*constants.MODEL_FILES, constants.METADATA_FILE)
-    missing = [name for name in names if not (model_dir / name).is_file()]
-    if missing:
-        return Status(
-            False,
-            "missing",
-            f"Model files missing in {model_dir}: {', '.join(missing)}.",
-        )
-    try:
-        meta = read_metadata(model_dir)
-    except (OSError, ValueError) as exc:
-        return Status(False, "incompatible", f"Unreadable metadata.json: {exc}")
-    if meta.get("format_version") != constants.MODEL_FORMAT_VERSION:
-        return Status(
-            False,
-            "incompatible",
-            f"Model format {meta.get('format_version')!r} in {model_dir}; this "
-            f"version of gancaptcha_field reads format "
-            f"{constants.MODEL_FORMAT_VERSION}. Retrain.",
-        )
-    if (
-        meta.get("latent_dim") != constants.LATENT_DIM
-        or meta.get("image_size") != constants.IMAGE_SIZE
-    ):
-        return Status(False, "incompatible", "Latent size or image size differ.")
-    hashes = meta.get("files") or {}
-    for name in constants.MODEL_FILES:
-        # A mismatch means a mixed or damaged set (say, one file copied over).
-        if hashes.get(name) != _sha256(model_dir / name):
-            return Status(
-                False,
-                "incompatible",
-                f"{name} does not match the checksum in metadata.json; the "
-                "model set is mixed or damaged. Retrain or restore it.",
-            )
-    return Status(True, "ok", f"Models in {model_dir} are ready.")
 
 
 class Registry:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gancaptcha_field.artifacts import atomic_path, write_json
 from gancaptcha_field.constants import LATENT_DIM, uint8_to_generator_range
 from gancaptcha_field.training.networks import build_discriminator, build_generator
 
@@ -61,6 +61,9 @@ class GanState:
 
 
 ProgressFn = Callable[[EpochStats, int], None]
+# Within an epoch: (epoch number, images done so far, images in the epoch);
+# called with 0 done when the epoch starts.
+BatchFn = Callable[[int, int, int], None]
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy | None:
@@ -99,7 +102,6 @@ class GanTrainer:
             self.gen_opt.build(self.generator.trainable_variables)
             self.disc_opt.build(self.discriminator.trainable_variables)
             self.noise = tf.random.Generator.from_seed(config.seed + 1)
-        self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
         self.state = GanState()
         if self.strategy is None:
             # Traced for the one static batch shape (drop_remainder below): with
@@ -114,35 +116,9 @@ class GanTrainer:
         return self.strategy.num_replicas_in_sync if self.strategy else 1
 
     def _train_step(self, real: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        batch = tf.shape(real)[0]
-        z = self.noise.normal([batch, LATENT_DIM])
-        with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
-            fake = self.generator(z, training=True)
-            # Losses in float32 even when the networks compute in bfloat16.
-            real_logits = tf.cast(self.discriminator(real, training=True), tf.float32)
-            fake_logits = tf.cast(self.discriminator(fake, training=True), tf.float32)
-            gen_loss = self.bce(tf.ones_like(fake_logits), fake_logits)
-            real_target = tf.ones_like(real_logits) * (
-                1.0 - self.config.label_smoothing
-            )
-            disc_loss = self.bce(real_target, real_logits) + self.bce(
-                tf.zeros_like(fake_logits), fake_logits
-            )
-        gen_grads = gen_tape.gradient(gen_loss, self.generator.trainable_variables)
-        disc_grads = disc_tape.gradient(
-            disc_loss, self.discriminator.trainable_variables
-        )
-        self.gen_opt.apply_gradients(
-            zip(gen_grads, self.generator.trainable_variables, strict=True)
-        )
-        self.disc_opt.apply_gradients(
-            zip(disc_grads, self.discriminator.trainable_variables, strict=True)
-        )
-        return gen_loss, disc_loss
-
-    def _replica_step(self, real: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        # The default step, per replica: each loss is this replica's share of
-        # the global batch mean, and the optimizers sum the replicas' gradients.
+        # One step for one device and for each replica of several: every loss
+        # is this device's share of the global batch mean, so the replicas'
+        # gradients sum to the whole batch's (on one device, the plain mean).
         batch = tf.shape(real)[0]
         z = self.noise.normal([batch, LATENT_DIM])
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
@@ -173,7 +149,7 @@ class GanTrainer:
 
     def _distributed_step(self, real: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         assert self.strategy is not None
-        gen_loss, disc_loss = self.strategy.run(self._replica_step, args=(real,))
+        gen_loss, disc_loss = self.strategy.run(self._train_step, args=(real,))
         total = tf.distribute.ReduceOp.SUM
         return (
             self.strategy.reduce(total, gen_loss, axis=None),
@@ -185,8 +161,12 @@ class GanTrainer:
         x_train: np.ndarray,
         checkpoint_dir: Path | None = None,
         progress: ProgressFn | None = None,
+        on_batch: BatchFn | None = None,
     ) -> GanState:
-        """Run until ``config.epochs`` epochs are done, checkpointing each one."""
+        """Run until ``config.epochs`` epochs are done, checkpointing each one.
+
+        ``progress`` hears of each finished epoch, ``on_batch`` of each step.
+        """
         images = uint8_to_generator_range(x_train.astype(np.float32))[..., None]
         while self.state.epochs_done < self.config.epochs:
             epoch = self.state.epochs_done
@@ -197,6 +177,11 @@ class GanTrainer:
             )
             # A partial last batch would retrace the step for a second shape.
             drop = len(images) >= self.config.batch_size
+            per_epoch = (
+                len(images) // self.config.batch_size * self.config.batch_size
+                if drop
+                else len(images)
+            )
             dataset = (
                 tf.data.Dataset.from_tensor_slices(images[order])
                 .batch(self.config.batch_size, drop_remainder=drop)
@@ -208,18 +193,22 @@ class GanTrainer:
             started = time.perf_counter()
             gen_total = disc_total = 0.0
             steps = 0
+            if on_batch is not None:
+                on_batch(epoch + 1, 0, per_epoch)
             for batch in dataset:
                 gen_loss, disc_loss = self._step(batch)
                 gen_total += float(gen_loss)
                 disc_total += float(disc_loss)
                 steps += 1
+                if on_batch is not None:
+                    done = min(steps * self.config.batch_size, per_epoch)
+                    on_batch(epoch + 1, done, per_epoch)
             stats = EpochStats(
                 epoch=epoch + 1,
                 gen_loss=gen_total / max(steps, 1),
                 disc_loss=disc_total / max(steps, 1),
                 seconds=time.perf_counter() - started,
-                images_seen=self.state.images_seen
-                + (steps * self.config.batch_size if drop else len(images)),
+                images_seen=self.state.images_seen + per_epoch,
             )
             self.state.epochs_done += 1
             self.state.images_seen = stats.images_seen
@@ -258,19 +247,15 @@ class GanTrainer:
         """Write every variable and the history; atomic (write, then rename)."""
         directory.mkdir(parents=True, exist_ok=True)
         arrays = {f"v{i}": v.numpy() for i, v in enumerate(self._variables())}
-        tmp = directory / f".{CHECKPOINT_FILE}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
+        with atomic_path(directory / CHECKPOINT_FILE) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
-        os.replace(tmp, directory / CHECKPOINT_FILE)
-        state_tmp = directory / f".{CHECKPOINT_STATE_FILE}.{os.getpid()}.tmp"
         state = {
             "epochs_done": self.state.epochs_done,
             "images_seen": self.state.images_seen,
             "history": self.state.history,
             "config": self.config.__dict__,
         }
-        state_tmp.write_text(json.dumps(state, indent=1))
-        os.replace(state_tmp, directory / CHECKPOINT_STATE_FILE)
+        write_json(directory / CHECKPOINT_STATE_FILE, state)
 
     def load_checkpoint(self, directory: Path) -> bool:
         """Restore a run saved by ``save_checkpoint``; False when there is none."""

@@ -7,12 +7,12 @@ the model directory, so it is never shipped or served. It measures legibility
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import keras
 
+from gancaptcha_field.artifacts import atomic_path
 from gancaptcha_field.training import classifiers, data
 
 JUDGE_SEED = 9001  # unrelated to every serving model's seed
@@ -35,7 +35,6 @@ def load_or_train_judge(
         "judge", mnist.x_train, mnist.y_train, JUDGE_EPOCHS, JUDGE_SEED
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        model.save(tmp)
     return model

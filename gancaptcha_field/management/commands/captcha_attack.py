@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from argparse import ArgumentParser, ArgumentTypeError
+from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
 
@@ -11,24 +11,15 @@ from django.core.management.base import BaseCommand, CommandError
 from gancaptcha_field import constants
 from gancaptcha_field.conf import conf
 from gancaptcha_field.management import require_tables
+from gancaptcha_field.management.arguments import positive_int
 
 DEFAULT_CACHE = Path.home() / ".cache" / "gancaptcha-lab"
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 1:
-        raise ArgumentTypeError(f"must be at least 1: {value}")
-    return number
 
 
 def _counts(value: str) -> tuple[int, ...]:
     if not value.strip():
         return ()
-    return tuple(_positive(part) for part in value.split(","))
+    return tuple(positive_int(part) for part in value.split(","))
 
 
 class Command(BaseCommand):
@@ -45,13 +36,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--challenges",
             "--count",  # the name before the battery
-            type=_positive,
+            type=positive_int,
             default=None,
             help="Test challenges every attacker answers (500; 12 with --quick).",
         )
         parser.add_argument(
             "--calibration",
-            type=_positive,
+            type=positive_int,
             default=None,
             help="Labelled challenges for choosing combinations (50; 6 with --quick).",
         )
@@ -64,7 +55,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--self-labelled",
-            type=_positive,
+            type=positive_int,
             default=None,
             help="Synthetic challenges the self-labelling attacker makes "
             "(2500; 20 with --quick).",

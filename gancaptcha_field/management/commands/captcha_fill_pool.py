@@ -11,21 +11,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from gancaptcha_field.conf import conf
 from gancaptcha_field.management import require_tables
+from gancaptcha_field.management.arguments import positive_float, positive_int
 from gancaptcha_field.supply import pool, registry
-
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError(value)
-    return number
-
-
-def _seconds(value: str) -> float:
-    number = float(value)
-    if not number > 0:
-        raise ValueError(value)
-    return number
 
 
 class Command(BaseCommand):
@@ -37,14 +24,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--size",
-            type=_positive,
+            type=positive_int,
             default=None,
             help="How many challenges the pool should hold "
             "(default: GANCAPTCHA_POOL_SIZE).",
         )
         parser.add_argument(
             "--batch",
-            type=_positive,
+            type=positive_int,
             default=None,
             help="Challenges drawn and written per batch "
             "(default: GANCAPTCHA_POOL_BATCH).",
@@ -56,7 +43,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--interval",
-            type=_seconds,
+            type=positive_float,
             default=1.0,
             help="With --watch: seconds between looks at the pool (1.0).",
         )

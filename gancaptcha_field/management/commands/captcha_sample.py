@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from argparse import ArgumentParser
 from pathlib import Path
@@ -12,15 +11,9 @@ import numpy as np
 
 from django.core.management.base import BaseCommand, CommandError
 
-from gancaptcha_field import constants
+from gancaptcha_field import artifacts, constants
+from gancaptcha_field.management.arguments import positive_int
 from gancaptcha_field.supply import registry
-
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError(value)
-    return number
 
 
 class Command(BaseCommand):
@@ -32,7 +25,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
-            "--count", type=_positive, default=1000, help="How many digits (1000)."
+            "--count", type=positive_int, default=1000, help="How many digits (1000)."
         )
         parser.add_argument(
             "--output", type=Path, required=True, help="The .npz file to write."
@@ -73,8 +66,7 @@ class Command(BaseCommand):
         all_images = np.concatenate(images)
         all_confidence = np.concatenate(confidence).astype(np.float32)
         output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
+        with artifacts.atomic_path(output) as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(
                 fh,
                 images=all_images,
@@ -82,7 +74,6 @@ class Command(BaseCommand):
                 confidence=all_confidence,
                 verifier_confidence=np.concatenate(verifier_confidence),
             )
-        os.replace(tmp, output)
         self.stdout.write(f"Wrote {count} digits to {output}")
         if options["sheet"] is not None:
             from gancaptcha_field.lab.sheets import contact_sheet

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
@@ -9,13 +10,34 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from gancaptcha_field.conf import conf
+from gancaptcha_field.management.arguments import positive_int
 
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError(value)
-    return number
+# Whole-number flags: (flag, default, help).
+COUNTS: list[tuple[str, int | None, str]] = [
+    ("--limit", None, "Train on only N training digits (quick runs)."),
+    ("--batch-size", 256, "GAN batch size (256)."),
+    ("--gan-epochs", 100, "GAN epochs in all, counting resumed ones (100)."),
+    ("--reader-epochs", 10, "Reader epochs (10)."),
+    ("--verifier-epochs", 6, "Verifier epochs (6)."),
+    (
+        "--calibration-samples",
+        20000,
+        "Generated digits used to measure the filters (20000).",
+    ),
+]
+# On/off flags: (flag, help).
+SWITCHES = [
+    ("--skip-gan", "Keep the existing generator."),
+    ("--skip-reader", "Keep the existing reader."),
+    ("--skip-verifier", "Keep the existing verifier."),
+    ("--resume", "Continue the GAN from its last checkpoint."),
+    ("--no-bn-reestimate", "Skip re-estimating the generator's BatchNorm statistics."),
+    (
+        "--mixed-precision",
+        "Train the GAN in bfloat16 with float32 weights (faster on CPUs with "
+        "AVX512-BF16/AMX); the saved generator is float32.",
+    ),
+]
 
 
 class Command(BaseCommand):
@@ -49,41 +71,10 @@ class Command(BaseCommand):
             default=0,
             help="Seed for data order, noise and weights (0).",
         )
-        parser.add_argument(
-            "--limit",
-            type=_positive,
-            default=None,
-            help="Train on only N training digits (quick runs).",
-        )
-        parser.add_argument(
-            "--batch-size", type=_positive, default=256, help="GAN batch size (256)."
-        )
-        parser.add_argument(
-            "--gan-epochs",
-            type=_positive,
-            default=100,
-            help="GAN epochs in all, counting resumed ones (100).",
-        )
-        parser.add_argument(
-            "--reader-epochs", type=_positive, default=10, help="Reader epochs (10)."
-        )
-        parser.add_argument(
-            "--verifier-epochs", type=_positive, default=6, help="Verifier epochs (6)."
-        )
-        parser.add_argument(
-            "--skip-gan", action="store_true", help="Keep the existing generator."
-        )
-        parser.add_argument(
-            "--skip-reader", action="store_true", help="Keep the existing reader."
-        )
-        parser.add_argument(
-            "--skip-verifier", action="store_true", help="Keep the existing verifier."
-        )
-        parser.add_argument(
-            "--resume",
-            action="store_true",
-            help="Continue the GAN from its last checkpoint.",
-        )
+        for flag, default, text in COUNTS:
+            parser.add_argument(flag, type=positive_int, default=default, help=text)
+        for flag, text in SWITCHES:
+            parser.add_argument(flag, action="store_true", help=text)
         parser.add_argument(
             "--label-smoothing",
             type=float,
@@ -98,23 +89,6 @@ class Command(BaseCommand):
             "1e-4 (1.0, the seed's).",
         )
         parser.add_argument(
-            "--no-bn-reestimate",
-            action="store_true",
-            help="Skip re-estimating the generator's BatchNorm statistics.",
-        )
-        parser.add_argument(
-            "--mixed-precision",
-            action="store_true",
-            help="Train the GAN in bfloat16 with float32 weights (faster on CPUs "
-            "with AVX512-BF16/AMX); the saved generator is float32.",
-        )
-        parser.add_argument(
-            "--calibration-samples",
-            type=_positive,
-            default=20000,
-            help="Generated digits used to measure the filters (20000).",
-        )
-        parser.add_argument(
             "--strategy",
             choices=["default", "mirrored"],
             default="default",
@@ -122,6 +96,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        """Build a TrainingConfig from the flags and run the pipeline."""
         # Imported here: TensorFlow is paid for only when training runs.
         from gancaptcha_field.training.pipeline import (
             TrainingConfig,
@@ -134,33 +109,38 @@ class Command(BaseCommand):
             raise CommandError(
                 "No output directory: set GANCAPTCHA_MODEL_DIR or pass --output-dir."
             )
+        # A terminal gets a bar redrawn in place; a log gets a line now and then.
+        tty = self.stdout.isatty()
+        # Flags named like a TrainingConfig field pass straight through.
+        fields = {f.name for f in dataclasses.fields(TrainingConfig)}
+        same = fields & options.keys() - {"output_dir", "checkpoint_dir"}
         config = TrainingConfig(
+            **{name: options[name] for name in same},
             output_dir=Path(output_dir),
             checkpoint_dir=options["checkpoint_dir"]
             or Path(output_dir) / "checkpoints",
-            data=options["data"],
             model_dir=conf.MODEL_DIR,
-            seed=options["seed"],
-            limit=options["limit"],
-            batch_size=options["batch_size"],
-            gan_epochs=options["gan_epochs"],
-            reader_epochs=options["reader_epochs"],
-            verifier_epochs=options["verifier_epochs"],
-            skip_gan=options["skip_gan"],
-            skip_reader=options["skip_reader"],
-            skip_verifier=options["skip_verifier"],
-            resume=options["resume"],
-            label_smoothing=options["label_smoothing"],
-            d_lr_ratio=options["d_lr_ratio"],
             bn_reestimate=not options["no_bn_reestimate"],
-            calibration_samples=options["calibration_samples"],
             reader_threshold=conf.READER_THRESHOLD,
             verifier_threshold=conf.VERIFIER_THRESHOLD,
-            strategy=options["strategy"],
-            mixed_precision=options["mixed_precision"],
-            log=lambda message: (self.stdout.write(message), self.stdout.flush()),
+            progress_seconds=0.5 if tty else 30.0,
+            log=self._line,
+            warn=lambda message: self.stderr.write(self.style.WARNING(message)),
+            progress=lambda p: self._bar(p.render(), p.finished, tty),
         )
         try:
             run(config)
         except TrainingError as exc:
             raise CommandError(str(exc)) from exc
+
+    def _line(self, message: str) -> None:
+        self.stdout.write(message)
+        self.stdout.flush()
+
+    def _bar(self, text: str, finished: bool, tty: bool) -> None:
+        if tty:
+            # Redrawn in place; the epoch's summary line follows the last one.
+            self.stdout.write("\r" + text, ending="\n" if finished else "")
+            self.stdout.flush()
+        else:
+            self._line(text)

@@ -1,0 +1,174 @@
+"""The model files on disk: format, metadata, checksums, atomic writes.
+
+Training writes through this module and serving checks through it, so both read
+the same format. Nothing here imports TensorFlow: the checks run in every
+process, pool-only web hosts included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gancaptcha_field import constants
+
+# Pictures the training report writes beside the models, by the name the demo
+# uses in its URLs.
+REPORT_FILES = {
+    "losses": constants.LOSS_PLOT_FILE,
+    "samples": constants.SAMPLE_GRID_FILE,
+    "pass_rates": constants.PASS_RATE_PLOT_FILE,
+}
+
+
+@dataclass(frozen=True)
+class Status:
+    """Whether the models can serve, with a code and a sentence saying why not."""
+
+    ok: bool
+    code: str  # "ok", "missing", "incompatible", "not_configured", "unloaded"
+    message: str
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` that replaces it on a clean exit.
+
+    The caller writes the temporary file by any means (Keras, matplotlib,
+    numpy); it is then flushed to disk and renamed over ``path``, so readers
+    see the old file or the new one, never half of one. On any error, Ctrl-C
+    included, the temporary file is removed and ``path`` is left as it was.
+    The suffix is kept because Keras and matplotlib choose the format by it.
+    """
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    tmp = tmp.with_name(tmp.name + path.suffix)
+    try:
+        yield tmp
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(payload)
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """Write ``payload`` as indented, key-sorted JSON to ``path`` atomically."""
+    text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
+    write_bytes(path, text.encode())
+
+
+def sha256(path: Path) -> str:
+    """Hex digest of a file (metadata pins the exact files of a model set)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checksums(model_dir: Path) -> dict[str, str]:
+    """The sha256 of each model file present in ``model_dir``."""
+    return {
+        name: sha256(model_dir / name)
+        for name in constants.MODEL_FILES
+        if (model_dir / name).is_file()
+    }
+
+
+def read_metadata(model_dir: Path) -> dict[str, Any]:
+    """The model set's metadata.json (raises OSError or ValueError)."""
+    data = json.loads((model_dir / constants.METADATA_FILE).read_text())
+    if not isinstance(data, dict):
+        raise ValueError("metadata.json is not an object")
+    return data
+
+
+def read_metadata_or_empty(model_dir: Path) -> dict[str, Any]:
+    """metadata.json, or {} when it is absent or unreadable."""
+    try:
+        return read_metadata(model_dir)
+    except (OSError, ValueError):
+        return {}
+
+
+def write_metadata(model_dir: Path, metadata: dict[str, Any]) -> None:
+    """Write metadata.json atomically; written last, it completes a model set."""
+    write_json(model_dir / constants.METADATA_FILE, metadata)
+
+
+def install_staged(staging: Path, model_dir: Path) -> list[str]:
+    """Move every file of ``staging`` into ``model_dir``; the names moved.
+
+    Each move is a rename within one file system, so each file is whole. The
+    caller writes metadata.json afterwards: until then serving either finds the
+    old checksums (and refuses a mixed set) or the new ones.
+    """
+    names = sorted(p.name for p in staging.iterdir() if p.is_file())
+    for name in names:
+        os.replace(staging / name, model_dir / name)
+    return names
+
+
+def inspect_model_dir(model_dir: Path | None) -> Status:
+    """Check the files without TensorFlow: present, of our format, unaltered."""
+    if model_dir is None:
+        return Status(False, "not_configured", "GANCAPTCHA_MODEL_DIR is not set.")
+    names = (*constants.MODEL_FILES, constants.METADATA_FILE)
+    missing = [name for name in names if not (model_dir / name).is_file()]
+    if missing:
+        return Status(
+            False,
+            "missing",
+            f"Model files missing in {model_dir}: {', '.join(missing)}.",
+        )
+    try:
+        meta = read_metadata(model_dir)
+    except (OSError, ValueError) as exc:
+        return Status(False, "incompatible", f"Unreadable metadata.json: {exc}")
+    if meta.get("format_version") != constants.MODEL_FORMAT_VERSION:
+        return Status(
+            False,
+            "incompatible",
+            f"Model format {meta.get('format_version')!r} in {model_dir}; this "
+            f"version of gancaptcha_field reads format "
+            f"{constants.MODEL_FORMAT_VERSION}. Retrain.",
+        )
+    if (
+        meta.get("latent_dim") != constants.LATENT_DIM
+        or meta.get("image_size") != constants.IMAGE_SIZE
+    ):
+        return Status(False, "incompatible", "Latent size or image size differ.")
+    hashes = meta.get("files") or {}
+    for name in constants.MODEL_FILES:
+        # A mismatch means a mixed or damaged set (say, one file copied over).
+        if hashes.get(name) != sha256(model_dir / name):
+            return Status(
+                False,
+                "incompatible",
+                f"{name} does not match the checksum in metadata.json; the "
+                "model set is mixed or damaged. Retrain or restore it.",
+            )
+    return Status(True, "ok", f"Models in {model_dir} are ready.")
+
+
+def report_path(model_dir: Path | None, name: str) -> Path | None:
+    """The report picture called ``name`` in ``model_dir``, if it exists."""
+    file = REPORT_FILES.get(name)
+    if file is None or model_dir is None:
+        return None
+    path = model_dir / file
+    return path if path.is_file() else None
