@@ -75,9 +75,8 @@ def _clips(language: str) -> tuple[np.ndarray, ...]:
 def _stretch(clip: np.ndarray, factor: float) -> np.ndarray:
     """Play clip factor times faster (and higher), by linear resampling."""
     count = max(1, int(clip.size / factor))
-    return np.interp(np.arange(count) * factor, np.arange(clip.size), clip).astype(
-        np.float32
-    )
+    stretched = np.interp(np.arange(count) * factor, np.arange(clip.size), clip)
+    return np.asarray(stretched, np.float32)
 
 
 def _silence(rng: np.random.Generator, span: tuple[float, float]) -> np.ndarray:

@@ -86,6 +86,8 @@ def _report_path(file: str) -> Path | None:
 
 def _fresh_digits() -> list[dict[str, Any]] | None:
     """Each digit 0-9 once, in a random order, as drawn for a real challenge."""
+    if conf.POOL_ONLY:
+        return None  # a pool-only worker never loads the models (TensorFlow)
     labels = secrets.SystemRandom().sample(range(constants.NUM_CLASSES), 10)
     try:
         images, reader, verifier = registry.get_registry().draw_with_details(labels)

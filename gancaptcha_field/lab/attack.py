@@ -156,7 +156,7 @@ def keras_reader(model: Any) -> Reader:
     from gancaptcha_field.training import classifiers
 
     def read(images: np.ndarray) -> np.ndarray:
-        return classifiers.predict(model, images).argmax(axis=1)
+        return np.asarray(classifiers.predict(model, images).argmax(axis=1))
 
     return read
 

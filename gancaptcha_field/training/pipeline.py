@@ -27,7 +27,7 @@ from gancaptcha_field.training.gan import (
     reestimate_batchnorm,
 )
 
-Log = Callable[[str], None]
+Log = Callable[[str], object]
 
 # Threshold pairs measured on every run, so the defaults can be justified.
 THRESHOLD_GRID = [
@@ -315,7 +315,7 @@ def run(config: TrainingConfig) -> dict[str, Any]:
                 "label passes "
                 f"{min(v['pass_rate'] for v in cal['per_label'].values()):.3%}"
             )
-            picks = []
+            picks: list[int] = []
             for label in range(constants.NUM_CLASSES):
                 picks.extend(
                     np.flatnonzero(verdict.accepted & (verdict.labels == label))[:10]
