@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,29 @@ def test_models_load_once_per_directory(
     assert fresh.load().code == "missing"
     with pytest.raises(registry.ModelsUnavailable):
         fresh.draw([1])
+
+
+def test_the_fake_registry_keeps_to_the_real_interface() -> None:
+    from tests.conftest import FakeRegistry
+
+    public = {name for name in vars(FakeRegistry) if not name.startswith("_")}
+    public -= {"drawn"}
+    for name in public:
+        real = inspect.signature(getattr(registry.Registry, name))
+        fake = inspect.signature(getattr(FakeRegistry, name))
+        assert list(real.parameters) == list(fake.parameters), name
+
+
+def test_the_fake_registry_draws_the_same_digits_every_run() -> None:
+    from tests.conftest import FakeRegistry
+
+    first, second = FakeRegistry(), FakeRegistry()
+    labels = [3, 1, 4, 1, 5, 9, 2, 6]
+    images, reader, verifier = first.draw_with_details(labels)
+    assert images.shape == (8, constants.IMAGE_SIZE, constants.IMAGE_SIZE)
+    assert images.dtype == np.uint8
+    assert np.array_equal(images, second.draw(labels))
+    assert not np.array_equal(images[1], images[3])  # the next 1, not the same one
+    assert reader.tolist() == verifier.tolist() == [1.0] * 8
+    with pytest.raises(ValueError, match="not a digit"):
+        first.draw([10])
