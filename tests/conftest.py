@@ -26,9 +26,44 @@ def _no_reserved_challenges() -> Iterator[None]:
     pool.forget_reserved()
 
 
+# Test modules that need digits to show, not what the models draw: every test
+# in them gets fake_registry (and captcha_models finds it ready), so they load
+# no TensorFlow. The models' own tests (registry, training, attack, sample,
+# faults, the multi-process and browser tests) keep the real ones.
+FAKE_REGISTRY_MODULES = frozenset(
+    {
+        "tests.test_api",
+        "tests.test_audio",
+        "tests.test_captcha_cleanup",
+        "tests.test_challenges",
+        "tests.test_demo_pages",
+        "tests.test_drf",
+        "tests.test_fields",
+        "tests.test_hostile_input",
+        "tests.test_i18n",
+        "tests.test_pool",
+        "tests.test_ratelimit",
+        "tests.test_security",
+        "tests.test_signup",
+        "tests.test_stores",
+        "tests.test_testing",
+        "tests.test_views",
+        "tests.test_widgets",
+    }
+)
+
+
+@pytest.fixture(autouse=True)
+def _fake_registry_where_digits_will_do(request: pytest.FixtureRequest) -> None:
+    """fake_registry for every test in FAKE_REGISTRY_MODULES."""
+    if request.module.__name__ in FAKE_REGISTRY_MODULES:
+        request.getfixturevalue("fake_registry")
+
+
 @pytest.fixture
 def captcha_models() -> None:
-    """The shipped models in ml_models/; a broken or missing set fails loudly."""
+    """The shipped models in ml_models/ (or fake_registry, when a test has it);
+    a broken or missing set fails loudly."""
     status = registry.get_registry().status()
     if not status.ok:
         pytest.fail(
@@ -56,6 +91,7 @@ class FakeRegistry:
     def __init__(self) -> None:
         self._next = [0] * constants.NUM_CLASSES
         self.drawn: list[int] = []  # every label asked for, in order
+        self.inference_batches = 0  # draws made: the real one counts TF calls
 
     def load(self) -> registry.Status:
         return registry.Status(True, "ok", "Fake registry (tests).")
@@ -71,6 +107,8 @@ class FakeRegistry:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         by_label = _mnist_test_digits()
         images = []
+        if len(labels):
+            self.inference_batches += 1
         for label in labels:
             label = int(label)
             if not 0 <= label < constants.NUM_CLASSES:
@@ -106,8 +144,8 @@ def make_challenge(
     request: pytest.FixtureRequest, db: None
 ) -> Callable[[str], Challenge]:
     """Issue a challenge (real store) with a chosen answer: drawn by the real
-    models, or by the fake registry when the test asks for it."""
-    if "fake_registry" not in request.fixturenames:
+    models, or by fake_registry when the test has it."""
+    if not isinstance(registry.get_registry(), FakeRegistry):
         request.getfixturevalue("captcha_models")
     return challenges._create_with_answer
 
