@@ -276,9 +276,8 @@ def _vocode(
 def _resample(clip: np.ndarray, factor: float) -> np.ndarray:
     """Play clip factor times faster: pitch and formants up by factor."""
     count = max(1, int(clip.size / factor))
-    return np.interp(np.arange(count) * factor, np.arange(clip.size), clip).astype(
-        np.float32
-    )
+    stretched = np.interp(np.arange(count) * factor, np.arange(clip.size), clip)
+    return np.asarray(stretched, np.float32)
 
 
 def voice_clip(language: str, voicing: Voicing) -> np.ndarray:

@@ -57,11 +57,17 @@ class Messages:
 class Hints:
     """How to fix what each check found."""
 
-    W001 = "Run `python manage.py train_captcha_models`."
+    W001 = (
+        "Leave GANCAPTCHA_MODEL_DIR unset to use the models shipped with the "
+        "package, or train a set there: `python manage.py train_captcha_models`."
+    )
     E001 = (
         "Retrain with `python manage.py train_captcha_models`, or reinstall the models."
     )
-    E002 = 'Set GANCAPTCHA_MODEL_DIR (or BASE_DIR, to use BASE_DIR / "ml_models").'
+    E002 = (
+        "Remove GANCAPTCHA_MODEL_DIR = None to use the models shipped with the "
+        "package, or set it to a directory of models."
+    )
     W002 = "Turn GANCAPTCHA_TEST_MODE off outside tests."
     E020 = (
         "Booleans are True or False (not strings such as 'False' or '0'), "

@@ -156,11 +156,15 @@ class Settings:
 
     @property
     def MODEL_DIR(self) -> Path | None:
-        value = self._get("MODEL_DIR", None)
-        if value is None:
-            base = getattr(settings, "BASE_DIR", None)
-            return Path(base) / "ml_models" if base is not None else None
-        return Path(value)
+        # Unset: the models shipped in the wheel, or ml_models/ beside the
+        # package in a source checkout. An explicit None: no models (E002).
+        unset = object()
+        value = self._get("MODEL_DIR", unset)
+        if value is unset:
+            package = Path(__file__).resolve().parent
+            shipped = package / "shipped_models"
+            return shipped if shipped.is_dir() else package.parent / "ml_models"
+        return None if value is None else Path(value)
 
     @property
     def TIMEOUT(self) -> int:

@@ -44,14 +44,14 @@ T = TypeVar("T")
 
 def uint8_to_generator_range(x: T) -> T:
     """MNIST uint8 pixels [0, 255] to the generator's [-1, 1]."""
-    return x / 127.5 - 1.0  # type: ignore[operator, no-any-return]
+    return x / 127.5 - 1.0  # type: ignore[operator, return-value]
 
 
 def uint8_to_classifier_range(x: T) -> T:
     """MNIST uint8 pixels [0, 255] to the classifiers' [0, 1]."""
-    return x / 255.0  # type: ignore[operator, no-any-return]
+    return x / 255.0  # type: ignore[operator, return-value]
 
 
 def generator_to_classifier_range(x: T) -> T:
     """Generator output [-1, 1] to the classifiers' [0, 1]: (x + 1) / 2."""
-    return (x + 1.0) / 2.0  # type: ignore[operator, no-any-return]
+    return (x + 1.0) / 2.0  # type: ignore[operator, return-value]

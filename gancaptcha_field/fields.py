@@ -57,7 +57,7 @@ class GanCaptchaField(forms.MultiValueField):
     def __deepcopy__(self, memo: dict[int, Any]) -> GanCaptchaField:
         result = super().__deepcopy__(memo)
         result._last = None  # never share an outcome between form instances
-        return result  # type: ignore[no-any-return]
+        return result
 
     def compress(self, data_list: list[Any]) -> str:
         """The challenge key."""

@@ -239,7 +239,7 @@ class DatabaseStore(Store):
         meta = Challenge._meta
         names = {"table": qn(meta.db_table)}
         for name in ("key", "answer", "png", "png_2x", "created_at", "expires_at"):
-            names[name] = qn(meta.get_field(name).column)
+            names[name] = qn(meta.get_field(name).column)  # type: ignore[union-attr,arg-type]
         return connection, names
 
     # The three calls on a page view's path are plain SQL: the ORM's query

@@ -118,7 +118,8 @@ class GanCaptchaWidget(forms.MultiWidget):
         renderer = renderer or get_default_renderer()
         if _renders_packaged_template(renderer, self.template_name):
             return mark_safe(_packaged_html(context))
-        return self._render(self.template_name, context, renderer)
+        # Django's Widget._render, which django-stubs does not declare.
+        return self._render(self.template_name, context, renderer)  # type: ignore[attr-defined,no-any-return]
 
     def get_context(
         self, name: str, value: Any, attrs: dict[str, Any] | None

@@ -25,7 +25,8 @@ def test_w001_models_missing(settings: Settings, tmp_path: Path) -> None:
     messages = checks.check_models()
     assert ids(messages) == ["gancaptcha_field.W001"]
     assert messages[0].level == django_checks.WARNING
-    assert messages[0].hint == "Run `python manage.py train_captcha_models`."
+    assert messages[0].hint == checks.Hints.W001
+    assert "GANCAPTCHA_MODEL_DIR unset" in messages[0].hint
     assert str(tmp_path) in messages[0].msg
 
 
@@ -69,7 +70,7 @@ def test_e001_models_incompatible_or_corrupt(
 
 def test_e002_model_dir_not_configured(settings: Settings) -> None:
     settings.GANCAPTCHA_MODEL_DIR = None
-    del settings.BASE_DIR  # otherwise BASE_DIR / "ml_models" is the default
+    del settings.BASE_DIR
     messages = checks.check_models()
     assert ids(messages) == ["gancaptcha_field.E002"]
     assert messages[0].level == django_checks.ERROR

@@ -81,6 +81,8 @@ def report_image(request: HttpRequest, name: str) -> FileResponse:
 
 def _fresh_digits() -> list[dict[str, Any]] | None:
     """Each digit 0-9 once, in a random order, as drawn for a real challenge."""
+    if conf.POOL_ONLY:
+        return None  # a pool-only worker never loads the models (TensorFlow)
     labels = secrets.SystemRandom().sample(range(constants.NUM_CLASSES), 10)
     try:
         images, reader, verifier = registry.get_registry().draw_with_details(labels)

@@ -250,7 +250,7 @@ def _take_returning(
     meta = PooledChallenge._meta
     table = qn(meta.db_table)
     pk, scale, answer, png, png_2x = (
-        qn(meta.get_field(name).column)
+        qn(meta.get_field(name).column)  # type: ignore[union-attr,arg-type]
         for name in ("id", "scale", "answer", "png", "png_2x")
     )
     # SQLite has one writer at a time, so the sub-select cannot race there;
@@ -280,7 +280,7 @@ def _take_returning(
         relax = not connection.in_atomic_block and not conf.SYNCHRONOUS_COMMIT
         live = Challenge._meta
         columns = [
-            qn(live.get_field(name).column)
+            qn(live.get_field(name).column)  # type: ignore[union-attr,arg-type]
             for name in ("key", "answer", "png", "png_2x", "created_at", "expires_at")
         ]
         keys = [new_key() for _ in range(count)]

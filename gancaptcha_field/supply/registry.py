@@ -46,7 +46,7 @@ class Registry:
         self._loaded_from: Path | None = None
         self._attempted = False
         self._thresholds: tuple[float, float] | None = None
-        self._buckets: dict[int, deque[tuple[np.ndarray, float]]] = {}
+        self._buckets: dict[int, deque[tuple[np.ndarray, float, float]]] = {}
         # Serving noise comes from the OS, never from the training seed.
         self._rng = np.random.default_rng(secrets.randbits(128))
         self.inference_batches = 0  # TensorFlow calls made; benchmarks read it
@@ -169,7 +169,7 @@ class Registry:
                 )
 
     def draw_with_details(
-        self, labels: Sequence[int]
+        self, labels: Sequence[int] | np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Checked digits showing ``labels``, with the reader's and the verifier's
         confidence in each (both classifiers gave each digit its label)."""

@@ -42,7 +42,7 @@ from gancaptcha_field.training.progress import (
 
 logger = logging.getLogger(__name__)
 
-Log = Callable[[str], None]
+Log = Callable[[str], object]
 
 # Threshold pairs measured on every run, so the defaults can be justified.
 THRESHOLD_GRID = [

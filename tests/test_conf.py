@@ -1,0 +1,149 @@
+"""conf: every GANCAPTCHA_* setting's default, parsing, and reading at call time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_django import Settings
+
+from gancaptcha_field import conf as conf_module
+from gancaptcha_field import constants
+from gancaptcha_field.conf import DEFAULT_RATELIMIT_RATES, conf
+
+# What each property gives when its setting is absent (MODEL_DIR: below).
+DEFAULTS: dict[str, Any] = {
+    "TIMEOUT": 300,
+    "READER_THRESHOLD": constants.DEFAULT_READER_THRESHOLD,
+    "VERIFIER_THRESHOLD": constants.DEFAULT_VERIFIER_THRESHOLD,
+    "TEST_MODE": False,
+    "TEST_ANSWER": "PASS",
+    "PRELOAD": "auto",
+    "BATCH_SIZE": 512,
+    "BUCKET_SIZE": 64,
+    "MAX_BATCHES": 40,
+    "IMAGE_SCALE": 2,
+    "STORE": "database",
+    "CACHE_ALIAS": "default",
+    "POOL_SIZE": 0,
+    "POOL_LOW_WATER": 0,
+    "POOL_BATCH": 64,
+    "POOL_RESERVE": 16,
+    "POOL_AUTOFILL": True,
+    "POOL_ONLY": False,
+    "SYNCHRONOUS_COMMIT": False,
+    "RATELIMIT_ENABLED": False,
+    "RATELIMIT_RATES": {"create": "30/m", "image": "120/m", "fail": "10/m"},
+    "RATELIMIT_CACHE": "default",
+    "CLIENT_IP": "REMOTE_ADDR",
+}
+
+# A value a project might set, and what the property gives for it.
+PARSED: list[tuple[str, Any, Any]] = [
+    ("TIMEOUT", 60, 60),
+    ("READER_THRESHOLD", 0.5, 0.5),
+    ("READER_THRESHOLD", 1, 1.0),
+    ("VERIFIER_THRESHOLD", 0.9, 0.9),
+    ("TEST_MODE", True, True),
+    ("PRELOAD", True, True),
+    ("PRELOAD", False, False),
+    ("BATCH_SIZE", 64, 64),
+    ("BUCKET_SIZE", 8, 8),
+    ("MAX_BATCHES", 3, 3),
+    ("IMAGE_SCALE", 3, 3),
+    ("STORE", "cache", "cache"),
+    ("CACHE_ALIAS", "captcha", "captcha"),
+    ("POOL_SIZE", 100, 100),
+    ("POOL_BATCH", 16, 16),
+    ("POOL_RESERVE", 4, 4),
+    ("POOL_RESERVE", 0, 1),  # at least one: 0 would never take a row
+    ("POOL_AUTOFILL", False, False),
+    ("POOL_ONLY", True, True),
+    ("SYNCHRONOUS_COMMIT", True, True),
+    ("RATELIMIT_ENABLED", True, True),
+    ("RATELIMIT_CACHE", "limits", "limits"),
+    ("CLIENT_IP", 2, 2),
+    ("CLIENT_IP", "HTTP_X_REAL_IP", "HTTP_X_REAL_IP"),
+]
+
+
+def _properties() -> set[str]:
+    return {
+        name
+        for name, value in vars(conf_module.Settings).items()
+        if isinstance(value, property)
+    }
+
+
+def test_every_setting_has_a_default_here() -> None:
+    assert _properties() == {*DEFAULTS, "MODEL_DIR"}
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULTS))
+def test_default(settings: Settings, name: str) -> None:
+    if hasattr(settings, f"GANCAPTCHA_{name}"):
+        delattr(settings, f"GANCAPTCHA_{name}")
+    assert getattr(conf, name) == DEFAULTS[name]
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), PARSED)
+def test_parsing(settings: Settings, name: str, value: Any, expected: Any) -> None:
+    setattr(settings, f"GANCAPTCHA_{name}", value)
+    got = getattr(conf, name)
+    assert got == expected
+    assert type(got) is type(expected)
+
+
+def test_settings_are_read_at_call_time(settings: Settings) -> None:
+    settings.GANCAPTCHA_TIMEOUT = 10
+    assert conf.TIMEOUT == 10
+    settings.GANCAPTCHA_TIMEOUT = 20
+    assert conf.TIMEOUT == 20
+
+
+def test_pool_low_water_follows_the_pool_size_unless_set(settings: Settings) -> None:
+    settings.GANCAPTCHA_POOL_SIZE = 100
+    assert conf.POOL_LOW_WATER == 25
+    settings.GANCAPTCHA_POOL_LOW_WATER = 7
+    assert conf.POOL_LOW_WATER == 7
+
+
+def test_partial_rates_override_only_the_actions_they_name(settings: Settings) -> None:
+    settings.GANCAPTCHA_RATELIMIT_RATES = {"fail": "3/m", "image": None}
+    assert conf.RATELIMIT_RATES == {"create": "30/m", "image": None, "fail": "3/m"}
+    assert DEFAULT_RATELIMIT_RATES["fail"] == "10/m"  # the defaults stay untouched
+
+
+def test_model_dir_given_as_a_string_or_path(
+    settings: Settings, tmp_path: Path
+) -> None:
+    settings.GANCAPTCHA_MODEL_DIR = str(tmp_path)
+    assert conf.MODEL_DIR == tmp_path
+    settings.GANCAPTCHA_MODEL_DIR = tmp_path / "models"
+    assert conf.MODEL_DIR == tmp_path / "models"
+
+
+def test_model_dir_none_means_no_models(settings: Settings) -> None:
+    settings.GANCAPTCHA_MODEL_DIR = None
+    assert conf.MODEL_DIR is None
+
+
+def test_model_dir_unset_in_a_source_checkout_is_the_repositorys(
+    settings: Settings,
+) -> None:
+    del settings.GANCAPTCHA_MODEL_DIR
+    del settings.BASE_DIR  # BASE_DIR plays no part any more
+    repository = Path(__file__).resolve().parent.parent
+    assert conf.MODEL_DIR == repository / "ml_models"
+
+
+def test_model_dir_unset_in_an_installed_wheel_is_the_shipped_set(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The layout a wheel installs: the models beside conf.py.
+    package = tmp_path / "site-packages" / "gancaptcha_field"
+    (package / "shipped_models").mkdir(parents=True)
+    monkeypatch.setattr(conf_module, "__file__", str(package / "conf.py"))
+    del settings.GANCAPTCHA_MODEL_DIR
+    assert conf.MODEL_DIR == package / "shipped_models"

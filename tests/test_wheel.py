@@ -1,0 +1,252 @@
+"""A pip user's first hour: build the wheel, install it, add the app, serve.
+
+Builds the wheel from a copy of the sources, installs it with the [models]
+extra into a new virtualenv, makes a project with ``django-admin
+startproject``, follows README's "Add it to your project" and passes when
+``manage.py check`` finds no issue and runserver (real HTTP) serves a page with
+the field and its image, drawn by the models that came inside the wheel.
+
+The dependencies (TensorFlow: about 650 MB of wheels, 2 GB installed) are
+installed by uv, which keeps them in its cache (UV_CACHE_DIR, by default
+~/.cache/uv) and links them into each new virtualenv: minutes on the first
+run on a machine, seconds after.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.utils import find_tag, find_tags
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+UV = Path(sys.executable).parent / "uv"  # requirements-dev.txt
+README = (ROOT / "README.md").read_text()
+
+# README's "Add it to your project", line for line; test_readme_steps_are_these
+# keeps the two in step.
+SETTINGS_LINE = 'INSTALLED_APPS = [..., "gancaptcha_field"]'
+URLS_IMPORT = "from django.urls import include, path"
+URLS_LINE = 'urlpatterns = [..., path("gancaptcha/", include("gancaptcha_field.urls"))]'
+FORMS = """from django.contrib.auth.forms import UserCreationForm
+
+from gancaptcha_field.fields import GanCaptchaField
+
+
+class SignupForm(UserCreationForm):
+    captcha = GanCaptchaField()
+"""
+
+# A page that shows the form, as the README asks ({{ form.media }} included).
+VIEWS = '''from django.http import HttpResponse
+from django.template import engines
+
+from mysite.forms import SignupForm
+
+PAGE = """<!doctype html><title>Sign up</title>{{ form.media }}
+<form method="post">{% csrf_token %}{{ form.as_p }}<button>Sign up</button></form>"""
+
+
+def signup(request):
+    page = engines["django"].from_string(PAGE)
+    return HttpResponse(page.render({"form": SignupForm()}, request))
+'''
+
+
+def _section(title: str) -> str:
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", README, re.S | re.M)
+    assert match, f"README has no section {title!r}"
+    return match.group(1)
+
+
+def test_readme_steps_are_these() -> None:
+    steps = _section("Add it to your project")
+    for line in (SETTINGS_LINE, URLS_IMPORT, URLS_LINE, *FORMS.strip().splitlines()):
+        assert line in steps, f"README's 'Add it to your project' lacks {line!r}"
+    assert "python manage.py migrate" in steps
+
+
+def _run(
+    args: list[str | Path], cwd: Path, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(a) for a in args],
+        cwd=cwd,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, (
+        f"{' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}"
+    )
+    return result
+
+
+def _clean_env() -> dict[str, str]:
+    """This process's environment without what points at the source tree."""
+    env = dict(os.environ)
+    for name in ("PYTHONPATH", "DJANGO_SETTINGS_MODULE", "VIRTUAL_ENV"):
+        env.pop(name, None)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel, built from a copy of the sources (the tree stays clean)."""
+    src = tmp_path_factory.mktemp("src")
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    shutil.copytree(
+        ROOT / "gancaptcha_field",
+        src / "gancaptcha_field",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    shutil.copytree(
+        ROOT / "ml_models", src / "ml_models", ignore=shutil.ignore_patterns("data")
+    )
+    dist = tmp_path_factory.mktemp("dist")
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, src], src
+    )
+    (built,) = dist.glob("gancaptcha_field-*.whl")
+    return built
+
+
+def test_wheel_carries_the_models_but_not_mnist(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in ("generator.keras", "reader.keras", "verifier.keras", "metadata.json"):
+        assert f"gancaptcha_field/shipped_models/{name}" in names
+    assert "gancaptcha_field/py.typed" in names
+    assert "gancaptcha_field/templates/gancaptcha_field/widget.html" in names
+    assert "gancaptcha_field/migrations/0001_initial.py" in names
+    assert not [n for n in names if n.endswith((".npz", ".png"))]
+
+
+@pytest.fixture(scope="module")
+def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new virtualenv with the wheel and its [models] extra, nothing else."""
+    home = tmp_path_factory.mktemp("venv")
+    _run([sys.executable, "-m", "venv", "--without-pip", home], home)
+    started = time.monotonic()
+    # uv, because pip here re-extracts TensorFlow's 2 GB on every run (about
+    # four minutes); uv links the files from its cache once they are in it.
+    _run(
+        [UV, "pip", "install", "--quiet", "--python", home / "bin" / "python",
+         "--link-mode", "hardlink", f"{wheel}[models]"],
+        home,
+    )  # fmt: skip
+    print(
+        f"\nwheel test: installed with [models] in {time.monotonic() - started:.0f} s"
+    )
+    return home
+
+
+@pytest.fixture(scope="module")
+def project(venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """django-admin startproject, then README's steps, then migrate."""
+    home = tmp_path_factory.mktemp("project")
+    _run([venv / "bin" / "django-admin", "startproject", "mysite", home], home)
+    package = home / "mysite"
+    settings = package / "settings.py"
+    text = settings.read_text()
+    assert "INSTALLED_APPS = [\n" in text
+    # INSTALLED_APPS = [..., "gancaptcha_field"]
+    settings.write_text(
+        text.replace(
+            "INSTALLED_APPS = [\n", 'INSTALLED_APPS = [\n    "gancaptcha_field",\n'
+        )
+    )
+    urls = package / "urls.py"
+    text = urls.read_text()
+    assert "from django.urls import path\n" in text
+    text = text.replace("from django.urls import path\n", URLS_IMPORT + "\n")
+    text = text.replace(
+        "urlpatterns = [\n",
+        'urlpatterns = [\n    path("gancaptcha/", include("gancaptcha_field.urls")),\n'
+        '    path("signup/", views.signup),\n',
+    )
+    urls.write_text("from mysite import views\n" + text)
+    (package / "forms.py").write_text(FORMS)
+    (package / "views.py").write_text(VIEWS)
+    _run([venv / "bin" / "python", "manage.py", "migrate", "--noinput"], home)
+    return home
+
+
+def test_check_reports_no_issue(venv: Path, project: Path) -> None:
+    result = _run([venv / "bin" / "python", "manage.py", "check"], project)
+    assert "System check identified no issues" in result.stdout, result.stderr
+
+
+def test_models_come_from_the_installed_package(venv: Path, project: Path) -> None:
+    code = "from gancaptcha_field.conf import conf; print(conf.MODEL_DIR)"
+    result = _run([venv / "bin" / "python", "manage.py", "shell", "-c", code], project)
+    model_dir = Path(result.stdout.strip().splitlines()[-1])
+    assert model_dir.is_relative_to(venv), model_dir
+    assert model_dir.name == "shipped_models"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(venv: Path, project: Path) -> Iterator[str]:
+    """manage.py runserver (it loads the shipped models first), over real HTTP."""
+    port = _free_port()
+    log = (project / "runserver.log").open("w")
+    process = subprocess.Popen(
+        [venv / "bin" / "python", "manage.py", "runserver", "--noreload",
+         f"127.0.0.1:{port}"],
+        cwd=project,
+        env=_clean_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (project / "runserver.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(
+                "runserver did not start:\n" + (project / "runserver.log").read_text()
+            )
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_a_page_with_the_field_serves_its_image(server: str) -> None:
+    with urllib.request.urlopen(f"{server}/signup/", timeout=120) as response:
+        assert response.status == 200
+        html = response.read().decode()
+    assert not find_tags(html, "p", **{"class": "gancaptcha-unavailable"})
+    src = find_tag(html, "img", **{"class": "gancaptcha-image"})["src"]
+    assert src and src.startswith("/gancaptcha/")
+    with urllib.request.urlopen(f"{server}{src}", timeout=60) as image:
+        assert image.status == 200
+        assert image.headers["Content-Type"] == "image/png"
+        assert image.read().startswith(b"\x89PNG\r\n\x1a\n")
