@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from gancaptcha_field import constants
 
@@ -136,6 +137,16 @@ class Settings:
     def CLIENT_IP(self) -> str | int:
         # Never X-Forwarded-For by default: any client can write that header.
         value: str | int = self._get("CLIENT_IP", "REMOTE_ADDR")
+        return value
+
+    @property
+    def HARDEN(self) -> bool:
+        # Strict: a string such as "False" would be truthy and silently harden.
+        value = self._get("HARDEN", True)
+        if not isinstance(value, bool):
+            raise ImproperlyConfigured(
+                f"GANCAPTCHA_HARDEN must be True or False, not {value!r}."
+            )
         return value
 
 
