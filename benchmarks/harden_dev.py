@@ -52,7 +52,7 @@ def setup_django() -> None:
             GANCAPTCHA_MODEL_DIR=BASE_DIR / "ml_models",
             GANCAPTCHA_PRELOAD=False,
             GANCAPTCHA_IMAGE_SCALE=2,
-            INSTALLED_APPS=[],
+            INSTALLED_APPS=["gancaptcha_field"],
         )
         django.setup()
 
@@ -293,7 +293,7 @@ def variants() -> dict[
             plan = harden.plan(digits, rng)
             plan = dataclasses.replace(
                 plan,
-                line=plan.line if pen else (),
+                lines=plan.lines if pen else (),
                 waves=plan.waves if warp else plan.waves * [1, 1, 1, 0],
             )
             low, high = render.hardened_strips(plan, 2)
@@ -311,12 +311,22 @@ def variants() -> dict[
 
 
 def served_digits(
-    count: int, log: Callable[[str], None]
+    count: int, source: str, log: Callable[[str], None]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` challenges' worth of checked GAN digits and their answers."""
+    """``count`` challenges' worth of digits and their answers.
+
+    ``gan``: checked digits from the shipped generator, as served (slow under
+    load); ``mnist``: MNIST test digits, which the dev classifiers never saw.
+    """
     from gancaptcha_field.supply import registry
 
     answers = np.random.default_rng(SEED).integers(0, 10, (count, N))
+    if source == "mnist":
+        with np.load(BASE_DIR / "ml_models" / "data" / "mnist.npz") as data:
+            x, y = data["x_test"], data["y_test"]
+        rng = np.random.default_rng(SEED + 2)
+        pick = [rng.choice(np.flatnonzero(y == label)) for label in answers.ravel()]
+        return x[pick].reshape(count, N, SIZE, SIZE), answers
     reg = registry.get_registry()
     status = reg.load()
     if not status.ok:
@@ -365,12 +375,70 @@ def timing(
     return out
 
 
+def contact_sheet(digits: np.ndarray, answers: np.ndarray, path: Path) -> None:
+    """Served challenges (hardened, the 1x PNG as served) beside their clean
+    digits, numbered; the answers go to a caption file beside the sheet."""
+    from PIL import ImageDraw
+
+    from gancaptcha_field.supply import render
+
+    rows = []
+    for index, group in enumerate(digits):
+        png, _ = render.hardened_pngs(group, 2)
+        with Image.open(io.BytesIO(png)) as image:
+            served = np.asarray(image.convert("L"))
+        clean = 255 - np.concatenate(list(group), axis=1)
+        clean = np.asarray(
+            Image.fromarray(clean).resize(served.shape[::-1], Image.Resampling.LANCZOS)
+        )
+        label = Image.new("L", (28, served.shape[0]), 255)
+        ImageDraw.Draw(label).text((2, 20), f"{index + 1:2d}", fill=0)
+        gap = np.full((served.shape[0], 16), 255, np.uint8)
+        rows.append(
+            np.concatenate([np.asarray(label), clean, gap, served, gap], axis=1)
+        )
+    half = (len(rows) + 1) // 2
+    left = np.concatenate(rows[:half], axis=0)
+    right = np.concatenate(rows[half:], axis=0)
+    if right.shape[0] < left.shape[0]:
+        pad = np.full((left.shape[0] - right.shape[0], right.shape[1]), 255, np.uint8)
+        right = np.concatenate([right, pad], axis=0)
+    sheet = np.concatenate([left, np.full((left.shape[0], 8), 160, np.uint8), right], 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(sheet).save(path, optimize=True)
+    caption = path.with_suffix(".txt")
+    lines = [
+        "Served challenges as a visitor sees them (the 1x PNG at the default",
+        "GANCAPTCHA_IMAGE_SCALE = 2), each right of its clean digits as drawn and",
+        "checked before hardening. Made by: python -m benchmarks.harden_dev "
+        f"--sheet {path.name}",
+        "",
+        *(f"{i + 1:2d}  {''.join(map(str, a))}" for i, a in enumerate(answers)),
+    ]
+    caption.write_text("\n".join(lines) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=400, help="Challenges (400).")
     parser.add_argument("--json", type=Path, default=None, help="Also write JSON.")
     parser.add_argument(
+        "--digits",
+        choices=("gan", "mnist"),
+        default="gan",
+        help="gan: checked GAN digits as served (default); mnist: MNIST test.",
+    )
+    parser.add_argument(
         "--timing-only", action="store_true", help="Only the cost per challenge."
+    )
+    parser.add_argument(
+        "--only", default="", help="Only designs whose name contains this."
+    )
+    parser.add_argument(
+        "--sheet",
+        type=Path,
+        default=None,
+        help="Only write a contact sheet of 40 served challenges (and .txt).",
     )
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -379,8 +447,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[harden_dev] {message}", file=sys.stderr, flush=True)
 
     setup_django()
-    digits, answers = served_digits(args.count, log)
-    results: dict[str, Any] = {"count": args.count, "timing": timing(digits)}
+    if args.sheet is not None:
+        digits, answers = served_digits(40, args.digits, log)
+        contact_sheet(digits, answers, args.sheet)
+        print(f"wrote {args.sheet} and {args.sheet.with_suffix('.txt')}")
+        return 0
+    digits, answers = served_digits(args.count, args.digits, log)
+    results: dict[str, Any] = {
+        "count": args.count,
+        "digits": args.digits,
+        "timing": timing(digits),
+    }
     t = results["timing"]
     print(
         f"cost per challenge (both PNGs): today {t['today render']:.2f} ms, "
@@ -396,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{'design':28s} {'reader':6s} {'solved':>7s} {'95% CI':>15s}  best combination"
     )
     for name, draw in variants().items():
+        if args.only not in name:
+            continue
         pngs = [draw(group, rng)[0] for group in digits]
         rates = solve_rates(pngs, answers, readers)
         results["variants"][name] = rates

@@ -3,8 +3,9 @@
 The step between check and render. ``plan()`` draws the geometry of one
 challenge from its own generator: each digit mildly reshaped (width 0.8-1.2,
 rotation and shear of a few degrees, its own baseline), neighbours kerned until
-their ink touches or overlaps by a pixel or two, a pen line of the digits'
-stroke width through all of them, and a smooth elastic warp of the whole strip.
+their ink nearly touches or touches, two pen lines of the digits' stroke
+width through the middle of all of them, and a smooth elastic warp of the
+whole strip.
 ``render()`` draws that geometry at any scale, so the 1x and 2x PNGs are two
 resolutions of one picture. Nothing is cropped: every stroke of every digit
 stays in the strip. numpy and Pillow only; nothing here imports TensorFlow.
@@ -32,12 +33,18 @@ Y_SCALE = (1.0, 1.12)
 MAX_ROTATION_DEG = 9.0
 MAX_SHEAR = 0.12  # about 7 degrees; with rotation at most ~16 degrees of slant
 BASELINE_JITTER = 2.0  # pixels up or down from the middle
-# Ink-to-ink distance of neighbours where they come closest: they nearly touch.
-INK_GAP = (0.0, 1.5)
+# Ink-to-ink distance of neighbours where they come closest (negative: overlap).
+# Wide digits may touch; a narrow one (a 1) keeps a clear gap, or it would
+# read as part of its neighbour (1 and 3 as a B).
+INK_GAP = (-1.0, 0.0)
+NARROW_GAP = (1.5, 2.5)
+NARROW = 8.0  # pixels: a digit narrower than this is narrow
 MAX_BOX_OVERLAP = 0.3  # of the narrower digit's width: never tuck one in another
 EDGE_MARGIN = 1.5  # pixels of light border kept around all ink
-LINE_WIDTH = (2.0, 2.6)  # the pen line, about as wide as the GAN's strokes
-WARP_AMPLITUDE = 1.0  # pixels: the largest shift of the elastic warp, per axis
+LINES = 1  # pen lines through all the digits (two hid too much from people)
+LINE_WIDTH = (2.0, 2.6)  # the pen lines, about as wide as the GAN's strokes
+LINE_BAND = (0.3, 0.7)  # where the lines run, as parts of the digits' height
+WARP_AMPLITUDE = 1.5  # pixels: the largest shift of the elastic warp, per axis
 WARP_WAVES = 3  # long waves summed per axis
 INK_LEVEL = 32  # a pixel counts from faint grey on (white-on-black uint8)
 
@@ -49,7 +56,7 @@ class Plan:
     digits: np.ndarray  # (n, 28, 28) uint8, white on black, as checked
     # Per digit: the 2x3 affine map from strip coordinates to digit coordinates.
     inverse_affines: tuple[tuple[float, ...], ...]
-    line: tuple[tuple[float, float], ...]  # the pen line's points
+    lines: tuple[tuple[tuple[float, float], ...], ...]  # each pen line's points
     line_width: float
     # (2, WARP_WAVES, 4): per axis and wave, kx, ky, phase and amplitude.
     waves: np.ndarray
@@ -76,8 +83,13 @@ def _shape_matrix(rng: np.random.Generator, narrow: float) -> np.ndarray:
     shear = rng.uniform(-MAX_SHEAR, MAX_SHEAR)
     angle = math.radians(rng.uniform(-MAX_ROTATION_DEG, MAX_ROTATION_DEG))
     cos, sin = math.cos(angle), math.sin(angle)
-    rotation = np.array([[cos, -sin], [sin, cos]])
-    return rotation @ np.array([[sx, shear * sy], [0.0, sy]])
+    # rotation @ [[sx, shear * sy], [0, sy]], written out (this runs per digit).
+    return np.array(
+        [
+            [cos * sx, cos * shear * sy - sin * sy],
+            [sin * sx, sin * shear * sy + cos * sy],
+        ]
+    )
 
 
 _ROWS = np.arange(STRIP_HEIGHT + 1)
@@ -90,10 +102,11 @@ def _row_edges(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     lo = np.full(_ROWS.size, np.inf)
     hi = np.full(_ROWS.size, -np.inf)
-    for dy in (-0.5, 0.0, 0.5):
-        rows = np.clip(np.floor(points[:, 1] + dy).astype(int), 0, STRIP_HEIGHT)
-        np.minimum.at(lo, rows, points[:, 0] - 0.5)
-        np.maximum.at(hi, rows, points[:, 0] + 0.5)
+    rows = np.floor(points[:, 1, None] + [-0.5, 0.0, 0.5]).astype(np.intp).ravel()
+    rows = np.minimum(np.maximum(rows, 0), STRIP_HEIGHT)  # np.clip is slow here
+    xs = np.repeat(points[:, 0], 3)
+    np.minimum.at(lo, rows, xs - 0.5)
+    np.maximum.at(hi, rows, xs + 0.5)
     return lo, hi
 
 
@@ -136,7 +149,8 @@ def plan(digits: np.ndarray, rng: np.random.Generator) -> Plan:
             # Its own baseline, with every stroke kept inside the strip.
             low, high = shape[:, 1].min() - 0.5, shape[:, 1].max() + 0.5
             slack = max(0.0, (STRIP_HEIGHT - 2 * border - (high - low)) / 2)
-            jitter = float(np.clip(rng.uniform(-1, 1) * BASELINE_JITTER, -slack, slack))
+            jitter = rng.uniform(-1, 1) * BASELINE_JITTER
+            jitter = min(max(jitter, -slack), slack)
             shape[:, 1] += STRIP_HEIGHT / 2 + jitter - (low + high) / 2
             shape[:, 0] -= shape[:, 0].min() - 0.5  # box's left edge at x = 0
             matrices.append(matrix)
@@ -144,7 +158,9 @@ def plan(digits: np.ndarray, rng: np.random.Generator) -> Plan:
         edges = [(*_row_edges(s), float(s[:, 0].max()) + 0.5) for s in shapes]
         offsets = [0.0]
         for i in range(1, len(shapes)):
-            step = _kern(edges[i - 1], edges[i], rng.uniform(*INK_GAP))
+            narrow_pair = min(edges[i - 1][2], edges[i][2]) < NARROW
+            gap = rng.uniform(*(NARROW_GAP if narrow_pair else INK_GAP))
+            step = _kern(edges[i - 1], edges[i], gap)
             offsets.append(offsets[-1] + step)
         right = max(e[2] + o for e, o in zip(edges, offsets, strict=True))
         if right <= room:
@@ -171,7 +187,7 @@ def plan(digits: np.ndarray, rng: np.random.Generator) -> Plan:
         lows.append(float(shape[:, 1].min()))
         highs.append(float(shape[:, 1].max()))
     reach = border + max(LINE_WIDTH) / 2  # the pen's round ends stay inside too
-    line = _pen_line(
+    lines = _pen_lines(
         rng,
         max(reach, start - 2.0),
         min(STRIP_WIDTH - reach, start + right + 2.0),
@@ -192,37 +208,40 @@ def plan(digits: np.ndarray, rng: np.random.Generator) -> Plan:
     return Plan(
         digits=digits.copy(),
         inverse_affines=tuple(inverse_affines),
-        line=line,
+        lines=lines,
         line_width=float(rng.uniform(*LINE_WIDTH)),
         waves=waves,
     )
 
 
-def _pen_line(
+def _pen_lines(
     rng: np.random.Generator,
     x0: float,
     x1: float,
     lows: list[float],
     highs: list[float],
-) -> tuple[tuple[float, float], ...]:
-    """A gently waving line from x0 to x1 through the middle band of the digits."""
-    top, bottom = max(lows) + 3.0, min(highs) - 3.0
-    if bottom <= top:
-        top = bottom = (max(lows) + min(highs)) / 2
-    centre = rng.uniform(top, bottom)
-    amplitude = rng.uniform(1.5, 4.0)
-    wavelength = rng.uniform(40.0, 90.0)
-    phase = rng.uniform(0.0, 2 * math.pi)
-    tilt = rng.uniform(-3.0, 3.0)
-    xs = np.linspace(x0, x1, 25)
-    ys = (
-        centre
-        + amplitude * np.sin(2 * math.pi * xs / wavelength + phase)
-        + tilt * (xs - (x0 + x1) / 2) / (x1 - x0)
-    )
-    edge = EDGE_MARGIN + WARP_AMPLITUDE + max(LINE_WIDTH)
-    ys = np.clip(ys, edge, STRIP_HEIGHT - edge)
-    return tuple((float(x), float(y)) for x, y in zip(xs, ys, strict=True))
+) -> tuple[tuple[tuple[float, float], ...], ...]:
+    """Gently waving lines from x0 to x1, kept in the middle band of the digits.
+
+    The middle, not the top or the foot: a bar across the top of a 1 could make
+    it a 7, one along the foot of a 7 a 2; through the middle it is a strike.
+    """
+    top, bottom = max(lows), min(highs)
+    if bottom - top < 6.0:  # digits at very different heights: use the strip's
+        top, bottom = STRIP_HEIGHT * 0.3, STRIP_HEIGHT * 0.7
+    low = top + LINE_BAND[0] * (bottom - top)
+    high = top + LINE_BAND[1] * (bottom - top)
+    xs = np.linspace(x0, x1, 31)
+    lines = []
+    for _ in range(LINES):
+        centre = rng.uniform(low, high)
+        amplitude = rng.uniform(1.5, 3.5)
+        wavelength = rng.uniform(30.0, 70.0)
+        phase = rng.uniform(0.0, 2 * math.pi)
+        ys = centre + amplitude * np.sin(2 * math.pi * xs / wavelength + phase)
+        ys = np.minimum(np.maximum(ys, low), high)
+        lines.append(tuple((float(x), float(y)) for x, y in zip(xs, ys, strict=True)))
+    return tuple(lines)
 
 
 def _displacement(
@@ -231,13 +250,12 @@ def _displacement(
     """The warp's shift at the grid of ``x`` (w,) by ``y`` (h,): two (h, w) arrays."""
     out = []
     for axis in range(2):
-        total = np.zeros((y.size, x.size), np.float32)
-        for kx, ky, phase, amplitude in plan.waves[axis]:
-            # sin(a + b) = sin a cos b + cos a sin b: two outer products.
-            a, b = kx * x, ky * y + phase
-            total += np.outer(amplitude * np.cos(b), np.sin(a))
-            total += np.outer(amplitude * np.sin(b), np.cos(a))
-        out.append(total)
+        kx, ky, phase, amplitude = (plan.waves[axis, :, i, None] for i in range(4))
+        a, b = kx * x[None, :], ky * y[None, :] + phase
+        # sin(a + b) = sin a cos b + cos a sin b: one small matrix product.
+        rows = np.concatenate([amplitude * np.cos(b), amplitude * np.sin(b)])
+        cols = np.concatenate([np.sin(a), np.cos(a)])
+        out.append((rows.T @ cols).astype(np.float32))
     return out[0], out[1]
 
 
@@ -248,8 +266,8 @@ def _sample(image: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
     padded[1:-1, 1:-1] = image
     flat = padded.ravel()
     # Pixel centres sit at .5; the padding shifts indices by one.
-    fx = np.clip(gx + 0.5, 0.0, width + 0.999)
-    fy = np.clip(gy + 0.5, 0.0, height + 0.999)
+    fx = np.minimum(np.maximum(gx + 0.5, 0.0), width + 0.999)
+    fy = np.minimum(np.maximum(gy + 0.5, 0.0), height + 0.999)
     x0, y0 = fx.astype(np.int32), fy.astype(np.int32)
     wx, wy = fx - x0, fy - y0
     index = y0 * (width + 2) + x0
@@ -282,38 +300,18 @@ def _ink_box(digit: np.ndarray) -> tuple[int, int, int, int]:
     )
 
 
-def _upsample(field: np.ndarray, scale: int) -> np.ndarray:
-    """A field given at the 1x grid's corners, at the centres of ``scale`` pixels."""
-    if scale == 1:
-        return (field[:-1, :-1] + field[1:, 1:] + field[:-1, 1:] + field[1:, :-1]) / 4
-    image = Image.fromarray(field.astype(np.float32))
-    # Corner k of the 1x grid is at k * scale in output pixels; the box below
-    # maps the output's pixel centres onto the grid exactly.
-    size = (STRIP_WIDTH * scale, STRIP_HEIGHT * scale)
-    out = image.resize(
-        size,
-        Image.Resampling.BILINEAR,
-        box=(0.5, 0.5, STRIP_WIDTH + 0.5, STRIP_HEIGHT + 0.5),
-    )
-    return np.asarray(out)
-
-
 def _digit_patches(
     plan: Plan, scale: int
 ) -> list[tuple[int, int, int, int, np.ndarray]]:
     """Each digit, warped, as (y0, y1, x0, x1, float32 patch 0-255) of the strip."""
     width, height = STRIP_WIDTH * scale, STRIP_HEIGHT * scale
+    warped = bool(plan.waves[..., 3].any())
     xs = (np.arange(width, dtype=np.float32) + 0.5) / scale
     ys = (np.arange(height, dtype=np.float32) + 0.5) / scale
-    # Output pixel (x, y) shows the strip's point (x, y) + shift(x, y). The
-    # shift is smooth: worked out at 1x and resized.
-    coarse = _displacement(
-        plan,
-        np.arange(STRIP_WIDTH + 1, dtype=np.float32),
-        np.arange(STRIP_HEIGHT + 1, dtype=np.float32),
-    )
-    dx, dy = (_upsample(part, scale) for part in coarse)
-    reach = WARP_AMPLITUDE + 1.0
+    if warped:
+        # Output pixel (x, y) shows the strip's point (x, y) + shift(x, y).
+        dx, dy = _displacement(plan, xs, ys)
+    reach = float(np.abs(plan.waves[..., 3]).sum(axis=1).max()) + 1.0
     big = constants.IMAGE_SIZE * _SUPERSAMPLE
     patches = []
     for digit, (a, b, c, d, e, f) in zip(
@@ -330,6 +328,22 @@ def _digit_patches(
         x1 = min(width, math.ceil((strip[:, 0].max() + reach) * scale))
         y0 = max(0, int((strip[:, 1].min() - reach) * scale))
         y1 = min(height, math.ceil((strip[:, 1].max() + reach) * scale))
+        if not warped:  # an affine map alone: Pillow does it in C
+            image = Image.fromarray(digit).transform(
+                (x1 - x0, y1 - y0),
+                Image.Transform.AFFINE,
+                (
+                    a / scale,
+                    b / scale,
+                    c + (a * x0 + b * y0) / scale,
+                    d / scale,
+                    e / scale,
+                    f + (d * x0 + e * y0) / scale,
+                ),
+                resample=Image.Resampling.BICUBIC,
+            )
+            patches.append((y0, y1, x0, x1, np.asarray(image, np.float32)))
+            continue
         sx = xs[None, x0:x1] + dx[y0:y1, x0:x1]
         sy = ys[y0:y1, None] + dy[y0:y1, x0:x1]
         fine = Image.fromarray(digit).resize((big, big), Image.Resampling.BICUBIC)
@@ -368,20 +382,22 @@ def _shift_at(plan: Plan, points: np.ndarray) -> np.ndarray:
 def _pen(plan: Plan, scale: int) -> np.ndarray:
     """The pen line drawn where the warp shows it, softened like the strokes."""
     size = (STRIP_WIDTH * scale, STRIP_HEIGHT * scale)
-    if not plan.line:
+    if not plan.lines:
         return np.zeros((size[1], size[0]), np.float32)
-    points = np.array(plan.line, np.float64)
-    # Strip point q shows at the output point p with p + shift(p) = q.
-    moved = points.copy()
-    for _ in range(3):
-        moved = points - _shift_at(plan, moved)
     pen = Image.new("L", size, 0)
-    ImageDraw.Draw(pen).line(
-        [(float(x) * scale, float(y) * scale) for x, y in moved],
-        fill=255,
-        width=max(1, round(plan.line_width * scale)),
-        joint="curve",
-    )
+    draw = ImageDraw.Draw(pen)
+    for line in plan.lines:
+        points = np.array(line, np.float64)
+        # Strip point q shows at the output point p with p + shift(p) = q.
+        moved = points.copy()
+        for _ in range(3):
+            moved = points - _shift_at(plan, moved)
+        draw.line(
+            [(float(x) * scale, float(y) * scale) for x, y in moved],
+            fill=255,
+            width=max(1, round(plan.line_width * scale)),
+            joint="curve",
+        )
     if scale > 1:
         pen = pen.filter(ImageFilter.BoxBlur(0.35 * scale))
     return np.array(pen, np.float32)  # writable: render() draws into it

@@ -13,7 +13,9 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
 from gancaptcha_field import constants
+from gancaptcha_field.conf import conf
 from gancaptcha_field.supply import registry
+from gancaptcha_field.supply.render import served_strips
 
 
 def _positive(value: str) -> int:
@@ -26,8 +28,9 @@ def _positive(value: str) -> int:
 class Command(BaseCommand):
     help = (
         "Draw N digits as the app serves them (labels uniform, both filters "
-        "applied) and write images, labels and both classifiers' confidence "
-        "to an .npz file."
+        "applied) and write images (= clean_images, as drawn), labels, both "
+        "classifiers' confidence, and served: each four digits as the 1x PNG "
+        "shows them (hardened when GANCAPTCHA_HARDEN is on), to an .npz file."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -72,6 +75,9 @@ class Command(BaseCommand):
             raise CommandError(f"Could not draw digits: {exc}") from exc
         all_images = np.concatenate(images)
         all_confidence = np.concatenate(confidence).astype(np.float32)
+        # Whole challenges of these digits, as a visitor's 1x PNG shows them.
+        whole = count - count % constants.ANSWER_LENGTH
+        served = served_strips(all_images[:whole], conf.IMAGE_SCALE)
         output.parent.mkdir(parents=True, exist_ok=True)
         tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
@@ -81,6 +87,9 @@ class Command(BaseCommand):
                 labels=labels,
                 confidence=all_confidence,
                 verifier_confidence=np.concatenate(verifier_confidence),
+                clean_images=all_images,
+                served=served,
+                served_answers=labels[:whole].reshape(-1, constants.ANSWER_LENGTH),
             )
         os.replace(tmp, output)
         self.stdout.write(f"Wrote {count} digits to {output}")
