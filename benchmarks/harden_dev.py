@@ -448,7 +448,15 @@ def main(argv: list[str] | None = None) -> int:
 
     setup_django()
     if args.sheet is not None:
-        digits, answers = served_digits(40, args.digits, log)
+        # The drawn digits are kept, so a sheet can be redrawn from the same ones.
+        cache = CACHE_DIR / f"sheet_digits_{args.digits}.npz"
+        if cache.is_file():
+            with np.load(cache) as data:
+                digits, answers = data["digits"], data["answers"]
+        else:
+            digits, answers = served_digits(40, args.digits, log)
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(cache, digits=digits, answers=answers)
         contact_sheet(digits, answers, args.sheet)
         print(f"wrote {args.sheet} and {args.sheet.with_suffix('.txt')}")
         return 0

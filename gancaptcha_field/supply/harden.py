@@ -36,15 +36,18 @@ BASELINE_JITTER = 2.0  # pixels up or down from the middle
 # Ink-to-ink distance of neighbours where they come closest (negative: overlap).
 # Wide digits may touch; a narrow one (a 1) keeps a clear gap, or it would
 # read as part of its neighbour (1 and 3 as a B).
-INK_GAP = (-1.0, 0.0)
-NARROW_GAP = (1.5, 2.5)
+INK_GAP = (1.5, 2.5)
+NARROW_GAP = (2.0, 3.0)
 NARROW = 8.0  # pixels: a digit narrower than this is narrow
 MAX_BOX_OVERLAP = 0.3  # of the narrower digit's width: never tuck one in another
 EDGE_MARGIN = 1.5  # pixels of light border kept around all ink
 LINES = 1  # pen lines through all the digits (two hid too much from people)
-LINE_WIDTH = (2.0, 2.6)  # the pen lines, about as wide as the GAN's strokes
+LINE_WIDTH = (
+    1.3,
+    1.6,
+)  # the pen lines: thinner than strokes, so people tell them apart
 LINE_BAND = (0.3, 0.7)  # where the lines run, as parts of the digits' height
-WARP_AMPLITUDE = 1.5  # pixels: the largest shift of the elastic warp, per axis
+WARP_AMPLITUDE = 1.2  # pixels: the largest shift of the elastic warp, per axis
 WARP_WAVES = 3  # long waves summed per axis
 INK_LEVEL = 32  # a pixel counts from faint grey on (white-on-black uint8)
 
