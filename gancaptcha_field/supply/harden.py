@@ -2,13 +2,12 @@
 
 The step between check and render. ``plan()`` draws the geometry of one
 challenge from its own generator: each digit mildly reshaped (width 0.8-1.2,
-rotation and shear of a few degrees, its own baseline), neighbours kerned until
-their ink nearly touches or touches, two pen lines of the digits' stroke
-width through the middle of all of them, and a smooth elastic warp of the
-whole strip.
-``render()`` draws that geometry at any scale, so the 1x and 2x PNGs are two
-resolutions of one picture. Nothing is cropped: every stroke of every digit
-stays in the strip. numpy and Pillow only; nothing here imports TensorFlow.
+rotation and shear of a few degrees, its own baseline), neighbours kerned row
+by row to a clear gap, the group at a random place, a 2 px pen line through
+the middle of all of them, and a smooth elastic warp of the whole strip.
+``render()`` draws that geometry at any scale. Nothing is cropped: every
+stroke of every digit stays in the strip. numpy and Pillow only; nothing here
+imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -34,18 +33,17 @@ MAX_ROTATION_DEG = 9.0
 MAX_SHEAR = 0.12  # about 7 degrees; with rotation at most ~16 degrees of slant
 BASELINE_JITTER = 2.0  # pixels up or down from the middle
 # Ink-to-ink distance of neighbours where they come closest (negative: overlap).
-# Wide digits may touch; a narrow one (a 1) keeps a clear gap, or it would
-# read as part of its neighbour (1 and 3 as a B).
+# Touching digits resisted cutting better but people misread them; a narrow
+# one (a 1) keeps a wider gap, or it reads as part of its neighbour (13 as B).
 INK_GAP = (1.5, 2.5)
 NARROW_GAP = (2.0, 3.0)
 NARROW = 8.0  # pixels: a digit narrower than this is narrow
 MAX_BOX_OVERLAP = 0.3  # of the narrower digit's width: never tuck one in another
 EDGE_MARGIN = 1.5  # pixels of light border kept around all ink
 LINES = 1  # pen lines through all the digits (two hid too much from people)
-LINE_WIDTH = (
-    1.3,
-    1.6,
-)  # the pen lines: thinner than strokes, so people tell them apart
+# The pen line: a little thinner than the strokes, so people tell it apart, but
+# 2 px, which a 3x3 median keeps (1.3-1.6 px lines fell to it).
+LINE_WIDTH = (1.8, 2.2)
 LINE_BAND = (0.3, 0.7)  # where the lines run, as parts of the digits' height
 WARP_AMPLITUDE = 1.2  # pixels: the largest shift of the elastic warp, per axis
 WARP_WAVES = 3  # long waves summed per axis
