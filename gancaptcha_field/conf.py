@@ -123,6 +123,7 @@ _TYPED: dict[str, _Typed] = {
     "POOL_ONLY": _Typed(False, parse_bool, False),
     "SYNCHRONOUS_COMMIT": _Typed(False, parse_bool, False),
     "RATELIMIT_ENABLED": _Typed(True, parse_bool, False),
+    "HARDEN": _Typed(False, parse_bool, False),
     "POW": _Typed(False, parse_bool, False),
     "POW_ITERATIONS": _Typed(2000, _int_at_least(1), 2000),
     "POW_MIN_TRIES": _Typed(8, _int_at_least(1), 8),
@@ -307,6 +308,11 @@ class Settings:
     def POW_ATTACK_RATE(self) -> float:
         # Site-wide failed attempts per minute taken as an attack.
         return float(self._typed("POW_ATTACK_RATE"))
+
+    @property
+    def HARDEN(self) -> bool:
+        # Opt-in: reshape, kern, strike through and warp the digits (harden.py).
+        return bool(self._typed("HARDEN"))
 
 
 conf = Settings()

@@ -27,5 +27,10 @@ def test_sample_holds_digits_as_served_with_both_confidences(tmp_path: Path) -> 
         assert (data["confidence"] >= conf.READER_THRESHOLD).all()
         assert (data["verifier_confidence"] >= conf.VERIFIER_THRESHOLD).all()
         assert (data["verifier_confidence"] <= 1.0).all()
+        # Beside the clean digits, the challenges they make, as served.
+        assert (data["clean_images"] == data["images"]).all()
+        scale = conf.IMAGE_SCALE
+        assert data["served"].shape == (7, 28 * scale, 112 * scale)
+        assert (data["served_answers"] == data["labels"][:28].reshape(7, 4)).all()
     assert sheet.read_bytes().startswith(b"\x89PNG")
     assert not list(tmp_path.glob(".*.tmp"))

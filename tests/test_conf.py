@@ -18,6 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "READER_THRESHOLD": constants.DEFAULT_READER_THRESHOLD,
     "VERIFIER_THRESHOLD": constants.DEFAULT_VERIFIER_THRESHOLD,
     "TEST_MODE": False,
+    "TEST_MODE_ALLOW_WITHOUT_DEBUG": False,
     "TEST_ANSWER": "PASS",
     "PRELOAD": "auto",
     "BATCH_SIZE": 512,
@@ -33,10 +34,21 @@ DEFAULTS: dict[str, Any] = {
     "POOL_AUTOFILL": True,
     "POOL_ONLY": False,
     "SYNCHRONOUS_COMMIT": False,
-    "RATELIMIT_ENABLED": False,
-    "RATELIMIT_RATES": {"create": "30/m", "image": "120/m", "fail": "10/m"},
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_RATES": {
+        "create": "30/m",
+        "image": "120/m",
+        "fail": "10/m",
+        "nojs": "3/m",
+    },
     "RATELIMIT_CACHE": "default",
     "CLIENT_IP": "REMOTE_ADDR",
+    "HARDEN": False,
+    "POW": False,
+    "POW_ITERATIONS": 2000,
+    "POW_MIN_TRIES": 8,
+    "POW_MAX_TRIES": 1000,
+    "POW_ATTACK_RATE": 60.0,
 }
 
 # A value a project might set, and what the property gives for it.
@@ -57,7 +69,12 @@ PARSED: list[tuple[str, Any, Any]] = [
     ("POOL_SIZE", 100, 100),
     ("POOL_BATCH", 16, 16),
     ("POOL_RESERVE", 4, 4),
-    ("POOL_RESERVE", 0, 1),  # at least one: 0 would never take a row
+    ("POOL_RESERVE", 0, 16),  # invalid (E020): the default, never 0
+    ("HARDEN", True, True),
+    ("POW", True, True),
+    ("POW", "True", False),  # strict: a string never turns it on
+    ("POW_MAX_TRIES", 64, 64),
+    ("POW_ATTACK_RATE", 5, 5.0),
     ("POOL_AUTOFILL", False, False),
     ("POOL_ONLY", True, True),
     ("SYNCHRONOUS_COMMIT", True, True),
@@ -111,7 +128,12 @@ def test_pool_low_water_follows_the_pool_size_unless_set(settings: Settings) -> 
 
 def test_partial_rates_override_only_the_actions_they_name(settings: Settings) -> None:
     settings.GANCAPTCHA_RATELIMIT_RATES = {"fail": "3/m", "image": None}
-    assert conf.RATELIMIT_RATES == {"create": "30/m", "image": None, "fail": "3/m"}
+    assert conf.RATELIMIT_RATES == {
+        "create": "30/m",
+        "image": None,
+        "fail": "3/m",
+        "nojs": "3/m",
+    }
     assert DEFAULT_RATELIMIT_RATES["fail"] == "10/m"  # the defaults stay untouched
 
 

@@ -59,3 +59,28 @@ def test_other_digit_counts_keep_equal_cells() -> None:
 def test_bad_input_is_refused(digits: np.ndarray, scale: int) -> None:
     with pytest.raises(ValueError):
         compose_png(digits, scale)
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.parametrize("hardened", [True, False])
+def test_served_pngs_have_one_size_and_one_picture(
+    settings: object, hardened: bool
+) -> None:
+    from django.test import override_settings
+
+    from gancaptcha_field.conf import conf
+    from gancaptcha_field.supply import render
+
+    with override_settings(GANCAPTCHA_HARDEN=hardened):
+        rendered = render.render_answers(["0123", "9876"])
+    scale = conf.IMAGE_SCALE
+    for item in rendered:
+        low, high = decode(item.png), decode(item.png_2x)
+        # The size never depends on the digits: it says nothing about them.
+        assert low.shape == (28 * scale, 112 * scale)
+        assert high.shape == (56 * scale, 224 * scale)
+        assert np.median(low) == 255 and low.min() < 60
+        if hardened:
+            # The 2x image is the 1x picture upscaled: one geometry.
+            reduced = np.asarray(Image.fromarray(high).reduce(2)).astype(int)
+            assert np.abs(reduced - low.astype(int)).mean() < 1.5

@@ -12,15 +12,18 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
 from gancaptcha_field import artifacts, constants
+from gancaptcha_field.conf import conf
 from gancaptcha_field.management.arguments import positive_int
 from gancaptcha_field.supply import registry
+from gancaptcha_field.supply.render import served_strips
 
 
 class Command(BaseCommand):
     help = (
         "Draw N digits as the app serves them (labels uniform, both filters "
-        "applied) and write images, labels and both classifiers' confidence "
-        "to an .npz file."
+        "applied) and write images (= clean_images, as drawn), labels, both "
+        "classifiers' confidence, and served: each four digits as the 1x PNG "
+        "shows them (hardened when GANCAPTCHA_HARDEN is on), to an .npz file."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -65,6 +68,9 @@ class Command(BaseCommand):
             raise CommandError(f"Could not draw digits: {exc}") from exc
         all_images = np.concatenate(images)
         all_confidence = np.concatenate(confidence).astype(np.float32)
+        # Whole challenges of these digits, as a visitor's 1x PNG shows them.
+        whole = count - count % constants.ANSWER_LENGTH
+        served = served_strips(all_images[:whole], conf.IMAGE_SCALE)
         output.parent.mkdir(parents=True, exist_ok=True)
         with artifacts.atomic_path(output) as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(
@@ -73,6 +79,9 @@ class Command(BaseCommand):
                 labels=labels,
                 confidence=all_confidence,
                 verifier_confidence=np.concatenate(verifier_confidence),
+                clean_images=all_images,
+                served=served,
+                served_answers=labels[:whole].reshape(-1, constants.ANSWER_LENGTH),
             )
         self.stdout.write(f"Wrote {count} digits to {output}")
         if options["sheet"] is not None:
