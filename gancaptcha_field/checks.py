@@ -120,7 +120,8 @@ def _model_issue(
 ) -> list[checks.CheckMessage]:
     """One model check message, with its hint and stable id."""
     message = getattr(Messages, code).format(detail=detail)
-    return [kind(message, hint=getattr(Hints, code), id=f"gancaptcha_field.{code}")]
+    hint = getattr(Hints, code)
+    return [kind(message, hint=hint, id=f"gancaptcha_field.{code}")]  # type: ignore[call-arg]
 
 
 def check_test_mode(

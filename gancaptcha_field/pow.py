@@ -169,7 +169,7 @@ def tries_for(rate: float) -> int:
     """Difficulty for a failure rate: geometric from the minimum to the maximum."""
     low, high = conf.POW_MIN_TRIES, conf.POW_MAX_TRIES
     share = min(1.0, max(0.0, rate / max(conf.POW_ATTACK_RATE, 1e-9)))
-    return round(low * (high / low) ** share)
+    return round(float(low * (high / low) ** share))
 
 
 def current_tries() -> int:

@@ -36,7 +36,7 @@ def _secrets() -> list[str]:
 def _pad(nonce: str, width: int, secret: str) -> int:
     digest = salted_hmac(_SALT, f"pad${nonce}", secret, algorithm="sha256").digest()
     # 256 bits mod 10**width: the bias is below 2**-240.
-    return int.from_bytes(digest, "big") % 10**width
+    return int(int.from_bytes(digest, "big") % 10**width)
 
 
 def _tag(body: str, secret: str) -> str:

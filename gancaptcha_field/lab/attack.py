@@ -176,7 +176,7 @@ class Site:
     def submit(self, key: str, answer: str) -> bool:
         """Post the answer through a form with GanCaptchaField; True if it passed."""
         form = _attack_form()({"captcha_0": key, "captcha_1": answer})
-        return form.is_valid()
+        return bool(form.is_valid())
 
 
 def _attack_form() -> type[Any]:

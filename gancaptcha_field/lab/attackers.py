@@ -105,7 +105,7 @@ def train_fgsm(spec: Spec, x: np.ndarray, y: np.ndarray) -> Any:
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     eps, alpha = spec.epsilon, 1.25 * spec.epsilon
 
-    @tf.function
+    @tf.function  # type: ignore[untyped-decorator]
     def step(xb: Any, yb: Any) -> Any:
         delta = tf.random.uniform(tf.shape(xb), -eps, eps)
         with tf.GradientTape() as tape:

@@ -22,6 +22,7 @@ the proxy, measurable here, that the digits are still in the file.
 
 from __future__ import annotations
 
+import json
 import dataclasses
 import html
 import io
@@ -37,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from gancaptcha_field import audio, constants
-from gancaptcha_field.lab.attack import wilson_interval, write_json
+from gancaptcha_field.lab.attack import wilson_interval, write_text
 
 ATTACKERS = ("ncc", "dtw", "size")
 RATE = audio.SAMPLE_RATE
@@ -234,7 +235,7 @@ def mfcc(signal: np.ndarray) -> np.ndarray:
     power = np.abs(np.fft.rfft(frames * np.hamming(_FRAME), 512, axis=1)) ** 2
     # A floor above the hiss: quiet frames say nothing either way.
     logmel = np.log(power @ _MEL.T + 3.0)
-    return (logmel @ _DCT.T).astype(np.float32)
+    return np.asarray((logmel @ _DCT.T).astype(np.float32))
 
 
 class DtwSolver:
@@ -570,7 +571,7 @@ def run(config: AudioAttackConfig, log: Callable[[str], None]) -> dict[str, Any]
         "random_guess_rate": 10.0**-constants.ANSWER_LENGTH,
     }
     if config.json_path is not None:
-        write_json(report, config.json_path)
+        write_text(config.json_path, json.dumps(report, indent=2) + "\n")
     return report
 
 

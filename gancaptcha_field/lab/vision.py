@@ -176,7 +176,7 @@ def _projection(image: Image2D) -> list[Image2D]:
     inked = mask.any(axis=0)
     runs: list[np.ndarray] = []
     start = None
-    for x, on in enumerate([*inked, False]):
+    for x, on in enumerate([*inked.tolist(), False]):
         if on and start is None:
             start = x
         elif not on and start is not None:

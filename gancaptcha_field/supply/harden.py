@@ -275,7 +275,7 @@ def _sample(image: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
     a, b = flat.take(index), flat.take(index + 1)
     c, d = flat.take(index + width + 2), flat.take(index + width + 3)
     top = a + (b - a) * wx
-    return top + (c + (d - c) * wx - top) * wy
+    return np.asarray(top + (c + (d - c) * wx - top) * wy)
 
 
 # Digits are upsampled this much (bicubic) before the bilinear samples, so

@@ -399,7 +399,7 @@ def write_report(
     report.plot_metadata(meta, staging)
     if calibration is None:
         return
-    verdict, picks = calibration.verdict, []
+    verdict, picks = calibration.verdict, list[int]()
     for label in range(constants.NUM_CLASSES):
         picks.extend(np.flatnonzero(verdict.accepted & (verdict.labels == label))[:10])
     if picks:
@@ -427,7 +427,7 @@ def run(config: TrainingConfig) -> dict[str, Any]:
     with _staging(out) as staging:
         previous = artifacts.read_metadata_or_empty(out)
         # Sections of parts this run skips are carried over from the old set.
-        sections = {
+        sections: dict[str, Any] = {
             k: previous[k] for k in ("reader", "verifier", "gan") if k in previous
         }
         for name, skip, epochs, offset in (

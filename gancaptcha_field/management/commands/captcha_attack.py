@@ -124,7 +124,7 @@ class Command(BaseCommand):
             value = options[name]
             return value if value is not None else (small if quick else full)
 
-        config = attack.BatteryConfig(
+        battery = attack.BatteryConfig(
             cache_dir=options["cache_dir"],
             mnist_path=model_dir / constants.BUNDLED_DATA_FILE,
             challenges=pick("challenges", 500, 12),
@@ -137,13 +137,13 @@ class Command(BaseCommand):
             json_path=options["json"],
             markdown_path=options["markdown"],
         )
-        if not config.mnist_path.is_file():
-            raise CommandError(f"MNIST is missing: {config.mnist_path}")
+        if not battery.mnist_path.is_file():
+            raise CommandError(f"MNIST is missing: {battery.mnist_path}")
         try:
-            report = attack.run(config, self.stdout.write)
+            report = attack.run(battery, self.stdout.write)
         except attack.AttackError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(attack.format_table(report))
-        for path in (config.json_path, config.markdown_path):
+        for path in (battery.json_path, battery.markdown_path):
             if path is not None:
                 self.stdout.write(f"Wrote {path}")
