@@ -22,10 +22,10 @@ the proxy, measurable here, that the digits are still in the file.
 
 from __future__ import annotations
 
-import json
 import dataclasses
 import html
 import io
+import json
 import math
 import re
 import time

@@ -176,7 +176,8 @@ def _projection(image: Image2D) -> list[Image2D]:
     inked = mask.any(axis=0)
     runs: list[np.ndarray] = []
     start = None
-    for x, on in enumerate([*inked.tolist(), False]):
+    flags: list[bool] = [bool(v) for v in inked]
+    for x, on in enumerate([*flags, False]):
         if on and start is None:
             start = x
         elif not on and start is not None:
