@@ -173,10 +173,10 @@ def _components(image: Image2D) -> list[Image2D]:
 
 def _projection(image: Image2D) -> list[Image2D]:
     mask = image > INK
-    inked = mask.any(axis=0)
+    inked = np.asarray(mask.any(axis=0), dtype=bool)
     runs: list[np.ndarray] = []
     start = None
-    flags: list[bool] = [bool(v) for v in inked]
+    flags: list[bool] = [bool(v) for v in inked.tolist()]
     for x, on in enumerate([*flags, False]):
         if on and start is None:
             start = x
