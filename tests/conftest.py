@@ -42,6 +42,7 @@ FAKE_REGISTRY_MODULES = frozenset(
         "tests.test_hostile_input",
         "tests.test_i18n",
         "tests.test_pool",
+        "tests.test_pow",
         "tests.test_ratelimit",
         "tests.test_security",
         "tests.test_signup",

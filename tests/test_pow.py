@@ -5,9 +5,14 @@ from __future__ import annotations
 import pytest
 from pytest_django import Settings as SettingsWrapper
 
+from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.test import Client
 
+from gancaptcha_field import challenges
 from gancaptcha_field import pow as proof
+from gancaptcha_field.testing import answer_for
+from tests.utils import find_tag, find_tags
 
 KEY = "k" * 32
 
@@ -120,3 +125,107 @@ def test_only_true_turns_it_on(settings: SettingsWrapper) -> None:
         assert proof.conf.POW is False
     settings.GANCAPTCHA_POW = True
     assert proof.conf.POW is True
+
+
+# Through the site: the demo's signup form and the JSON endpoints, real store.
+
+PASSWORD = "correct-horse-battery-staple-42"
+
+
+def _signup_page(client: Client) -> tuple[str, dict[str, str], str]:
+    """GET the signup page: the key, the pow input's attributes, the token."""
+    html = client.get("/signup/").content.decode()
+    key = find_tag(html, "input", name="captcha_0")["value"]
+    pow_input = find_tag(html, "input", name="captcha_pow")
+    token = find_tags(html, "input", name="csrfmiddlewaretoken")[0]["value"]
+    return key, pow_input, token
+
+
+def _signup(
+    client: Client, key: str, token: str, answer: str, proof: str | None
+) -> int:
+    data = {
+        "csrfmiddlewaretoken": token,
+        "username": "ada",
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+        "captcha_0": key,
+        "captcha_1": answer,
+    }
+    if proof is not None:
+        data["captcha_pow"] = proof
+    return client.post("/signup/", data).status_code
+
+
+def _solved(key: str, pow_input: dict[str, str]) -> str:
+    puzzle = proof.puzzle_for(key, int(pow_input["data-pow-tries"]))
+    assert pow_input["data-pow-salt"] == puzzle.salt
+    return proof.format_solution(puzzle, proof.solve(puzzle))
+
+
+@pytest.mark.django_db
+def test_the_page_carries_the_puzzle_and_its_script() -> None:
+    response = Client().get("/signup/")
+    html = response.content.decode()
+    key, pow_input, _ = _signup_page(Client())
+    assert pow_input["value"] == ""
+    assert int(pow_input["data-pow-tries"]) == 4  # a quiet site
+    assert "gancaptcha_field/gancaptcha-pow.js" in html
+    assert key
+
+
+@pytest.mark.django_db
+def test_a_solved_puzzle_and_the_right_answer_pass() -> None:
+    client = Client(enforce_csrf_checks=True)
+    key, pow_input, token = _signup_page(client)
+    status = _signup(client, key, token, answer_for(key), _solved(key, pow_input))
+    assert status == 302
+    assert User.objects.filter(username="ada").exists()
+
+
+@pytest.mark.django_db
+def test_a_wrong_proof_is_refused_and_uses_the_challenge_up() -> None:
+    client = Client(enforce_csrf_checks=True)
+    key, pow_input, token = _signup_page(client)
+    answer = answer_for(key)
+    puzzle = proof.puzzle_for(key, int(pow_input["data-pow-tries"]))
+    loser = next(n for n in range(1000) if not proof.wins(puzzle, n))
+    bad = proof.format_solution(puzzle, loser)
+    assert _signup(client, key, token, answer, bad) == 200
+    assert not User.objects.filter(username="ada").exists()
+    assert challenges.get_answer_for_audio(key) is None  # used up
+    assert proof.failure_rate() > 0  # counted towards the difficulty
+
+
+@pytest.mark.django_db
+def test_without_javascript_the_stricter_nojs_limit_applies(
+    settings: SettingsWrapper,
+) -> None:
+    settings.GANCAPTCHA_RATELIMIT_ENABLED = True
+    settings.GANCAPTCHA_RATELIMIT_RATES = {"nojs": "2/m", "create": None}
+    client = Client(enforce_csrf_checks=True)
+    outcomes = []
+    for _ in range(3):
+        key, _, token = _signup_page(client)
+        data_status = _signup(client, key, token, answer_for(key), None)
+        outcomes.append(data_status)
+        User.objects.filter(username="ada").delete()
+    # Two right answers without a proof pass; the third is refused unread.
+    assert outcomes == [302, 302, 200]
+
+
+@pytest.mark.django_db
+def test_the_json_endpoints_carry_the_puzzle() -> None:
+    body = Client().post("/gancaptcha/issue/").json()
+    puzzle = body["pow"]
+    assert puzzle["algorithm"] == proof.ALGORITHM
+    assert puzzle["salt"] == proof.puzzle_for(body["key"], puzzle["tries"]).salt
+
+
+@pytest.mark.django_db
+def test_no_puzzle_when_off(settings: SettingsWrapper) -> None:
+    settings.GANCAPTCHA_POW = False
+    html = Client().get("/signup/").content.decode()
+    assert "captcha_pow" not in html
+    assert "gancaptcha-pow.js" not in html
+    assert "pow" not in Client().post("/gancaptcha/issue/").json()

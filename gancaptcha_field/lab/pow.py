@@ -94,15 +94,31 @@ def _serve_static() -> Iterator[str]:
         server.server_close()
 
 
-def chromium_cost(tries: int, attempts: int, executable: str = CHROMIUM) -> Cost:
-    """Wall seconds Chromium takes per solved puzzle with the shipped script."""
+def chromium_cost(
+    tries: int, attempts: int, executable: str = CHROMIUM, browser: Any = None
+) -> Cost:
+    """Wall seconds Chromium takes per solved puzzle with the shipped script.
+
+    ``browser``: a Playwright browser already running (tests); else one is
+    launched from ``executable``.
+    """
+    if browser is not None:
+        return _cost(tries, _solve_in(browser, tries, attempts))
     from playwright.sync_api import sync_playwright
 
-    seconds = []
-    with _serve_static() as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable)
         try:
-            page = browser.new_page()
+            return _cost(tries, _solve_in(launched, tries, attempts))
+        finally:
+            launched.close()
+
+
+def _solve_in(browser: Any, tries: int, attempts: int) -> list[float]:
+    seconds = []
+    with _serve_static() as url:
+        page = browser.new_page()
+        try:
             page.goto(url)
             for _ in range(attempts):
                 puzzle = proof.puzzle_for(secrets.token_urlsafe(24), tries)
@@ -118,5 +134,5 @@ def chromium_cost(tries: int, attempts: int, executable: str = CHROMIUM) -> Cost
                     raise AssertionError(f"Chromium's solution was refused: {solution}")
                 seconds.append(float(elapsed))
         finally:
-            browser.close()
-    return _cost(tries, seconds)
+            page.close()
+    return seconds
