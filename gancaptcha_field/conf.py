@@ -138,5 +138,19 @@ class Settings:
         value: str | int = self._get("CLIENT_IP", "REMOTE_ADDR")
         return value
 
+    @property
+    def LATENT_BANK(self) -> bool:
+        # Draw near the model set's latents.npz when it has one (False: plain
+        # N(0, I) noise, the way sets without a bank are always served).
+        return bool(self._get("LATENT_BANK", True))
+
+    @property
+    def MARGIN(self) -> float:
+        # ln(top1 / top2) both classifiers must reach; 0 turns the margin off.
+        value = float(self._get("MARGIN", constants.DEFAULT_MARGIN))
+        if not value >= 0:
+            raise ValueError(f"GANCAPTCHA_MARGIN must be >= 0, not {value!r}")
+        return value
+
 
 conf = Settings()
