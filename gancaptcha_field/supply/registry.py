@@ -345,6 +345,11 @@ class Registry:
         """uint8 digits (n, 28, 28), white on black, each checked to show its label."""
         return self.draw_with_details(labels)[0]
 
+    def clear_buckets(self) -> None:
+        """Drop the checked digits waiting in every bucket (benchmarks)."""
+        with self._lock:
+            self._buckets = {}
+
     def bucket_sizes(self) -> dict[int, int]:
         """How many checked digits wait in each label's bucket."""
         with self._lock:
