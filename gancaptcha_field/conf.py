@@ -69,6 +69,14 @@ def _positive_number(value: object) -> float:
     return float(value)
 
 
+def _non_negative(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"must be a number, not {value!r}")
+    if not value >= 0:
+        raise ValueError(f"must be at least 0, not {value!r}")
+    return float(value)
+
+
 def _store(value: object) -> str:
     if value not in STORES:
         raise ValueError(f"must be 'database' or 'cache', not {value!r}")
@@ -107,7 +115,7 @@ _TYPED: dict[str, _Typed] = {
     "TEST_MODE": _Typed(False, parse_bool, False),
     "TEST_MODE_ALLOW_WITHOUT_DEBUG": _Typed(False, parse_bool, False),
     "PRELOAD": _Typed("auto", _preload, False),
-    "BATCH_SIZE": _Typed(512, _int_at_least(1), 512),
+    "BATCH_SIZE": _Typed(64, _int_at_least(1), 64),
     "BUCKET_SIZE": _Typed(64, _int_at_least(1), 64),
     "MAX_BATCHES": _Typed(40, _int_at_least(1), 40),
     "IMAGE_SCALE": _Typed(2, _int_at_least(1), 2),
@@ -124,6 +132,8 @@ _TYPED: dict[str, _Typed] = {
     "SYNCHRONOUS_COMMIT": _Typed(False, parse_bool, False),
     "RATELIMIT_ENABLED": _Typed(True, parse_bool, False),
     "HARDEN": _Typed(False, parse_bool, False),
+    "LATENT_BANK": _Typed(True, parse_bool, False),
+    "MARGIN": _Typed(constants.DEFAULT_MARGIN, _non_negative, constants.DEFAULT_MARGIN),
     "POW": _Typed(False, parse_bool, False),
     "POW_ITERATIONS": _Typed(2000, _int_at_least(1), 2000),
     "POW_MIN_TRIES": _Typed(8, _int_at_least(1), 8),
@@ -313,6 +323,17 @@ class Settings:
     def HARDEN(self) -> bool:
         # Opt-in: reshape, kern, strike through and warp the digits (harden.py).
         return bool(self._typed("HARDEN"))
+
+    @property
+    def LATENT_BANK(self) -> bool:
+        # Draw near the model set's latents.npz when it has one (False: plain
+        # N(0, I) noise, the way sets without a bank are always served).
+        return bool(self._typed("LATENT_BANK"))
+
+    @property
+    def MARGIN(self) -> float:
+        # ln(top1 / top2) both classifiers must reach; 0 turns the margin off.
+        return float(self._typed("MARGIN"))
 
 
 conf = Settings()

@@ -26,6 +26,9 @@ LOSS_PLOT_FILE = "report_losses.png"
 SAMPLE_GRID_FILE = "report_samples.png"
 PASS_RATE_PLOT_FILE = "report_pass_rates.png"
 MODEL_FILES = (GENERATOR_FILE, READER_FILE, VERIFIER_FILE)
+# Optional: per-label latents that make draws likely to pass (supply/latents.py).
+# A set without it (older sets) is served from plain N(0, I) noise.
+LATENTS_FILE = "latents.npz"
 
 # Relative to the model directory: the offline copy of MNIST in Keras' layout.
 BUNDLED_DATA_FILE = "data/mnist.npz"
@@ -38,6 +41,9 @@ CLASSIFIER_RANGE = (0.0, 1.0)
 # same label at least this probability (see README, "How it works").
 DEFAULT_READER_THRESHOLD = 0.999
 DEFAULT_VERIFIER_THRESHOLD = 0.99
+# And both classifiers must rank the label first by at least this much:
+# ln(top1 / top2); the thresholds alone imply 6.9 (reader) and 4.6 (verifier).
+DEFAULT_MARGIN = 7.0
 
 T = TypeVar("T")
 

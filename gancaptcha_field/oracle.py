@@ -22,17 +22,32 @@ class Verdict(NamedTuple):
     verifier_confidence: np.ndarray  # float32 (n,), the verifier's, same label
 
 
+def log_margin(probs: np.ndarray) -> np.ndarray:
+    """ln(top1 / top2) per row: how far the first class leads the runner-up.
+
+    Measured on a log scale because the thresholds already force the
+    probability gap above 0.98, where it no longer tells shapes apart.
+    """
+    top2 = np.sort(np.asarray(probs, np.float64), axis=1)[:, -2:]
+    tiny = np.finfo(np.float32).tiny
+    return np.log(np.maximum(top2[:, 1], tiny)) - np.log(np.maximum(top2[:, 0], tiny))
+
+
 def judge(
     reader_probs: np.ndarray,
     verifier_probs: np.ndarray,
     reader_threshold: float,
     verifier_threshold: float,
+    margin: float = 0.0,
+    expected: np.ndarray | None = None,
 ) -> Verdict:
     """Accept a digit when the reader is sure and the verifier agrees.
 
     The label is the reader's argmax; the verifier must give that same label a
     probability of at least ``verifier_threshold`` *and* rank it first, so a
-    threshold below 0.5 still demands agreement.
+    threshold below 0.5 still demands agreement. With ``margin`` > 0 both
+    classifiers' ``log_margin`` must reach it; with ``expected`` (the label the
+    generator was asked to draw) the label must be that one.
     """
     labels = reader_probs.argmax(axis=1)
     rows = np.arange(len(labels))
@@ -44,6 +59,12 @@ def judge(
         & agree
         & (verifier_confidence >= verifier_threshold)
     )
+    if margin > 0:
+        accepted &= (log_margin(reader_probs) >= margin) & (
+            log_margin(verifier_probs) >= margin
+        )
+    if expected is not None:
+        accepted &= labels == np.asarray(expected)
     return Verdict(labels.astype(np.uint8), confidence, accepted, verifier_confidence)
 
 

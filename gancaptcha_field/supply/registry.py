@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from gancaptcha_field import constants, oracle
-from gancaptcha_field.artifacts import Status, inspect_model_dir
+from gancaptcha_field.artifacts import Status, inspect_model_dir, read_metadata
 from gancaptcha_field.conf import conf
+from gancaptcha_field.supply import latents
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +47,16 @@ class Registry:
         self._loaded_from: Path | None = None
         self._attempted = False
         self._thresholds: tuple[float, float] | None = None
+        self._rule: tuple[float, float, float, bool] | None = None
         self._buckets: dict[int, deque[tuple[np.ndarray, float, float]]] = {}
+        self._bank: latents.LatentBank | None = None
         # Serving noise comes from the OS, never from the training seed.
         self._rng = np.random.default_rng(secrets.randbits(128))
         self.inference_batches = 0  # TensorFlow calls made; benchmarks read it
+        self.digits_drawn = 0  # generator images made; benchmarks read it
+        # Per label: draws asked of the bank, and digits that passed.
+        self.asked_per_label = np.zeros(constants.NUM_CLASSES, np.int64)
+        self.passed_per_label = np.zeros(constants.NUM_CLASSES, np.int64)
 
     def load(self) -> Status:
         """Load the models from GANCAPTCHA_MODEL_DIR once; never raises."""
@@ -63,12 +70,15 @@ class Registry:
             if self._attempted and model_dir == self._loaded_from:
                 return self._status
             self._attempted, self._loaded_from = True, model_dir
-            self._models = self._infer = None
+            self._models = self._infer = self._bank = None
             self._buckets = {}
             status = inspect_model_dir(model_dir)
             if status.ok:
                 assert model_dir is not None
                 status = self._load_models(model_dir)
+            if status.ok:
+                assert model_dir is not None
+                self._bank = self._load_bank(model_dir)
             if not status.ok:
                 logger.error(
                     "GanCaptcha unavailable (%s): %s", status.code, status.message
@@ -133,6 +143,22 @@ class Registry:
         logger.info("GanCaptcha models loaded from %s", model_dir)
         return Status(True, "ok", f"Models loaded from {model_dir}.")
 
+    def _load_bank(self, model_dir: Path) -> latents.LatentBank | None:
+        # Optional: without a bank, or with one refused, the old way serves
+        # (every draw is checked either way; the bank only makes passing likely).
+        try:
+            return latents.load_bank(model_dir, read_metadata(model_dir))
+        except (OSError, ValueError, latents.LatentBankError) as exc:
+            logger.error(
+                "GanCaptcha: latent bank refused, drawing plain noise instead: %s", exc
+            )
+            return None
+
+    @property
+    def has_bank(self) -> bool:
+        """Whether draws start from the model set's latent bank."""
+        return self._bank is not None and conf.LATENT_BANK
+
     def status(self) -> Status:
         """The current status, loading the models on first use."""
         return self.load()
@@ -141,19 +167,52 @@ class Registry:
         """Forget the models and buckets (tests, or after retraining)."""
         with self._lock:
             self._attempted = False
-            self._models = self._infer = None
+            self._models = self._infer = self._bank = None
             self._buckets = {}
             self._status = Status(False, "unloaded", "Models not loaded yet.")
 
-    def _generate_batch(self) -> None:
+    def _asked_labels(self, label: int | None, size: int) -> np.ndarray:
+        # Up to ``size`` draws, ``label`` first, then the emptiest buckets, each
+        # label asked for at most its free room: one call refills several
+        # labels and few checked digits are thrown away for a full bucket.
+        cap = conf.BUCKET_SIZE
+        room = {
+            d: cap - len(self._buckets.get(d, ())) for d in range(constants.NUM_CLASSES)
+        }
+        order = sorted((d for d in room if d != label), key=lambda d: -room[d])
+        first = order[0] if label is None else label
+        asked: list[int] = []
+        for d in (first, *(d for d in order if d != first)):
+            asked.extend([d] * min(max(room[d], 0), size - len(asked)))
+        return np.array(asked or [first] * size, np.int64)
+
+    def _generate_batch(self, label: int | None = None) -> None:
         assert self._infer is not None and self._thresholds is not None
-        z = self._rng.standard_normal((conf.BATCH_SIZE, constants.LATENT_DIM))
+        size = conf.BATCH_SIZE
+        bank = self._bank if conf.LATENT_BANK else None
+        asked: np.ndarray | None = None
+        if bank is None:
+            z = self._rng.standard_normal((size, constants.LATENT_DIM))
+        else:
+            asked = self._asked_labels(label, size)
+            z = bank.sample(asked, self._rng)
+            size = len(asked)
         images, reader_probs, verifier_probs = self._infer(
             z.astype(np.float32), self._thresholds[0]
         )
         self.inference_batches += 1
+        self.digits_drawn += size
         verdict = oracle.judge(
-            np.asarray(reader_probs), np.asarray(verifier_probs), *self._thresholds
+            np.asarray(reader_probs),
+            np.asarray(verifier_probs),
+            *self._thresholds,
+            margin=conf.MARGIN,
+            expected=asked,
+        )
+        if asked is not None:
+            self.asked_per_label += np.bincount(asked, minlength=constants.NUM_CLASSES)
+        self.passed_per_label += np.bincount(
+            verdict.labels[verdict.accepted], minlength=constants.NUM_CLASSES
         )
         digits = oracle.to_uint8(np.asarray(images))
         cap = conf.BUCKET_SIZE
@@ -178,6 +237,10 @@ class Registry:
             if not status.ok:
                 raise ModelsUnavailable(status.message)
             thresholds = (conf.READER_THRESHOLD, conf.VERIFIER_THRESHOLD)
+            # A new rule (thresholds, margin, bank on or off) empties buckets.
+            rule = (*thresholds, conf.MARGIN, conf.LATENT_BANK)
+            if rule != self._rule:
+                self._rule, self._buckets = rule, {}
             if thresholds != self._thresholds:
                 self._thresholds, self._buckets = thresholds, {}
             images, confidence, verifier_confidence = [], [], []
@@ -197,7 +260,7 @@ class Registry:
                             conf.BATCH_SIZE,
                         )
                         raise DigitSupplyError(f"no servable digit {label}")
-                    self._generate_batch()
+                    self._generate_batch(label)
                     batches += 1
                 image, reader_value, verifier_value = bucket.popleft()
                 images.append(image)
@@ -212,6 +275,11 @@ class Registry:
     def draw(self, labels: Sequence[int]) -> np.ndarray:
         """uint8 digits (n, 28, 28), white on black, each checked to show its label."""
         return self.draw_with_details(labels)[0]
+
+    def clear_buckets(self) -> None:
+        """Drop the checked digits waiting in every bucket (benchmarks)."""
+        with self._lock:
+            self._buckets = {}
 
     def bucket_sizes(self) -> dict[int, int]:
         """How many checked digits wait in each label's bucket."""
