@@ -66,8 +66,19 @@ def challenge_payload(
         "image_data_uri": f"data:image/png;base64,{encoded}",
         "audio_url": request.build_absolute_uri(audio.audio_url(key)),
         "expires_at": challenge.expires_at.isoformat(),
+        **_inline_part(key),  # the 1x again, and the 2x, as data: URIs
         **_pow_part(key),
     }
+
+
+def _inline_part(key: str) -> dict[str, Any]:
+    """With GANCAPTCHA_INLINE_IMAGE, both PNGs as data: URIs (no second request)."""
+    if not conf.INLINE_IMAGE:
+        return {}
+    inline = challenges.data_uris(key)
+    if inline is None:  # gone at once: a clock or store fault, not the client's
+        raise challenges.CaptchaUnavailable("the new challenge vanished")
+    return {"image_data_uri": inline[0], "image_2x_data_uri": inline[1]}
 
 
 def _pow_part(key: str) -> dict[str, Any]:
@@ -95,6 +106,7 @@ def _refresh_payload(
         "image_url": links.image_url(key),
         "image_2x_url": links.image_2x_url(key),
         "audio_url": audio.audio_url(key),
+        **_inline_part(key),
         **_pow_part(key),
     }
 

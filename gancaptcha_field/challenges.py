@@ -13,6 +13,7 @@ later rolls back. Checking needs the store only, never the models. With a pool
 
 from __future__ import annotations
 
+import base64
 import hmac
 import logging
 import re
@@ -157,6 +158,19 @@ def get_png(key: str, hidpi: bool = False) -> bytes | None:
     if not is_valid_key(key):
         return None
     return get_store().get_png(key, hidpi, timezone.now())
+
+
+def data_uris(key: str) -> tuple[str, str] | None:
+    """The live challenge's 1x and 2x PNGs as data: URIs (GANCAPTCHA_INLINE_IMAGE)."""
+    png = get_png(key)
+    if png is None:
+        return None
+    png_2x = get_png(key, hidpi=True) or png  # a row without a 2x image
+    return _data_uri(png), _data_uri(png_2x)
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def get_answer_for_audio(key: str) -> str | None:

@@ -132,6 +132,7 @@ _TYPED: dict[str, _Typed] = {
     "SYNCHRONOUS_COMMIT": _Typed(False, parse_bool, False),
     "RATELIMIT_ENABLED": _Typed(True, parse_bool, False),
     "HARDEN": _Typed(False, parse_bool, False),
+    "INLINE_IMAGE": _Typed(False, parse_bool, False),
     "LATENT_BANK": _Typed(True, parse_bool, False),
     "MARGIN": _Typed(constants.DEFAULT_MARGIN, _non_negative, constants.DEFAULT_MARGIN),
     "POW": _Typed(False, parse_bool, False),
@@ -318,6 +319,11 @@ class Settings:
     def POW_ATTACK_RATE(self) -> float:
         # Site-wide failed attempts per minute taken as an attack.
         return float(self._typed("POW_ATTACK_RATE"))
+
+    @property
+    def INLINE_IMAGE(self) -> bool:
+        # The page carries the PNGs as data: URIs (CSP: img-src data:).
+        return bool(self._typed("INLINE_IMAGE"))
 
     @property
     def HARDEN(self) -> bool:

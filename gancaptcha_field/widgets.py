@@ -170,8 +170,7 @@ class GanCaptchaWidget(forms.MultiWidget):
             "key_input": _key_inputs(key_widget, key, name),
             "answer_input": _input_html(answer_widget),
             "ids": ids,
-            "image_url": (links.image_url(key) if key else ""),
-            "image_2x_url": (links.image_2x_url(key) if key else ""),
+            **_image_sources(key),
             "audio_url": audio.audio_url(key) if key else "",
             "refresh_url": links.refresh_url(),
             "width": size * constants.ANSWER_LENGTH,
@@ -310,6 +309,17 @@ def _packaged_html(context: dict[str, Any]) -> str:
         f' aria-live="polite"></p>\n</div>'
     )
     return "".join(parts)
+
+
+def _image_sources(key: str) -> dict[str, str]:
+    """The img's src and 2x source: view URLs, or data: URIs (INLINE_IMAGE)."""
+    if not key:
+        return {"image_url": "", "image_2x_url": ""}
+    if conf.INLINE_IMAGE:
+        inline = challenges.data_uris(key)
+        if inline is not None:
+            return {"image_url": inline[0], "image_2x_url": inline[1]}
+    return {"image_url": links.image_url(key), "image_2x_url": links.image_2x_url(key)}
 
 
 def _key_inputs(key_widget: dict[str, Any], key: str, name: str) -> SafeString:

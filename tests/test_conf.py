@@ -44,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_CACHE": "default",
     "CLIENT_IP": "REMOTE_ADDR",
     "HARDEN": False,
+    "INLINE_IMAGE": False,
     "LATENT_BANK": True,
     "MARGIN": 7.0,
     "POW": False,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import io
 from pathlib import Path
 
@@ -421,3 +422,40 @@ def test_an_app_template_override_is_not_bypassed(settings: Settings) -> None:
     assert not widgets._renders_packaged_template(renderer, widgets.DEFAULT_TEMPLATE)
     html = str(CaptchaForm(renderer=renderer)["captcha"])
     assert find_tag(html, "div", **{"class": "app-override"}) is not None
+
+
+@pytest.mark.django_db
+def test_inline_image_puts_both_pngs_in_the_page(settings: Settings) -> None:
+    settings.GANCAPTCHA_INLINE_IMAGE = True
+    html = Client().get("/signup/").content.decode()
+    img = find_tag(html, "img", **{"class": "gancaptcha-image"})
+    key = find_tag(html, "input", name="captcha_0")["value"]
+    assert img["src"].startswith("data:image/png;base64,")
+    assert base64.b64decode(img["src"].split(",", 1)[1]) == challenges.get_png(key)
+    one, two = (part.rsplit(" ", 1) for part in img["srcset"].split(", "))
+    assert one == [img["src"], "1x"]
+    assert two[1] == "2x"
+    png_2x = base64.b64decode(two[0].split(",", 1)[1])
+    assert png_2x == challenges.get_png(key, hidpi=True)
+    # HiDPI stays sharp: the 2x image has twice the pixels each way.
+    small, large = (
+        Image.open(io.BytesIO(p)).size for p in (challenges.get_png(key), png_2x)
+    )
+    assert large == (2 * small[0], 2 * small[1])
+
+
+@pytest.mark.django_db
+def test_inline_image_in_the_refresh_json(settings: Settings) -> None:
+    settings.GANCAPTCHA_INLINE_IMAGE = True
+    body = Client().post("/gancaptcha/refresh/").json()
+    assert body["image_data_uri"].startswith("data:image/png;base64,")
+    assert body["image_2x_data_uri"].startswith("data:image/png;base64,")
+    assert body["image_url"].endswith(".png")  # still there for other clients
+
+
+@pytest.mark.django_db
+def test_without_inline_image_the_page_links_the_view(settings: Settings) -> None:
+    html = Client().get("/signup/").content.decode()
+    img = find_tag(html, "img", **{"class": "gancaptcha-image"})
+    assert img["src"].startswith("/gancaptcha/")
+    assert "image_data_uri" not in Client().post("/gancaptcha/refresh/").json()

@@ -62,9 +62,12 @@
           }
           var data = result.data;
           parts.key.value = data.key;
-          parts.image.src = data.image_url;
-          if (data.image_2x_url) {
-            parts.image.srcset = data.image_url + " 1x, " + data.image_2x_url + " 2x";
+          // GANCAPTCHA_INLINE_IMAGE: the PNGs came in the JSON, no request more.
+          var one = data.image_data_uri || data.image_url;
+          var two = data.image_2x_data_uri || data.image_2x_url;
+          parts.image.src = one;
+          if (two) {
+            parts.image.srcset = one + " 1x, " + two + " 2x";
           } else {
             parts.image.removeAttribute("srcset");
           }
