@@ -27,7 +27,7 @@ import numpy as np
 
 from django.utils import translation
 
-from gancaptcha_field import challenges, links
+from gancaptcha_field import links
 
 VOICE_DIR = Path(__file__).resolve().parent / "voice"
 LANGUAGES = ("en", "es")
@@ -65,11 +65,6 @@ def language_for(code: str | None = None) -> str:
 def audio_url(key: str, language: str | None = None) -> str:
     """The audio view's URL for key, naming the voice's language explicitly."""
     return f"{links.audio_path(key)}?lang={language_for(language)}"
-
-
-def get_answer(key: str) -> str | None:
-    """The answer of a live challenge (not consumed); None if not live."""
-    return challenges.get_answer_for_audio(key)
 
 
 def _read(path: Path) -> np.ndarray:

@@ -107,21 +107,18 @@ def check_models(
     if status.ok:
         return []
     if model_dir is None or status.code == "not_configured":
-        return [
-            checks.Error(Messages.E002, hint=Hints.E002, id="gancaptcha_field.E002")
-        ]
+        return [_issue("E002")]
     if status.code == "missing":
-        return _model_issue(checks.Warning, "W001", status.message)
-    return _model_issue(checks.Error, "E001", status.message)
+        return [_issue("W001", detail=status.message)]
+    return [_issue("E001", detail=status.message)]
 
 
-def _model_issue(
-    kind: type[checks.CheckMessage], code: str, detail: str
-) -> list[checks.CheckMessage]:
-    """One model check message, with its hint and stable id."""
-    message = getattr(Messages, code).format(detail=detail)
-    hint = getattr(Hints, code)
-    return [kind(message, hint=hint, id=f"gancaptcha_field.{code}")]  # type: ignore[call-arg]
+def _issue(code: str, **values: object) -> checks.CheckMessage:
+    """The check message ``code`` (E... an Error, W... a Warning): its text
+    from Messages (formatted with ``values``), its hint and its stable id."""
+    kind = checks.Error if code.startswith("E") else checks.Warning
+    message = getattr(Messages, code).format(**values)
+    return kind(message, hint=getattr(Hints, code), id=f"gancaptcha_field.{code}")
 
 
 def check_test_mode(
@@ -131,24 +128,15 @@ def check_test_mode(
     if not conf.TEST_MODE or settings.DEBUG is True:
         return []
     if conf.TEST_MODE_ALLOW_WITHOUT_DEBUG:
-        return [
-            checks.Warning(Messages.W002, hint=Hints.W002, id="gancaptcha_field.W002")
-        ]
-    return [checks.Error(Messages.E023, hint=Hints.E023, id="gancaptcha_field.E023")]
+        return [_issue("W002")]
+    return [_issue("E023")]
 
 
 def check_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """E020: one error per typed setting with a value of the wrong type or range."""
-    return [
-        checks.Error(
-            Messages.E020.format(detail=problem),
-            hint=Hints.E020,
-            id="gancaptcha_field.E020",
-        )
-        for problem in conf.problems()
-    ]
+    return [_issue("E020", detail=problem) for problem in conf.problems()]
 
 
 def check_store(
@@ -157,22 +145,10 @@ def check_store(
     """E021 unknown GANCAPTCHA_STORE, E022 its cache alias missing from CACHES."""
     value = getattr(settings, "GANCAPTCHA_STORE", "database")
     if conf.STORE is None:
-        return [
-            checks.Error(
-                Messages.E021.format(value=value),
-                hint=Hints.E021,
-                id="gancaptcha_field.E021",
-            )
-        ]
+        return [_issue("E021", value=value)]
     alias = conf.CACHE_ALIAS
     if conf.STORE == "cache" and alias not in settings.CACHES:
-        return [
-            checks.Error(
-                Messages.E022.format(alias=alias),
-                hint=Hints.E022,
-                id="gancaptcha_field.E022",
-            )
-        ]
+        return [_issue("E022", alias=alias)]
     return []
 
 
@@ -183,9 +159,7 @@ def check_urls(
     try:
         reverse("gancaptcha:refresh")
     except NoReverseMatch:
-        return [
-            checks.Warning(Messages.W003, hint=Hints.W003, id="gancaptcha_field.W003")
-        ]
+        return [_issue("W003")]
     return []
 
 
@@ -198,7 +172,7 @@ def check_models_load(
     status = registry.get_registry().status()
     if status.ok:
         return []
-    return _model_issue(checks.Error, "E010", status.message)
+    return [_issue("E010", detail=status.message)]
 
 
 def check_ratelimit(
@@ -226,20 +200,12 @@ def check_ratelimit(
     if conf.RATELIMIT_CACHE not in settings.CACHES:
         problems.append(f"no cache {conf.RATELIMIT_CACHE!r} in CACHES")
     if problems:
-        return [
-            checks.Error(
-                Messages.E011.format(detail="; ".join(problems)),
-                hint=Hints.E011,
-                id="gancaptcha_field.E011",
-            )
-        ]
+        return [_issue("E011", detail="; ".join(problems))]
     if not conf.RATELIMIT_ENABLED:
         return []
     found: list[checks.CheckMessage] = []
     if _MIDDLEWARE not in settings.MIDDLEWARE:
-        found.append(
-            checks.Warning(Messages.W010, hint=Hints.W010, id="gancaptcha_field.W010")
-        )
+        found.append(_issue("W010"))
     return found
 
 
@@ -260,21 +226,9 @@ def check_ratelimit_cache(
     backend = str(entry.get("BACKEND", ""))
     name = backend.rsplit(".", 1)[-1]
     if name in _PER_PROCESS_CACHES and not settings.DEBUG:
-        return [
-            checks.Error(
-                Messages.E012.format(backend=name),
-                hint=Hints.E012,
-                id="gancaptcha_field.E012",
-            )
-        ]
+        return [_issue("E012", backend=name)]
     if name in _NON_ATOMIC_CACHES:
-        return [
-            checks.Error(
-                Messages.E013.format(backend=name),
-                hint=Hints.E013,
-                id="gancaptcha_field.E013",
-            )
-        ]
+        return [_issue("E013", backend=name)]
     return []
 
 

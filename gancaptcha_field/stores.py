@@ -302,20 +302,25 @@ class DatabaseStore(Store):
         db = self.database()
         if not in_callers_transaction(db):
             return self._consume(key, now)
+        found = self._commit_now(db, key, "use", lambda: self._consume(key, now))
+        return found if found is not None else self._consume(key, now)
+
+    def _commit_now(self, db: str, key: str, what: str, work: Callable[[], T]) -> T:
+        """durably(work); if it cannot commit, delete here too and refuse."""
         try:
-            found = durably(db, lambda: self._consume(key, now))
+            return durably(db, work)
         except DatabaseError as exc:
             logger.error(
-                "GanCaptcha: could not commit the use of a challenge outside the "
+                "GanCaptcha: could not commit the %s of a challenge outside the "
                 "request's transaction on database %r (%s); refusing the answer. "
                 "On SQLite, check the CAPTCHA before the view reads or writes the "
                 "database, or see SECURITY.md (ATOMIC_REQUESTS).",
+                what,
                 db,
                 exc,
             )
             self._rows().filter(key=key).delete()
             raise UseNotCommitted(str(exc)) from exc
-        return found if found is not None else self._consume(key, now)
 
     def _consume(self, key: str, now: datetime) -> Consumed | None:
         row = self._rows().filter(key=key).values_list("answer", "expires_at").first()
@@ -334,17 +339,9 @@ class DatabaseStore(Store):
     def discard(self, key: str) -> None:
         """Delete the row, committed now (see consume())."""
         db = self.database()
-        try:
-            durably(db, lambda: self._rows().filter(key=key).delete())
-        except DatabaseError as exc:
-            logger.error(
-                "GanCaptcha: could not commit the discard of a challenge outside "
-                "the request's transaction on database %r (%s).",
-                db,
-                exc,
-            )
-            self._rows().filter(key=key).delete()
-            raise UseNotCommitted(str(exc)) from exc
+        self._commit_now(
+            db, key, "discard", lambda: self._rows().filter(key=key).delete()
+        )
         if in_callers_transaction(db):
             # Made in the caller's own transaction: invisible to the other one.
             self._rows().filter(key=key).delete()

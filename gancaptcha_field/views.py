@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
@@ -16,48 +18,59 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 
-def _png_response(request: HttpRequest, key: str, hidpi: bool) -> HttpResponse:
+
+def _live(
+    request: HttpRequest,
+    what: str,
+    lookup: Callable[[], T | None],
+    respond: Callable[[T], HttpResponse],
+) -> HttpResponse:
+    """Rate-limit, look the live challenge up, respond; 410 if not live, 503 on
+    a store failure (never a 500)."""
     verdict = ratelimit.hit(ratelimit.IMAGE, request)
     if verdict.limited:
         return ratelimit.too_many_requests(verdict)
     try:
-        png = challenges.get_png(key, hidpi=hidpi)
-        if hidpi and not png:
-            # A row stored without a 2x image holds b"": serve the 1x one.
-            png = challenges.get_png(key)
+        found = lookup()
     except DatabaseError:
-        logger.exception("GanCaptcha: the challenge store failed serving an image")
+        logger.exception("GanCaptcha: the challenge store failed serving %s", what)
         return HttpResponse(status=503, headers=_NO_STORE)
-    if png is None:
+    if found is None:
         return HttpResponse(status=410, headers=_NO_STORE)
+    return respond(found)
+
+
+def _png(png: bytes) -> HttpResponse:
     return HttpResponse(png, content_type="image/png", headers=_NO_STORE)
 
 
 @require_safe
 def image(request: HttpRequest, key: str) -> HttpResponse:
     """The PNG of a live challenge; 410 Gone for unknown, expired or used keys."""
-    return _png_response(request, key, hidpi=False)
+    return _live(request, "an image", lambda: challenges.get_png(key), _png)
 
 
 @require_safe
 def image_2x(request: HttpRequest, key: str) -> HttpResponse:
     """The same challenge at twice the pixels, for HiDPI screens (srcset)."""
-    return _png_response(request, key, hidpi=True)
+    # A row stored without a 2x image holds b"": serve the 1x one.
+    return _live(
+        request,
+        "an image",
+        lambda: challenges.get_png(key, hidpi=True) or challenges.get_png(key),
+        _png,
+    )
 
 
 @require_safe
 def audio(request: HttpRequest, key: str) -> HttpResponse:
     """The live challenge's digits spoken (WAV), new noise every time; else 410."""
-    verdict = ratelimit.hit(ratelimit.IMAGE, request)
-    if verdict.limited:
-        return ratelimit.too_many_requests(verdict)
-    try:
-        answer = spoken.get_answer(key)
-    except DatabaseError:
-        logger.exception("GanCaptcha: the challenge store failed serving audio")
-        return HttpResponse(status=503, headers=_NO_STORE)
-    if answer is None:
-        return HttpResponse(status=410, headers=_NO_STORE)
-    wav = spoken.render_wav(answer, spoken.language_for(request.GET.get("lang")))
-    return HttpResponse(wav, content_type=spoken.CONTENT_TYPE, headers=_NO_STORE)
+
+    def speak(answer: str) -> HttpResponse:
+        language = spoken.language_for(request.GET.get("lang"))
+        wav = spoken.render_wav(answer, language)
+        return HttpResponse(wav, content_type=spoken.CONTENT_TYPE, headers=_NO_STORE)
+
+    return _live(request, "audio", lambda: challenges.get_answer_for_audio(key), speak)

@@ -215,7 +215,7 @@ class TestAudioView:
         second = client.get(url(challenge.key, "en"))
         assert second.status_code == 200
         assert second.content != first.content
-        assert audio.get_answer(challenge.key) == "2468"
+        assert challenges.get_answer_for_audio(challenge.key) == "2468"
 
     def test_language_from_the_url_or_the_request(
         self, client: Client, monkeypatch: pytest.MonkeyPatch
@@ -256,7 +256,7 @@ class TestAudioView:
         response = client.get(url(challenge.key))
         assert response.status_code == 410
         assert response["Cache-Control"] == "no-store"
-        assert audio.get_answer(challenge.key) is None
+        assert challenges.get_answer_for_audio(challenge.key) is None
 
     def test_dies_when_the_challenge_expires(
         self, client: Client, clock: Clock, settings: Settings

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from gancaptcha_field import audio, constants
+from gancaptcha_field import audio, challenges, constants
 from gancaptcha_field.lab.attack import wilson_interval, write_text
 
 ATTACKERS = ("ncc", "dtw", "size")
@@ -506,7 +506,8 @@ def attack_served(
             if key_match is None:
                 raise AudioAttackError(f"no key in the audio URL {src!r}")
             key = key_match.group(1)
-            truth = audio.get_answer(key)  # bookkeeping only: the solver never sees it
+            # Bookkeeping only: the solver never sees it.
+            truth = challenges.get_answer_for_audio(key)
             client = Client(REMOTE_ADDR=f"198.18.{index // 250}.{index % 250 + 1}")
             response = client.get(f"{src}?lang={tally.language}")
             if response.status_code != 200 or truth is None:

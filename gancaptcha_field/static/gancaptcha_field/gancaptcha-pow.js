@@ -134,13 +134,9 @@
   }
 
   window.GanCaptchaPow = { solve: solve };
-
-  function init() {
-    document.querySelectorAll("[data-gancaptcha]").forEach(setUp);
-  }
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", init);
-  } else {
-    init();
+  // gancaptcha.js comes first in the widget's media; a page without widgets
+  // (the cost benchmark) uses solve() alone.
+  if (window.GanCaptcha) {
+    window.GanCaptcha.eachWidget(setUp);
   }
 })();

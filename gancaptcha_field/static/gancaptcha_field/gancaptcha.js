@@ -151,13 +151,19 @@
     setUpAudio(root, parts);
   }
 
-  function init() {
-    document.querySelectorAll("[data-gancaptcha]").forEach(setUp);
+  /* Call setUpOne(root) for every widget once the page is parsed (the
+   * proof-of-work script uses it too). */
+  function eachWidget(setUpOne) {
+    function init() {
+      document.querySelectorAll("[data-gancaptcha]").forEach(setUpOne);
+    }
+    if (document.readyState === "loading") {
+      document.addEventListener("DOMContentLoaded", init);
+    } else {
+      init();
+    }
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", init);
-  } else {
-    init();
-  }
+  window.GanCaptcha = { eachWidget: eachWidget };
+  eachWidget(setUp);
 })();
