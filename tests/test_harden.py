@@ -242,7 +242,8 @@ def test_served_strips_follow_the_setting(mnist_digits: np.ndarray) -> None:
     plain = np.concatenate(list(digits[:4]), axis=1)
     assert clean.shape == (2, 28, 112)
     assert (clean[0] == 255 - plain).all()
-    hardened = render.served_strips(digits)
+    with override_settings(GANCAPTCHA_HARDEN=True):
+        hardened = render.served_strips(digits)
     assert hardened.shape == (2, 28, 112)
     assert not (hardened[0] == 255 - plain).all()
     with pytest.raises(ValueError):

@@ -39,6 +39,10 @@ README = (ROOT / "README.md").read_text()
 # README's "Add it to your project", line for line; test_readme_steps_are_these
 # keeps the two in step.
 SETTINGS_LINE = 'INSTALLED_APPS = [..., "gancaptcha_field"]'
+MIDDLEWARE_LINE = (
+    'MIDDLEWARE = [..., "gancaptcha_field.ratelimit.RateLimitMiddleware"]'
+    "  # rate limits"
+)
 URLS_IMPORT = "from django.urls import include, path"
 URLS_LINE = 'urlpatterns = [..., path("gancaptcha/", include("gancaptcha_field.urls"))]'
 FORMS = """from django.contrib.auth.forms import UserCreationForm
@@ -74,7 +78,8 @@ def _section(title: str) -> str:
 
 def test_readme_steps_are_these() -> None:
     steps = _section("Add it to your project")
-    for line in (SETTINGS_LINE, URLS_IMPORT, URLS_LINE, *FORMS.strip().splitlines()):
+    lines = (SETTINGS_LINE, MIDDLEWARE_LINE, URLS_IMPORT, URLS_LINE)
+    for line in (*lines, *FORMS.strip().splitlines()):
         assert line in steps, f"README's 'Add it to your project' lacks {line!r}"
     assert "python manage.py migrate" in steps
 
@@ -166,11 +171,15 @@ def project(venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     text = settings.read_text()
     assert "INSTALLED_APPS = [\n" in text
     # INSTALLED_APPS = [..., "gancaptcha_field"]
-    settings.write_text(
-        text.replace(
-            "INSTALLED_APPS = [\n", 'INSTALLED_APPS = [\n    "gancaptcha_field",\n'
-        )
+    text = text.replace(
+        "INSTALLED_APPS = [\n", 'INSTALLED_APPS = [\n    "gancaptcha_field",\n'
     )
+    # MIDDLEWARE = [..., "gancaptcha_field.ratelimit.RateLimitMiddleware"]
+    head, _, tail = text.partition("MIDDLEWARE = [\n")
+    assert tail, "startproject's settings have no MIDDLEWARE list"
+    body, _, rest = tail.partition("]\n")
+    middleware = '    "gancaptcha_field.ratelimit.RateLimitMiddleware",\n'
+    settings.write_text(f"{head}MIDDLEWARE = [\n{body}{middleware}]\n{rest}")
     urls = package / "urls.py"
     text = urls.read_text()
     assert "from django.urls import path\n" in text
