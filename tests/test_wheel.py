@@ -134,12 +134,14 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_carries_the_models_but_not_mnist(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("generator.keras", "reader.keras", "verifier.keras", "metadata.json"):
+    shipped = ("generator.keras", "reader.keras", "verifier.keras", "latents.npz")
+    for name in (*shipped, "metadata.json"):
         assert f"gancaptcha_field/shipped_models/{name}" in names
     assert "gancaptcha_field/py.typed" in names
     assert "gancaptcha_field/templates/gancaptcha_field/widget.html" in names
     assert "gancaptcha_field/migrations/0001_initial.py" in names
-    assert not [n for n in names if n.endswith((".npz", ".png"))]
+    # Neither MNIST (data/mnist.npz) nor the report pictures.
+    assert not [n for n in names if n.endswith(("mnist.npz", ".png"))]
 
 
 @pytest.fixture(scope="module")
