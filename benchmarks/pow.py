@@ -15,12 +15,14 @@ import argparse
 import json
 import math
 import os
+from pathlib import Path
 
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_site.settings")
 django.setup()
 
+from gancaptcha_field import artifacts  # noqa: E402
 from gancaptcha_field.conf import conf  # noqa: E402
 from gancaptcha_field.lab import pow as lab_pow  # noqa: E402
 
@@ -60,8 +62,10 @@ def main() -> None:
             f"{browser.mean:>16.3f} {ratio:>15.2f}x"
         )
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"iterations": conf.POW_ITERATIONS, "rows": rows}, fh, indent=2)
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"iterations": conf.POW_ITERATIONS, "rows": rows}
+        artifacts.write_bytes(path, (json.dumps(payload, indent=2) + "\n").encode())
 
 
 if __name__ == "__main__":
