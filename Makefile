@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: install run test lint train sample bench clean
+.PHONY: install run test lint train sample attack bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ train: $(STAMP)
 
 sample: $(STAMP)
 	$(BIN)/python manage.py captcha_sample --count 100 --output /tmp/gancaptcha_sample.npz --sheet docs/sample_sheet.png
+
+# The attacker lab's table. The first run trains the attackers and draws the
+# challenges it lacks (tens of minutes); all cached in ~/.cache/gancaptcha-lab.
+# ATTACK_ARGS=--quick checks that it runs.
+attack: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py captcha_attack --json /tmp/gancaptcha_attack.json $(ATTACK_ARGS)
 
 # Speed and memory against the seed pipeline and django-simple-captcha
 # (minutes; not part of the tests). BENCH_ARGS=--quick checks that it runs.
