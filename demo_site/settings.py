@@ -85,9 +85,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 GANCAPTCHA_MODEL_DIR = BASE_DIR / "ml_models"
 
-# Per client address; runserver is one process, so the local-memory cache counts
-# everything. Behind a reverse proxy, also set GANCAPTCHA_CLIENT_IP.
+# Per client address. runserver is one process, so the local-memory cache counts
+# everything; with several processes (DJANGO_DEBUG=0 under gunicorn) the counts
+# must be shared: DJANGO_REDIS_URL=redis://... (check E012 says so otherwise).
+# Behind a reverse proxy, also set GANCAPTCHA_CLIENT_IP.
 GANCAPTCHA_RATELIMIT_ENABLED = True
+if os.environ.get("DJANGO_REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["DJANGO_REDIS_URL"],
+        }
+    }
 
 # Any answer "PASS" passes: for browser tests only, never on a real site.
 GANCAPTCHA_TEST_MODE = os.environ.get("GANCAPTCHA_TEST_MODE", "0") == "1"
