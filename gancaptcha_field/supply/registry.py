@@ -227,6 +227,14 @@ class Registry:
                     )
                 )
 
+    def apply_rule(self) -> None:
+        """Take the serving rule from the settings; a new one empties buckets."""
+        thresholds = (conf.READER_THRESHOLD, conf.VERIFIER_THRESHOLD)
+        # The rule: thresholds, margin, and whether the bank is used.
+        rule = (*thresholds, conf.MARGIN, conf.LATENT_BANK)
+        if rule != self._rule:
+            self._rule, self._thresholds, self._buckets = rule, thresholds, {}
+
     def draw_with_details(
         self, labels: Sequence[int] | np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -236,13 +244,7 @@ class Registry:
             status = self.load()
             if not status.ok:
                 raise ModelsUnavailable(status.message)
-            thresholds = (conf.READER_THRESHOLD, conf.VERIFIER_THRESHOLD)
-            # A new rule (thresholds, margin, bank on or off) empties buckets.
-            rule = (*thresholds, conf.MARGIN, conf.LATENT_BANK)
-            if rule != self._rule:
-                self._rule, self._buckets = rule, {}
-            if thresholds != self._thresholds:
-                self._thresholds, self._buckets = thresholds, {}
+            self.apply_rule()
             images, confidence, verifier_confidence = [], [], []
             for label in labels:
                 label = int(label)
