@@ -9,12 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pytest_django import DjangoDbBlocker
 
 from django.utils import timezone
 
 from gancaptcha_field import challenges, constants
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.supply import pool, registry
+from tests import services
 from tests.utils import BrokenRegistry, Clock
 
 
@@ -165,3 +167,15 @@ def broken_registry(monkeypatch: pytest.MonkeyPatch) -> BrokenRegistry:
     broken = BrokenRegistry()
     monkeypatch.setattr(registry, "get_registry", lambda: broken)
     return broken
+
+
+@pytest.fixture(scope="module")
+def postgres_alias(django_db_blocker: DjangoDbBlocker) -> Iterator[str]:
+    """A migrated PostgreSQL schema of this module's own, as a Django alias."""
+    services.connect_postgres().close()
+    with (
+        services.postgres_schema() as schema,
+        django_db_blocker.unblock(),
+        services.postgres_alias(schema) as alias,
+    ):
+        yield alias

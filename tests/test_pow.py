@@ -12,7 +12,7 @@ from django.test import Client
 from gancaptcha_field import challenges
 from gancaptcha_field import pow as proof
 from gancaptcha_field.testing import answer_for
-from tests.utils import find_tag, find_tags
+from tests.utils import Clock, find_tag, find_tags
 
 KEY = "k" * 32
 
@@ -199,8 +199,9 @@ def test_a_wrong_proof_is_refused_and_uses_the_challenge_up() -> None:
 
 @pytest.mark.django_db
 def test_without_javascript_the_stricter_nojs_limit_applies(
-    settings: SettingsWrapper,
+    settings: SettingsWrapper, clock: Clock
 ) -> None:
+    # clock: the three posts fall in one fixed window, however slow the machine.
     settings.GANCAPTCHA_RATELIMIT_ENABLED = True
     settings.GANCAPTCHA_RATELIMIT_RATES = {"nojs": "2/m", "create": None}
     client = Client(enforce_csrf_checks=True)

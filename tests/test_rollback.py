@@ -37,7 +37,6 @@ from gancaptcha_field.drf import GanCaptchaSerializerField
 from gancaptcha_field.fields import GanCaptchaField
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.testing import answer_for
-from tests import services
 
 pytestmark = [pytest.mark.urls("tests.test_rollback")]
 
@@ -127,18 +126,6 @@ class ToAlias:
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str | None:
         return self._pick(model)
-
-
-@pytest.fixture(scope="module")
-def postgres_alias(django_db_blocker: DjangoDbBlocker) -> Iterator[str]:
-    """A migrated PostgreSQL schema of this module's own, as a Django alias."""
-    services.connect_postgres().close()
-    with (
-        services.postgres_schema() as schema,
-        django_db_blocker.unblock(),
-        services.postgres_alias(schema) as alias,
-    ):
-        yield alias
 
 
 DATABASE_CACHE = {

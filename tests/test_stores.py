@@ -41,18 +41,6 @@ from tests.utils import Clock
 LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 
 
-@pytest.fixture(scope="module")
-def postgres_alias(django_db_blocker: DjangoDbBlocker) -> Iterator[str]:
-    """A migrated PostgreSQL schema of this module's own, as a Django alias."""
-    services.connect_postgres().close()
-    with (
-        services.postgres_schema() as schema,
-        django_db_blocker.unblock(),
-        services.postgres_alias(schema) as alias,
-    ):
-        yield alias
-
-
 @pytest.fixture(
     params=[
         # Committed rows: the concurrency test reads them from other threads.
