@@ -46,8 +46,12 @@ def fresh_counters() -> Iterator[None]:
 
 
 @pytest.fixture
-def limits(settings: Settings) -> Callable[..., None]:
-    """Turn rate limits on with the given rates (others unlimited)."""
+def limits(settings: Settings, clock: Clock) -> Callable[..., None]:
+    """Turn rate limits on with the given rates (others unlimited).
+
+    The clock stands still, so a test's requests fall in one fixed window
+    however slow the machine (the window moves only by clock.advance()).
+    """
 
     def turn_on(**rates: str | None) -> None:
         settings.GANCAPTCHA_RATELIMIT_ENABLED = True
