@@ -24,6 +24,10 @@ writes benchmarks/results/bench.json. Sections (each can be skipped with --skip)
             also with XLA (jit_compile=True)
   issuing   CPU time and bytes stored per page view, ours (default, and from
             a pool) against django-simple-captcha (benchmarks/issuing_cost.py)
+  sustained a minute of load per row while challenges are drawn on the same
+            machine: the demo as shipped, pool-only workers + a producer, the
+            inline image, against the peer; and the producer's challenges/s,
+            old path against new (benchmarks/sustained.py)
 
 Rate limits are off (benchmarks/settings.py). Not part of the test suite.
 """
@@ -54,7 +58,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 LUA = ROOT / "benchmarks" / "pair.lua"
-SECTIONS = ("seed", "inproc", "http", "startup", "training", "issuing")
+SECTIONS = ("seed", "inproc", "http", "startup", "training", "issuing", "sustained")
 PG_DEFAULTS = {
     "host": "127.0.0.1",
     "port": "5432",
@@ -471,7 +475,13 @@ def run_inproc(
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[tuple[str, int, float]]:
+def gunicorn(
+    env: dict[str, str],
+    workers: int = 2,
+    app: str = "benchmarks.wsgi:application",
+    settings: str = "benchmarks.settings",
+    ready_path: str = "/ping/",
+) -> Iterator[tuple[str, int, float]]:
     """gunicorn on loopback: (base URL, master pid, seconds until it answered)."""
     port = free_port()
     logfile = open(RESULTS / f"gunicorn-{port}.log", "wb")
@@ -481,7 +491,7 @@ def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[tuple[str, int, 
             sys.executable,
             "-m",
             "gunicorn",
-            "benchmarks.wsgi:application",
+            app,
             "--workers",
             str(workers),
             "--bind",
@@ -492,7 +502,7 @@ def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[tuple[str, int, 
             "120",
         ],
         cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings", **env},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": settings, **env},
         stdout=logfile,
         stderr=subprocess.STDOUT,
     )
@@ -503,7 +513,7 @@ def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[tuple[str, int, 
             if proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited; see {logfile.name}")
             try:
-                with urllib.request.urlopen(base + "/ping/", timeout=5) as reply:
+                with urllib.request.urlopen(base + ready_path, timeout=5) as reply:
                     if reply.status == 200:
                         break
             except OSError:
@@ -524,9 +534,17 @@ def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[tuple[str, int, 
 
 
 def wrk(
-    base: str, page: str, seconds: float, connections: int, page_only: bool = False
+    base: str,
+    page: str,
+    seconds: float,
+    connections: int,
+    page_only: bool = False,
+    mode: str | None = None,
 ) -> dict[str, Any]:
     """One wrk run of page+image pairs (or pages alone); what pair.lua prints.
+
+    ``mode`` is pair.lua's: "pair", "page-only", or "inline" (a page counts
+    only if it carries its CAPTCHA as a data: URI); by default from page_only.
 
     The result's "latencies_ms" holds every pair's latency, for merging runs.
     """
@@ -549,7 +567,7 @@ def wrk(
                 base,
                 "--",
                 page,
-                "page-only" if page_only else "pair",
+                mode or ("page-only" if page_only else "pair"),
                 path,
             ],
             capture_output=True,
@@ -605,6 +623,7 @@ class Side:
     env: dict[str, str]
     page_only: bool = False
     takes_from_pool: bool = False
+    mode: str | None = None  # pair.lua's mode; "inline" for the inline image
 
 
 def run_http(counts: Counts, models_ok: bool) -> dict[str, Any]:
@@ -633,6 +652,16 @@ def run_http(counts: Counts, models_ok: bool) -> dict[str, Any]:
         # beforehand, so that the timed rounds never run dry (an empty pool
         # would show as errors).
         sides.append(Side("ours_pool", "/ours/signup/", ours_env, takes_from_pool=True))
+        # GANCAPTCHA_INLINE_IMAGE: the page alone carries the PNG.
+        sides.append(
+            Side(
+                "ours_pool_inline",
+                "/ours/signup/",
+                {**ours_env, "BENCH_INLINE": "1"},
+                takes_from_pool=True,
+                mode="inline",
+            )
+        )
         if redis_answers():
             redis_env = {
                 **ours_env,
@@ -665,6 +694,7 @@ def run_http(counts: Counts, models_ok: bool) -> dict[str, Any]:
                     counts.http_warmup,
                     counts.connections,
                     side.page_only,
+                    side.mode,
                 )
             peer_rate = warm["peer"]["challenges_per_second"]
             needed = 0.0
@@ -689,6 +719,7 @@ def run_http(counts: Counts, models_ok: bool) -> dict[str, Any]:
                             slice_s,
                             counts.connections,
                             side.page_only,
+                            side.mode,
                         )
                     )
             for side in sides:
@@ -973,6 +1004,10 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
             ours_http.get("challenges_per_second"),
             peer_http.get("challenges_per_second"),
         ),
+        "http_inline_vs_peer": ratio(
+            http.get("ours_pool_inline", {}).get("challenges_per_second"),
+            peer_http.get("challenges_per_second"),
+        ),
         "http_p99_ours_ms": ours_http.get("p99_ms"),
         "http_p99_peer_ms": peer_http.get("p99_ms"),
     }
@@ -980,12 +1015,18 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
         "inproc_100x_seed": (out["inproc_vs_seed"] or 0) >= 100,
         "inproc_2x_peer": (out["inproc_vs_peer"] or 0) >= 2,
         "http_2x_peer": (out["http_vs_peer"] or 0) >= 2,
+        "http_inline_2x_peer": (out["http_inline_vs_peer"] or 0) >= 2,
         "http_p99_no_worse": bool(
             out["http_p99_ours_ms"]
             and out["http_p99_peer_ms"]
             and out["http_p99_ours_ms"] <= out["http_p99_peer_ms"]
         ),
     }
+    sustained = results.get("sustained", {})
+    if "peer" in sustained:
+        from benchmarks.sustained import targets as sustained_targets
+
+        out["met"].update(sustained_targets(sustained))
     return out
 
 
@@ -1034,6 +1075,7 @@ def table(results: dict[str, Any]) -> str:
             ("The page alone, no CAPTCHA (the ceiling)", "plain"),
             ("django-simple-captcha 0.7.0", "peer"),
             ("Ours, pool-only workers, database store", "ours_pool"),
+            ("Ours, pool-only, inline image (the page alone)", "ours_pool_inline"),
             ("Ours, pool-only workers, Redis store", "ours_pool_redis"),
         ):
             row = http.get(key)
@@ -1208,12 +1250,28 @@ def main(argv: list[str] | None = None) -> int:
 
             log("issuing cost per page view")
             results["issuing"] = issuing_cost.run(20 if args.quick else 200)
+        if "sustained" not in skip and models_ok:
+            from benchmarks import sustained
+
+            if shutil.which("wrk") is None:
+                results["sustained"] = {"skipped": "wrk not installed"}
+            else:
+                log("sustained load")
+                results["sustained"] = sustained.run(
+                    sustained.parse_args(["--quick"] if args.quick else [])
+                )
     results["targets"] = targets(results)
     report = table(results)
     if "issuing" in results:
         from benchmarks import issuing_cost
 
         report += "\n\n" + issuing_cost.report(results["issuing"])
+    if "table" in results.get("sustained", {}) or "peer" in results.get(
+        "sustained", {}
+    ):
+        from benchmarks import sustained
+
+        report += "\n\n" + sustained.table(results["sustained"])
     print(report)
     print()
     for name, met in results["targets"]["met"].items():

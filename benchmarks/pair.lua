@@ -6,7 +6,9 @@
 -- connection, so its requests and responses strictly alternate and a pair's
 -- latency is the time from sending the page request to receiving the image.
 -- A second argument, "page-only", counts each page alone as a pair: the page
--- without a CAPTCHA, the ceiling for any CAPTCHA's page + image.
+-- without a CAPTCHA, the ceiling for any CAPTCHA's page + image. "inline"
+-- counts each page alone too, but only if it carries its CAPTCHA image as a
+-- data: URI (GANCAPTCHA_INLINE_IMAGE); a page without one is an error.
 -- done() prints one line, "BENCH_JSON {...}", that bench.py reads, and writes
 -- every pair's latency (microseconds, one per line) to FILE if given, so
 -- that bench.py can merge the percentiles of several runs.
@@ -33,6 +35,7 @@ end
 -- Globals, so that done() can read them with thread:get().
 page = "/"
 page_only = false
+inline = false
 latency_file = nil
 image = nil
 started = 0
@@ -45,6 +48,7 @@ last_us = 0
 function init(args)
   page = args[1] or "/"
   page_only = args[2] == "page-only"
+  inline = args[2] == "inline"
   latency_file = args[3]
 end
 
@@ -73,6 +77,10 @@ end
 function response(status, headers, body)
   if page_only then
     return finish(status)
+  end
+  if inline then
+    local ok = status == 200 and string.find(body, 'src="data:image/png;base64,', 1, true)
+    return finish(ok and 200 or 0)
   end
   if image == nil then
     -- The page: find its first <img src="...">, the CAPTCHA.

@@ -115,6 +115,7 @@ GANCAPTCHA_POOL_ONLY = os.environ.get("BENCH_POOL_ONLY", "0") == "1"
 # A benchmark measures serving; refilling is timed on its own.
 GANCAPTCHA_POOL_AUTOFILL = False
 GANCAPTCHA_STORE = os.environ.get("BENCH_STORE", "database")
+GANCAPTCHA_INLINE_IMAGE = os.environ.get("BENCH_INLINE", "0") == "1"
 GANCAPTCHA_CACHE_ALIAS = "captcha"
 for _name in ("READER_THRESHOLD", "VERIFIER_THRESHOLD"):
     # Only for trying the benchmark on untrained models; never set for figures.

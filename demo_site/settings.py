@@ -60,6 +60,14 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": BASE_DIR / "db.sqlite3",
+        # Several processes (gunicorn workers) and the pool's refill threads
+        # write at once: WAL lets readers go on while one writes, and
+        # IMMEDIATE takes the write lock up front instead of failing to
+        # upgrade a read lock ("database is locked").
+        "OPTIONS": {
+            "init_command": "PRAGMA journal_mode=WAL;",
+            "transaction_mode": "IMMEDIATE",
+        },
     }
 }
 
@@ -97,6 +105,9 @@ if os.environ.get("DJANGO_REDIS_URL"):
             "LOCATION": os.environ["DJANGO_REDIS_URL"],
         }
     }
+
+# Opt-in hardening (README, "The challenge image"): GANCAPTCHA_HARDEN=1 to try it.
+GANCAPTCHA_HARDEN = os.environ.get("GANCAPTCHA_HARDEN", "0") == "1"
 
 # Any answer "PASS" passes: for browser tests only, never on a real site.
 GANCAPTCHA_TEST_MODE = os.environ.get("GANCAPTCHA_TEST_MODE", "0") == "1"

@@ -37,8 +37,20 @@ def is_serving_process(argv: list[str], under_test: bool = False) -> bool:
     return not under_test
 
 
+def is_web_server(argv: list[str], under_test: bool = False) -> bool:
+    """True for a process that answers web requests: runserver's serving child,
+    or a WSGI/ASGI server. Unlike is_serving_process, commands that only draw
+    (captcha_sample, captcha_attack, captcha_fill_pool) are not web servers."""
+    if not is_serving_process(argv, under_test):
+        return False
+    program = argv[0].rsplit("/", 1)[-1] if argv else ""
+    is_command = program in {"manage.py", "django-admin", "__main__.py"}
+    return not (is_command or program.endswith("-script.py")) or argv[1] == "runserver"
+
+
 class GanCaptchaConfig(AppConfig):
-    """Registers checks; a serving process loads the models once, here."""
+    """Registers checks; a serving process loads the models once, here, and a
+    web server starts filling the pool (GANCAPTCHA_POOL_SIZE) ahead."""
 
     name = "gancaptcha_field"
     verbose_name = _("GanCaptcha")
@@ -62,3 +74,15 @@ class GanCaptchaConfig(AppConfig):
             # fatal: a failure is logged, reported by the checks, and the form
             # shows "temporarily unavailable".
             registry.get_registry().load()
+            if (
+                conf.POOL_SIZE > 0
+                and conf.POOL_AUTOFILL
+                and is_web_server(sys.argv, under_test="pytest" in sys.modules)
+                and registry.get_registry().status().ok
+            ):
+                # Fill the pool ahead, before the first visitor asks (a
+                # background thread; each page view's low-water check keeps
+                # it topped up afterwards).
+                from gancaptcha_field.supply import pool
+
+                pool.refill_in_background()

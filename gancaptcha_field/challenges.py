@@ -162,10 +162,12 @@ def get_png(key: str, hidpi: bool = False) -> bytes | None:
 
 def data_uris(key: str) -> tuple[str, str] | None:
     """The live challenge's 1x and 2x PNGs as data: URIs (GANCAPTCHA_INLINE_IMAGE)."""
-    png = get_png(key)
-    if png is None:
+    if not is_valid_key(key):
         return None
-    png_2x = get_png(key, hidpi=True) or png  # a row without a 2x image
+    pngs = get_store().get_pngs(key, timezone.now())  # one read of both
+    if pngs is None:
+        return None
+    png, png_2x = pngs
     return _data_uri(png), _data_uri(png_2x)
 
 

@@ -123,7 +123,7 @@ _TYPED: dict[str, _Typed] = {
     # silent switch to another store).
     "STORE": _Typed("database", _store, None),
     "CACHE_ALIAS": _Typed("default", _text, "default"),
-    "POOL_SIZE": _Typed(0, _int_at_least(0), 0),
+    "POOL_SIZE": _Typed(1000, _int_at_least(0), 0),
     "POOL_LOW_WATER": _Typed(None, _optional(_int_at_least(0)), None),
     "POOL_BATCH": _Typed(64, _int_at_least(1), 64),
     "POOL_RESERVE": _Typed(16, _int_at_least(1), 16),
@@ -250,8 +250,12 @@ class Settings:
 
     @property
     def POOL_LOW_WATER(self) -> int:
+        # By default a batch short of full: a worker keeps drawing while
+        # visitors take, instead of idling until the pool is nearly drained.
         value = self._typed("POOL_LOW_WATER")
-        return self.POOL_SIZE // 4 if value is None else int(value)
+        if value is None:
+            return max(0, self.POOL_SIZE - self.POOL_BATCH)
+        return int(value)
 
     @property
     def POOL_BATCH(self) -> int:

@@ -177,6 +177,14 @@ class Store(ABC):
     def get_png(self, key: str, hidpi: bool, now: datetime) -> bytes | None:
         """The image of a live challenge, or None."""
 
+    def get_pngs(self, key: str, now: datetime) -> tuple[bytes, bytes] | None:
+        """Both images (1x, 2x) of a live challenge, or None; stores that can
+        read both at once override this."""
+        png = self.get_png(key, False, now)
+        if png is None:
+            return None
+        return png, self.get_png(key, True, now) or png
+
     @abstractmethod
     def get_answer(self, key: str, now: datetime) -> str | None:
         """The answer of a live challenge without consuming it, or None."""
@@ -268,15 +276,18 @@ class DatabaseStore(Store):
                 ],
             )
 
-    def _live_column(self, key: str, column: str, now: datetime) -> Any:
+    def _live_columns(self, key: str, columns: tuple[str, ...], now: datetime) -> Any:
         connection, n = self._sql()
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT {n[column]} FROM {n['table']} "
+                f"SELECT {', '.join(n[c] for c in columns)} FROM {n['table']} "
                 f"WHERE {n['key']} = %s AND {n['expires_at']} > %s",
                 [key, connection.ops.adapt_datetimefield_value(now)],
             )
-            row = cursor.fetchone()
+            return cursor.fetchone()
+
+    def _live_column(self, key: str, column: str, now: datetime) -> Any:
+        row = self._live_columns(key, (column,), now)
         return None if row is None else row[0]
 
     def get_png(self, key: str, hidpi: bool, now: datetime) -> bytes | None:
@@ -284,6 +295,14 @@ class DatabaseStore(Store):
         png = self._live_column(key, "png_2x" if hidpi else "png", now)
         # PostgreSQL hands back a memoryview, SQLite bytes.
         return None if png is None else bytes(png)
+
+    def get_pngs(self, key: str, now: datetime) -> tuple[bytes, bytes] | None:
+        """One indexed read of both image columns."""
+        row = self._live_columns(key, ("png", "png_2x"), now)
+        if row is None or row[0] is None:
+            return None
+        png = bytes(row[0])
+        return png, bytes(row[1]) if row[1] else png
 
     def get_answer(self, key: str, now: datetime) -> str | None:
         """The answer column of a live row."""
@@ -443,6 +462,18 @@ class CacheStore(Store):
             return None
         png = found.get(image_key)
         return bytes(png) if png is not None else None
+
+    def get_pngs(self, key: str, now: datetime) -> tuple[bytes, bytes] | None:
+        """One get_many of the answer (for the expiry) and both images."""
+        answer_key, png_key, png_2x_key = self._keys(key)
+        found = self._call("get_many", [answer_key, png_key, png_2x_key])
+        if self._live_answer(found.get(answer_key), now) is None:
+            return None
+        png = found.get(png_key)
+        if png is None:
+            return None
+        png_2x = found.get(png_2x_key)
+        return bytes(png), bytes(png_2x) if png_2x is not None else bytes(png)
 
     def get_answer(self, key: str, now: datetime) -> str | None:
         """The answer entry, if live."""

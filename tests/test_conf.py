@@ -27,8 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "IMAGE_SCALE": 2,
     "STORE": "database",
     "CACHE_ALIAS": "default",
-    "POOL_SIZE": 0,
-    "POOL_LOW_WATER": 0,
+    "POOL_SIZE": 1000,
+    "POOL_LOW_WATER": 0,  # tests/settings.py: POOL_SIZE 0
     "POOL_BATCH": 64,
     "POOL_RESERVE": 16,
     "POOL_AUTOFILL": True,
@@ -124,7 +124,7 @@ def test_settings_are_read_at_call_time(settings: Settings) -> None:
 
 def test_pool_low_water_follows_the_pool_size_unless_set(settings: Settings) -> None:
     settings.GANCAPTCHA_POOL_SIZE = 100
-    assert conf.POOL_LOW_WATER == 25
+    assert conf.POOL_LOW_WATER == 100 - 64  # a batch (POOL_BATCH) short of full
     settings.GANCAPTCHA_POOL_LOW_WATER = 7
     assert conf.POOL_LOW_WATER == 7
 

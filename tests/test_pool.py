@@ -451,3 +451,51 @@ def test_a_busy_process_on_postgresql_takes_rows_ahead(
     assert all(expires[issued.key] == issued.expires_at for issued in taken)
     steps = [before - after for before, after in zip([40, *sizes], sizes, strict=False)]
     assert max(steps) > 1
+
+
+@pytest.mark.usefixtures("captcha_models")
+def test_a_web_server_fills_the_default_pool_before_any_request(
+    tmp_path: Path,
+) -> None:
+    """Out of the box (no GANCAPTCHA_POOL_* settings), a real runserver process
+    starts drawing into the pool as it starts, before anyone asks for a page."""
+    import sqlite3
+
+    db = tmp_path / "web.sqlite3"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.web_settings"}
+    env["GC_WEB_DB"] = str(db)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    table = PooledChallenge._meta.db_table
+    port = services.unused_port()
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def pooled() -> int:
+        with sqlite3.connect(db, timeout=30) as connection:
+            return int(
+                connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            )
+
+    try:
+        assert pooled() == 0
+        wait_until(lambda: proc.poll() is not None or pooled() >= 4, timeout=180)
+        assert proc.poll() is None, "the server exited"
+        assert pooled() >= 4  # the first batch of the default pool
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -96,10 +96,12 @@ def test_live_challenge_is_readable_then_consumed_once(store: Store) -> None:
     now = later(issued, 1)
     assert store.get_png(issued.key, False, now) == b"png-4071"
     assert store.get_png(issued.key, True, now) == b"png-2x"
+    assert store.get_pngs(issued.key, now) == (b"png-4071", b"png-2x")
     assert store.get_answer(issued.key, now) == "4071"
     assert store.consume(issued.key, now) == Consumed("4071", expired=False)
     assert store.consume(issued.key, now) is None
     assert store.get_png(issued.key, False, now) is None
+    assert store.get_pngs(issued.key, now) is None
     assert store.get_answer(issued.key, now) is None
 
 
@@ -107,6 +109,8 @@ def test_expired_challenge_is_reported_once_then_unknown(store: Store) -> None:
     issued = issue(store, "5555", seconds=60)
     assert store.get_png(issued.key, False, later(issued, 59)) is not None
     assert store.get_png(issued.key, False, later(issued, 60)) is None
+    assert store.get_pngs(issued.key, later(issued, 59)) is not None
+    assert store.get_pngs(issued.key, later(issued, 60)) is None
     assert store.get_answer(issued.key, later(issued, 60)) is None
     assert store.consume(issued.key, later(issued, 61)) == Consumed(None, expired=True)
     assert store.consume(issued.key, later(issued, 62)) is None

@@ -283,15 +283,17 @@ ARCH_NAMES = {
 
 
 def default_bank_dir(cache_dir: Path) -> Path:
-    """Per shipped models and served renderer: a new layout gets a new bank."""
+    """Per shipped models, served renderer and hardening: a new layout, a new bank."""
     from gancaptcha_field.conf import conf
-    from gancaptcha_field.supply import render
+    from gancaptcha_field.supply import harden, render
 
     model_dir = conf.MODEL_DIR
     meta = b""
     if model_dir is not None and (model_dir / constants.METADATA_FILE).is_file():
         meta = (model_dir / constants.METADATA_FILE).read_bytes()
     source = inspect.getsource(render).encode()
+    if conf.HARDEN:
+        source += b"hardened" + inspect.getsource(harden).encode()
     return cache_dir / f"bank-{attackers.fingerprint(meta, source)}"
 
 
@@ -304,7 +306,8 @@ def _pieces(
 
 def synthetic_challenges(count: int, seed: int) -> list[Item]:
     """What anyone can make from the public repository: shipped generator draws,
-    labelled by the shipped reader, laid out by the shipped renderer."""
+    labelled by the shipped reader, laid out by the shipped renderer (and
+    hardened by the shipped hardener when the site hardens)."""
     import keras
 
     from gancaptcha_field import oracle
@@ -337,7 +340,11 @@ def synthetic_challenges(count: int, seed: int) -> list[Item]:
     made = []
     for i in range(count):
         block = slice(i * constants.ANSWER_LENGTH, (i + 1) * constants.ANSWER_LENGTH)
-        png = render.compose_png(np.stack(digits[block]), conf.IMAGE_SCALE)
+        group = np.stack(digits[block])
+        if conf.HARDEN:  # the public hardener, as the site serves it
+            png = render.hardened_pngs(group, conf.IMAGE_SCALE, rng)[0]
+        else:
+            png = render.compose_png(group, conf.IMAGE_SCALE)
         made.append((png, "".join(str(v) for v in labels[block])))
     return made
 
@@ -386,10 +393,11 @@ def run(
     need = config.calibration + config.challenges + max(config.adaptive, default=0)
     base_need = config.calibration + config.challenges
     have = bank.size(bank_dir)
-    if have < base_need:
-        log(f"bank {bank_dir}: {have} challenges, drawing up to {base_need}")
+    if have < need:
+        # The adaptive attacker's labelled challenges too: asked for, so drawn.
+        log(f"bank {bank_dir}: {have} challenges, drawing up to {need}")
         began, wall = time.process_time(), time.monotonic()
-        made = bank.fill(bank_dir, base_need, 50, log)
+        made = bank.fill(bank_dir, need, 50, log)
         log(
             f"drew {made} challenges with the site's pipeline: "
             f"{(time.process_time() - began) / max(made, 1):.3f} CPU-s and "

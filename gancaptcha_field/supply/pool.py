@@ -406,6 +406,13 @@ def _refill_worker() -> None:
     try:
         made = fill()
         logger.info("GanCaptcha pool: refilled with %d challenges", made)
+    except DatabaseError as exc:
+        # Say, a site started before `manage.py migrate`: no traceback for that.
+        logger.warning(
+            "GanCaptcha pool: background refill could not use the database "
+            "(%s); has `manage.py migrate` run?",
+            exc,
+        )
     except Exception:  # never fatal: the next low-water check tries again
         logger.exception("GanCaptcha pool: background refill failed")
     finally:

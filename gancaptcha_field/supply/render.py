@@ -1,6 +1,6 @@
 """Digit images to PNG bytes, with Pillow and in memory (no pyplot).
 
-With GANCAPTCHA_HARDEN on (the default) the checked digits go through
+With GANCAPTCHA_HARDEN on (opt-in; off by default) the checked digits go through
 ``supply.harden`` first: one geometry per challenge, drawn once at the 1x
 PNG's scale and upscaled for the 2x PNG, so both images are one picture.
 """

@@ -1,0 +1,435 @@
+"""Sustained load: a minute of visitors while challenges are drawn on the same machine.
+
+    .venv/bin/python -m benchmarks.sustained [--seconds 60] [--clients 4]
+        [--start-pool 200] [--producer-challenges 600] [--quick]
+
+Also the "sustained" section of ``make bench``. Each row is its own gunicorn
+(2 workers) on loopback, loaded for --seconds by wrk with pair.lua (a closed
+loop of --clients connections: GET the signup page, then the CAPTCHA image it
+names), one row after the other, all in one run on one machine:
+
+  peer                django-simple-captcha 0.7.0's page (benchmarks/settings.py)
+  demo, cold          the demo site as shipped (benchmarks/demo_settings.py: its
+                      settings, rate limits off, a new SQLite file): the load
+                      starts as soon as it answers, with the pool empty; its
+                      workers fill the pool as they start (GANCAPTCHA_POOL_SIZE)
+  demo, warm          the same server a little later, once its pool is full
+  pool-only+producer  pool-only workers (no TensorFlow) and one producer
+                      (`captcha_fill_pool --watch`) on the same machine; the
+                      pool starts at --start-pool
+  ... inline image    the same, with GANCAPTCHA_INLINE_IMAGE: the page alone
+                      carries the PNG (a page without it counts as an error)
+
+The figure is challenges served without errors per second: a pair (page and
+image, or the inline page) that ends in 200 with a CAPTCHA in it. A page that
+says "try again shortly" has no image, so it counts as an error, not a
+challenge. Each row also gives p50/p99 of a pair, errors, the pool's size
+before and after, and the ratio to the peer.
+
+Then the producer alone, in this process, on the shipped models: challenges/s
+of one ``pool.fill`` and generator passes per challenge, the old path (plain
+noise, no margin: how challenges were drawn before the latent bank) against
+the new (benchmarks/supply.py's ``produce``), interleaved.
+
+Rate limits are off. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bench import (
+    RESULTS,
+    ROOT,
+    children_of,
+    gunicorn,
+    log,
+    memory_of,
+    wrk,
+)
+
+POOL_TABLE = "gancaptcha_field_pooledchallenge"
+
+
+def pooled(db: Path) -> int:
+    """Rows in a SQLite pool (read from outside the servers)."""
+    with sqlite3.connect(db, timeout=30) as connection:
+        return int(
+            connection.execute(f"SELECT COUNT(*) FROM {POOL_TABLE}").fetchone()[0]
+        )
+
+
+def migrate(settings: str, env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": settings, **env},
+        check=True,
+    )
+
+
+@contextmanager
+def sqlite_file(name: str) -> Iterator[Path]:
+    path = RESULTS / f"sustained-{name}-{os.getpid()}.sqlite3"
+    try:
+        yield path
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+@contextmanager
+def producer(env: dict[str, str], size: int) -> Iterator[subprocess.Popen[bytes]]:
+    """`captcha_fill_pool --watch`: one producer process beside the workers."""
+    logfile = open(RESULTS / f"producer-{os.getpid()}.log", "wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "captcha_fill_pool",
+            "--watch",
+            "--interval",
+            "0.2",
+            "--size",
+            str(size),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings", **env},
+        stdout=logfile,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        logfile.close()
+    Path(logfile.name).unlink()
+
+
+def row(
+    result: dict[str, Any], master: int, before: int | None, after: int | None
+) -> dict[str, Any]:
+    out = {
+        key: result[key]
+        for key in (
+            "pairs",
+            "seconds",
+            "challenges_per_second",
+            "p50_ms",
+            "p99_ms",
+            "errors",
+            "non_2xx",
+            "socket_errors",
+        )
+    }
+    out["pool_before"] = before
+    out["pool_after"] = after
+    out["workers"] = [memory_of(pid) for pid in children_of(master)]
+    return out
+
+
+def wait_for_pool(db: Path, target: int, timeout: float) -> float | None:
+    """Seconds until the pool held ``target`` rows; None if it never did."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if pooled(db) >= target:
+            return time.monotonic() - start
+        time.sleep(0.5)
+    return None
+
+
+def run_peer(seconds: float, clients: int) -> dict[str, Any]:
+    with sqlite_file("peer") as db:
+        env = {"BENCH_DB": "sqlite", "BENCH_SQLITE": str(db), "BENCH_SIDE": "peer"}
+        migrate("benchmarks.settings", env)
+        with gunicorn(env) as (base, master, _):
+            wrk(base, "/peer/signup/", min(5.0, seconds), clients)  # warm-up
+            log(f"sustained: peer, {seconds:.0f}s")
+            return row(wrk(base, "/peer/signup/", seconds, clients), master, None, None)
+
+
+def run_demo(seconds: float, clients: int, pool_size: int) -> dict[str, Any]:
+    """The demo as shipped: cold (pool empty at the start), then warm (full)."""
+    out: dict[str, Any] = {}
+    with sqlite_file("demo") as db:
+        env = {"BENCH_DEMO_DB": str(db)}
+        migrate("benchmarks.demo_settings", env)
+        with gunicorn(
+            env,
+            app="demo_site.wsgi:application",
+            settings="benchmarks.demo_settings",
+            ready_path="/",
+        ) as (base, master, ready_s):
+            out["gunicorn_ready_s"] = ready_s
+            before = pooled(db)
+            log(f"sustained: demo, cold (pool {before}), {seconds:.0f}s")
+            cold = wrk(base, "/signup/", seconds, clients)
+            out["cold"] = row(cold, master, before, pooled(db))
+            log(f"sustained: demo: waiting for its pool to reach {pool_size}")
+            out["refill_to_full_s"] = wait_for_pool(db, pool_size, 600)
+            before = pooled(db)
+            log(f"sustained: demo, warm (pool {before}), {seconds:.0f}s")
+            warm = wrk(base, "/signup/", seconds, clients)
+            out["warm"] = row(warm, master, before, pooled(db))
+    return out
+
+
+def run_pool_only(
+    seconds: float, clients: int, start_pool: int, pool_size: int, inline: bool
+) -> dict[str, Any]:
+    """Pool-only workers and one producer process, the pool starting small."""
+    with sqlite_file("poolonly") as db:
+        env = {
+            "BENCH_DB": "sqlite",
+            "BENCH_SQLITE": str(db),
+            "BENCH_SIDE": "ours",
+            "BENCH_POOL_SIZE": str(pool_size),
+        }
+        migrate("benchmarks.settings", env)
+        subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "captcha_fill_pool",
+                "--size",
+                str(start_pool),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings", **env},
+            check=True,
+            capture_output=True,
+        )
+        web_env = {
+            **env,
+            "BENCH_POOL_ONLY": "1",
+            "BENCH_INLINE": "1" if inline else "0",
+        }
+        with gunicorn(web_env) as (base, master, _):
+            before = pooled(db)
+            with producer(env, pool_size):
+                name = "inline image" if inline else "pool-only+producer"
+                log(f"sustained: {name} (pool {before}), {seconds:.0f}s")
+                result = wrk(
+                    base,
+                    "/ours/signup/",
+                    seconds,
+                    clients,
+                    mode="inline" if inline else "pair",
+                )
+            return row(result, master, before, pooled(db))
+
+
+def run_producer(challenges: int, rounds: int) -> dict[str, Any]:
+    """One producer's challenges/s and passes per challenge, old path and new.
+
+    In this process: Django must be set up on benchmarks.settings, migrated.
+    """
+    from benchmarks import supply
+
+    for path in supply.PATHS:
+        supply.warm(path)
+    totals = {path: [0, 0.0, 0] for path in supply.PATHS}
+    for number in range(rounds):
+        order = supply.PATHS if number % 2 == 0 else supply.PATHS[::-1]
+        for path in order:
+            made = supply.produce(path, max(1, challenges // rounds), None)
+            totals[path][0] += made["challenges"]
+            totals[path][1] += made["seconds"]
+            totals[path][2] += made["generator_passes"]
+    out: dict[str, Any] = {}
+    for path, (count, seconds, passes) in totals.items():
+        out[path] = {
+            "challenges": count,
+            "challenges_per_second": count / seconds,
+            "generator_passes_per_challenge": passes / count,
+        }
+    out["speedup"] = (
+        out["new"]["challenges_per_second"] / out["old"]["challenges_per_second"]
+    )
+    return out
+
+
+@contextmanager
+def django_here() -> Iterator[None]:
+    """Django in this process on benchmarks.settings and a new SQLite file."""
+    import django
+
+    with sqlite_file("producer") as db:
+        os.environ.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+                "BENCH_SIDE": "ours",
+                "BENCH_DB": "sqlite",
+                "BENCH_SQLITE": str(db),
+            }
+        )
+        django.setup()
+        from django.core.management import call_command
+        from django.db import connections
+
+        call_command("migrate", verbosity=0)
+        try:
+            yield
+        finally:
+            connections.close_all()
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from gancaptcha_field.conf import _TYPED
+
+    pool_size = int(_TYPED["POOL_SIZE"].default)  # the default a site gets
+    results: dict[str, Any] = {
+        "seconds": args.seconds,
+        "clients": args.clients,
+        "workers": 2,
+        "default_pool_size": pool_size,
+        "start_pool": args.start_pool,
+    }
+    results["peer"] = run_peer(args.seconds, args.clients)
+    results["demo"] = run_demo(args.seconds, args.clients, pool_size)
+    results["pool_only_producer"] = run_pool_only(
+        args.seconds, args.clients, args.start_pool, pool_size, inline=False
+    )
+    results["inline"] = run_pool_only(
+        args.seconds, args.clients, args.start_pool, pool_size, inline=True
+    )
+    results["producer"] = run_producer(args.producer_challenges, args.rounds)
+    return results
+
+
+def targets(results: dict[str, Any]) -> dict[str, bool]:
+    """The sustained targets of the supply issue, against this run's peer."""
+    peer = results["peer"]
+
+    def share(r: dict[str, Any]) -> float:
+        return float(r["challenges_per_second"] / peer["challenges_per_second"])
+
+    def no_worse(r: dict[str, Any]) -> bool:
+        return bool(r["p99_ms"] and r["p99_ms"] <= peer["p99_ms"])
+
+    demo, pooled_row = results["demo"]["warm"], results["pool_only_producer"]
+    producer = results["producer"]
+    return {
+        "sustained_demo_half_peer": share(demo) >= 0.5 and no_worse(demo),
+        "sustained_producer_half_peer": share(pooled_row) >= 0.5
+        and no_worse(pooled_row),
+        "producer_5x_old_path": producer["speedup"] >= 5,
+        "producer_100_per_s": producer["new"]["challenges_per_second"] >= 100,
+    }
+
+
+def table(results: dict[str, Any]) -> str:
+    peer = results["peer"]
+    rows = [
+        ("django-simple-captcha 0.7.0", peer),
+        ("demo as shipped, cold (pool empty at start)", results["demo"]["cold"]),
+        ("demo as shipped, warm (pool full at start)", results["demo"]["warm"]),
+        ("pool-only workers + producer", results["pool_only_producer"]),
+        ("pool-only + producer, inline image", results["inline"]),
+    ]
+    lines = [
+        f"Sustained {results['seconds']:.0f} s, {results['clients']} clients, "
+        "gunicorn 2 workers, same machine (challenges served without errors)",
+        "",
+        "| server | challenges/s | x peer | p50 ms | p99 ms | errors "
+        "| pool before → after |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in rows:
+        errors = r["errors"] + r["non_2xx"] + r["socket_errors"]
+        pool_cell = (
+            ""
+            if r["pool_before"] is None
+            else f"{r['pool_before']} → {r['pool_after']}"
+        )
+        lines.append(
+            f"| {name} | {r['challenges_per_second']:.1f} | "
+            f"{r['challenges_per_second'] / peer['challenges_per_second']:.2f} | "
+            f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {errors} | {pool_cell} |"
+        )
+    demo = results["demo"]
+    full = demo["refill_to_full_s"]
+    lines.append("")
+    lines.append(
+        f"The demo's workers refilled its pool to {results['default_pool_size']} in "
+        + (f"{full:.0f} s" if full is not None else "more than 600 s")
+        + " after the cold minute."
+    )
+    producer = results["producer"]
+    lines += [
+        "",
+        "| producer (one pool.fill, in process) | challenges/s "
+        "| generator passes per challenge |",
+        "|---|---|---|",
+    ]
+    for path, label in (
+        ("old", "old path (plain noise)"),
+        ("new", "new path (latent bank)"),
+    ):
+        p = producer[path]
+        lines.append(
+            f"| {label} | {p['challenges_per_second']:.1f} | "
+            f"{p['generator_passes_per_challenge']:.2f} |"
+        )
+    lines.append(f"\nProducer speed-up, new / old: {producer['speedup']:.1f}x")
+    lines.append("")
+    for name, met in targets(results).items():
+        lines.append(f"target {name}: {'met' if met else 'NOT met'}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--seconds", type=float, default=60.0, help="Load per row (60)."
+    )
+    parser.add_argument("--clients", type=int, default=4, help="Connections (4).")
+    parser.add_argument(
+        "--start-pool", type=int, default=200, help="Pool at the start (200)."
+    )
+    parser.add_argument(
+        "--producer-challenges",
+        type=int,
+        default=600,
+        help="Challenges per path in the producer comparison (600).",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="Producer rounds (3).")
+    parser.add_argument(
+        "--quick", action="store_true", help="A few seconds per row: checks it runs."
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.start_pool = 3.0, 20
+        args.producer_challenges, args.rounds = 30, 1
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with django_here():
+        results = run(args)
+    print(table(results))
+    out = RESULTS / "sustained.json"
+    out.write_text(json.dumps(results, indent=2))
+    log(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
