@@ -2,8 +2,9 @@
 
     .venv/bin/python -m benchmarks.challenge_timing [--count 300]
 
-Creates challenges with the default configuration (no pool pre-filled: digits
-come from the registry's buckets, refilled by batched TensorFlow calls), then
+Creates challenges drawn on the spot (GANCAPTCHA_POOL_SIZE = 0, the default
+before 2026-11-29: digits come from the registry's buckets, refilled by
+batched TensorFlow calls), then
 fetches each image through Django's test client. Prints medians and PNG sizes.
 """
 
@@ -35,6 +36,7 @@ def main() -> None:
     args = parser.parse_args()
     settings.DATABASES["default"]["NAME"] = ":memory:"
     settings.GANCAPTCHA_RATELIMIT_ENABLED = False
+    settings.GANCAPTCHA_POOL_SIZE = 0  # on the spot, no background refill
     setup_test_environment()
     call_command("migrate", verbosity=0)
     reg = registry.get_registry()

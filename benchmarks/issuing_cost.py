@@ -9,7 +9,8 @@ on all alike), through Django's test client:
 
   peer          django-simple-captcha 0.7.0 (a row per challenge; the image is
                 drawn when it is fetched)
-  ours          default settings: no pool, every challenge drawn on the spot
+  ours          no pool (GANCAPTCHA_POOL_SIZE = 0, the default before
+                2026-11-29): every challenge drawn on the spot
   ours_pool     GANCAPTCHA_POOL_ONLY from a pool filled beforehand, one row
                 per page view (GANCAPTCHA_POOL_RESERVE = 1); the producer's
                 CPU per challenge is printed apart

@@ -193,6 +193,41 @@ def warm(path: str, batch_size: int | None = None) -> None:
         render.render_answers(["0123", "4567", "8901"] * 4)
 
 
+def lab_judge_agreement(
+    directory: Path, served: dict[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    """Agreement of the served labels with each lab stock classifier in
+    ``directory`` (trained on clean MNIST by the attacker lab, never used for
+    serving, thresholds or filters), beside its own MNIST test accuracy."""
+    if served is None or not directory.is_dir():
+        return {}
+    import keras
+
+    from gancaptcha_field.lab import attackers
+
+    with np.load(ROOT / "ml_models" / "data" / "mnist.npz") as data:
+        x_test = data["x_test"].astype(np.float32) / 255.0
+        y_test = data["y_test"].astype(np.int64)
+    digits = served["images"].astype(np.float32) / 255.0
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.glob("*-clean-*.keras")):
+        model = keras.models.load_model(path, compile=False)
+        read = attackers.predict(model, digits)
+        agree = read == served["labels"]
+        out[path.stem] = {
+            "mnist_test_accuracy": float(
+                (attackers.predict(model, x_test) == y_test).mean()
+            ),
+            "agreement": float(agree.mean()),
+            "disagreements": int((~agree).sum()),
+            "agreement_per_label": {
+                str(d): float(agree[served["labels"] == d].mean()) for d in range(10)
+            },
+        }
+        log(f"lab judge {path.stem}: agreement {out[path.stem]['agreement']:.4f}")
+    return out
+
+
 def ratio(new: float, old: float) -> float | None:
     return new / old if old else None
 
@@ -209,6 +244,13 @@ def main(argv: list[str] | None = None) -> int:
         help="GANCAPTCHA_BATCH_SIZE values for the producer (512,128,64)",
     )
     parser.add_argument("--retrain-judge", action="store_true")
+    parser.add_argument(
+        "--lab-judges",
+        type=Path,
+        default=Path.home() / ".cache" / "gancaptcha-lab" / "models",
+        help="More judges: the attacker lab's stock classifiers trained on clean "
+        "MNIST (*-clean-*.keras; `make attack` trains them), if there",
+    )
     parser.add_argument(
         "--producer-only", action="store_true", help="skip the served digits"
     )
@@ -289,6 +331,11 @@ def run(args: argparse.Namespace, batch_sizes: list[int]) -> int:
                 for d in range(10)
             },
         }
+
+    # More judges, none of which chose anything: the lab's stock classifiers.
+    lab_judges = lab_judge_agreement(args.lab_judges, served.get("new"))
+    if lab_judges:
+        results["lab_judges"] = lab_judges
 
     # One producer: interleaved rounds of pool fills, per batch size.
     producer: dict[str, dict[str, float]] = {}
@@ -381,6 +428,12 @@ def run(args: argparse.Namespace, batch_sizes: list[int]) -> int:
             float(np.mean(list(old["mean_pairwise_distance_per_label"].values()))),
             float(np.mean(list(new["mean_pairwise_distance_per_label"].values()))),
             ".2f",
+        )
+    for name, judged in lab_judges.items():
+        lines.append(
+            f"| agreement of served labels (new) with lab judge {name}, "
+            f"MNIST test accuracy {judged['mnist_test_accuracy']:.4f} "
+            f"| | {judged['agreement']:.4f} | |"
         )
     table = "\n".join(lines)
     results["table"] = table

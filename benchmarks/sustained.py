@@ -29,7 +29,8 @@ before and after, and the ratio to the peer.
 Then the producer alone, in this process, on the shipped models: challenges/s
 of one ``pool.fill`` and generator passes per challenge, the old path (plain
 noise, no margin: how challenges were drawn before the latent bank) against
-the new (benchmarks/supply.py's ``produce``), interleaved.
+the new (benchmarks/supply.py's ``produce``), and the new with the opt-in
+hardening (GANCAPTCHA_HARDEN), in interleaved rounds.
 
 Rate limits are off. Not part of the test suite.
 """
@@ -234,26 +235,42 @@ def run_pool_only(
             return row(result, master, before, pooled(db))
 
 
+# The producer's cases: (supply.py path, extra settings).
+PRODUCER_CASES = {
+    "old": ("old", {}),
+    "new": ("new", {}),
+    # Hardening (opt-in) on the new path, against the old path without it.
+    "new_hardened": ("new", {"GANCAPTCHA_HARDEN": True}),
+}
+
+
 def run_producer(challenges: int, rounds: int) -> dict[str, Any]:
     """One producer's challenges/s and passes per challenge, old path and new.
 
-    In this process: Django must be set up on benchmarks.settings, migrated.
+    The cases run in interleaved rounds, the order rotating. In this process:
+    Django must be set up on benchmarks.settings, migrated.
     """
+    from django.test import override_settings
+
     from benchmarks import supply
 
-    for path in supply.PATHS:
-        supply.warm(path)
-    totals = {path: [0, 0.0, 0] for path in supply.PATHS}
+    names = list(PRODUCER_CASES)
+    for path, extra in PRODUCER_CASES.values():
+        with override_settings(**extra):
+            supply.warm(path)
+    totals = {name: [0, 0.0, 0] for name in names}
     for number in range(rounds):
-        order = supply.PATHS if number % 2 == 0 else supply.PATHS[::-1]
-        for path in order:
-            made = supply.produce(path, max(1, challenges // rounds), None)
-            totals[path][0] += made["challenges"]
-            totals[path][1] += made["seconds"]
-            totals[path][2] += made["generator_passes"]
+        turn = number % len(names)
+        for name in names[turn:] + names[:turn]:
+            path, extra = PRODUCER_CASES[name]
+            with override_settings(**extra):
+                made = supply.produce(path, max(1, challenges // rounds), None)
+            totals[name][0] += made["challenges"]
+            totals[name][1] += made["seconds"]
+            totals[name][2] += made["generator_passes"]
     out: dict[str, Any] = {}
-    for path, (count, seconds, passes) in totals.items():
-        out[path] = {
+    for name, (count, seconds, passes) in totals.items():
+        out[name] = {
             "challenges": count,
             "challenges_per_second": count / seconds,
             "generator_passes_per_challenge": passes / count,
@@ -330,6 +347,10 @@ def targets(results: dict[str, Any]) -> dict[str, bool]:
         and no_worse(pooled_row),
         "producer_5x_old_path": producer["speedup"] >= 5,
         "producer_100_per_s": producer["new"]["challenges_per_second"] >= 100,
+        "hardened_producer_at_least_old": producer["new_hardened"][
+            "challenges_per_second"
+        ]
+        >= producer["old"]["challenges_per_second"],
     }
 
 
@@ -380,6 +401,7 @@ def table(results: dict[str, Any]) -> str:
     for path, label in (
         ("old", "old path (plain noise)"),
         ("new", "new path (latent bank)"),
+        ("new_hardened", "new path, GANCAPTCHA_HARDEN on"),
     ):
         p = producer[path]
         lines.append(
