@@ -12,7 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -36,6 +36,15 @@ class DigitSupplyError(CaptchaUnavailable):
     """A label's bucket could not be filled within GANCAPTCHA_MAX_BATCHES."""
 
 
+class _Rule(NamedTuple):
+    """What a digit must pass to be served; buckets drawn under another are dropped."""
+
+    reader_threshold: float
+    verifier_threshold: float
+    margin: float
+    latent_bank: bool
+
+
 class Registry:
     """Loads the generator, reader and verifier and keeps per-label buckets."""
 
@@ -46,8 +55,7 @@ class Registry:
         self._status = Status(False, "unloaded", "Models not loaded yet.")
         self._loaded_from: Path | None = None
         self._attempted = False
-        self._thresholds: tuple[float, float] | None = None
-        self._rule: tuple[float, float, float, bool] | None = None
+        self._rule: _Rule | None = None
         self._buckets: dict[int, deque[tuple[np.ndarray, float, float]]] = {}
         self._bank: latents.LatentBank | None = None
         # Serving noise comes from the OS, never from the training seed.
@@ -187,9 +195,10 @@ class Registry:
         return np.array(asked or [first] * size, np.int64)
 
     def _generate_batch(self, label: int | None = None) -> None:
-        assert self._infer is not None and self._thresholds is not None
+        rule = self._rule
+        assert self._infer is not None and rule is not None
         size = conf.BATCH_SIZE
-        bank = self._bank if conf.LATENT_BANK else None
+        bank = self._bank if rule.latent_bank else None
         asked: np.ndarray | None = None
         if bank is None:
             z = self._rng.standard_normal((size, constants.LATENT_DIM))
@@ -198,15 +207,16 @@ class Registry:
             z = bank.sample(asked, self._rng)
             size = len(asked)
         images, reader_probs, verifier_probs = self._infer(
-            z.astype(np.float32), self._thresholds[0]
+            z.astype(np.float32), rule.reader_threshold
         )
         self.inference_batches += 1
         self.digits_drawn += size
         verdict = oracle.judge(
             np.asarray(reader_probs),
             np.asarray(verifier_probs),
-            *self._thresholds,
-            margin=conf.MARGIN,
+            rule.reader_threshold,
+            rule.verifier_threshold,
+            margin=rule.margin,
             expected=asked,
         )
         if asked is not None:
@@ -229,11 +239,14 @@ class Registry:
 
     def apply_rule(self) -> None:
         """Take the serving rule from the settings; a new one empties buckets."""
-        thresholds = (conf.READER_THRESHOLD, conf.VERIFIER_THRESHOLD)
-        # The rule: thresholds, margin, and whether the bank is used.
-        rule = (*thresholds, conf.MARGIN, conf.LATENT_BANK)
+        rule = _Rule(
+            conf.READER_THRESHOLD,
+            conf.VERIFIER_THRESHOLD,
+            conf.MARGIN,
+            conf.LATENT_BANK,
+        )
         if rule != self._rule:
-            self._rule, self._thresholds, self._buckets = rule, thresholds, {}
+            self._rule, self._buckets = rule, {}
 
     def draw_with_details(
         self, labels: Sequence[int] | np.ndarray
