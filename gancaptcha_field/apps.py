@@ -14,27 +14,40 @@ SERVING_COMMANDS = frozenset(
 )
 
 
+def _management_command(argv: list[str]) -> str | None:
+    """The command of a manage.py / django-admin / `python -m django` process
+    ("" when none is given); None for any other program."""
+    path = argv[0].replace("\\", "/") if argv else ""
+    program = path.rsplit("/", 1)[-1]
+    if (
+        program in {"manage.py", "django-admin"}
+        or program.endswith("-script.py")
+        or path.endswith("django/__main__.py")
+    ):
+        return argv[1] if len(argv) > 1 else ""
+    return None
+
+
 def is_serving_process(argv: list[str], under_test: bool = False) -> bool:
     """Guess whether this process serves requests (for GANCAPTCHA_PRELOAD='auto').
 
     manage.py and django-admin processes serve only for the commands above;
-    anything else (gunicorn, uWSGI, an ASGI server importing wsgi/asgi.py)
-    is taken to serve. Test runners never preload: they load on first use.
+    anything else (gunicorn, `python -m gunicorn`, uWSGI, an ASGI server
+    importing wsgi/asgi.py) is taken to serve. Test runners never preload:
+    they load on first use.
     """
-    program = argv[0].rsplit("/", 1)[-1] if argv else ""
-    if program in {"manage.py", "django-admin", "__main__.py"} or program.endswith(
-        "-script.py"
-    ):
-        if len(argv) < 2 or argv[1] not in SERVING_COMMANDS:
-            return False
-        # runserver's autoreloader parent only watches files; its child
-        # (RUN_MAIN=true) is the one that serves.
-        return not (
-            argv[1] == "runserver"
-            and "--noreload" not in argv
-            and os.environ.get("RUN_MAIN") != "true"
-        )
-    return not under_test
+    command = _management_command(argv)
+    if command is None:
+        return not under_test
+    if command not in SERVING_COMMANDS:
+        return False
+    # runserver's autoreloader parent only watches files; its child
+    # (RUN_MAIN=true) is the one that serves.
+    return not (
+        command == "runserver"
+        and "--noreload" not in argv
+        and os.environ.get("RUN_MAIN") != "true"
+    )
 
 
 def is_web_server(argv: list[str], under_test: bool = False) -> bool:
@@ -43,9 +56,7 @@ def is_web_server(argv: list[str], under_test: bool = False) -> bool:
     (captcha_sample, captcha_attack, captcha_fill_pool) are not web servers."""
     if not is_serving_process(argv, under_test):
         return False
-    program = argv[0].rsplit("/", 1)[-1] if argv else ""
-    is_command = program in {"manage.py", "django-admin", "__main__.py"}
-    return not (is_command or program.endswith("-script.py")) or argv[1] == "runserver"
+    return _management_command(argv) in (None, "runserver")
 
 
 class GanCaptchaConfig(AppConfig):
