@@ -170,7 +170,7 @@ def report(result: dict[str, Any]) -> str:
     ]
     names = {
         "peer": "django-simple-captcha 0.7.0",
-        "ours": "ours, default (drawn on the spot)",
+        "ours": "ours, no pool (drawn on the spot)",
         "ours_pool": "ours, from a pool",
     }
     for name, label in names.items():
