@@ -8,7 +8,8 @@ Also the "sustained" section of ``make bench``. Each row is its own gunicorn
 loop of --clients connections: GET the signup page, then the CAPTCHA image it
 names), one row after the other, all in one run on one machine:
 
-  peer                django-simple-captcha 0.7.0's page (benchmarks/settings.py)
+  peer                django-simple-captcha 0.7.0's page (benchmarks/settings.py),
+                      a minute first and a minute last, merged into one row
   demo, cold          the demo site as shipped (benchmarks/demo_settings.py: its
                       settings, rate limits off, a new SQLite file): the load
                       starts as soon as it answers, with the pool empty; its
@@ -56,6 +57,7 @@ from benchmarks.bench import (
     gunicorn,
     log,
     memory_of,
+    merge_runs,
     wrk,
 )
 
@@ -122,22 +124,22 @@ def producer(env: dict[str, str], size: int) -> Iterator[subprocess.Popen[bytes]
     Path(logfile.name).unlink()
 
 
+ROW_KEYS = (
+    "pairs",
+    "seconds",
+    "challenges_per_second",
+    "p50_ms",
+    "p99_ms",
+    "errors",
+    "non_2xx",
+    "socket_errors",
+)
+
+
 def row(
     result: dict[str, Any], master: int, before: int | None, after: int | None
 ) -> dict[str, Any]:
-    out = {
-        key: result[key]
-        for key in (
-            "pairs",
-            "seconds",
-            "challenges_per_second",
-            "p50_ms",
-            "p99_ms",
-            "errors",
-            "non_2xx",
-            "socket_errors",
-        )
-    }
+    out = {key: result[key] for key in ROW_KEYS}
     out["pool_before"] = before
     out["pool_after"] = after
     out["workers"] = [memory_of(pid) for pid in children_of(master)]
@@ -155,13 +157,28 @@ def wait_for_pool(db: Path, target: int, timeout: float) -> float | None:
 
 
 def run_peer(seconds: float, clients: int) -> dict[str, Any]:
+    """One minute of the peer: wrk's result with every latency (for merging)."""
     with sqlite_file("peer") as db:
         env = {"BENCH_DB": "sqlite", "BENCH_SQLITE": str(db), "BENCH_SIDE": "peer"}
         migrate("benchmarks.settings", env)
         with gunicorn(env) as (base, master, _):
             wrk(base, "/peer/signup/", min(5.0, seconds), clients)  # warm-up
             log(f"sustained: peer, {seconds:.0f}s")
-            return row(wrk(base, "/peer/signup/", seconds, clients), master, None, None)
+            result = wrk(base, "/peer/signup/", seconds, clients)
+            result["workers"] = [memory_of(pid) for pid in children_of(master)]
+            return result
+
+
+def peer_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The peer's minutes before and after ours as one row (rates from sums,
+    exact percentiles over every pair), so that a drift of the machine's
+    speed during the run is shared instead of falling on one side."""
+    merged = merge_runs(runs)
+    out = {key: merged[key] for key in ROW_KEYS}
+    out["pool_before"] = out["pool_after"] = None
+    out["runs"] = [round(run["challenges_per_second"], 1) for run in runs]
+    out["workers"] = runs[0]["workers"]
+    return out
 
 
 def run_demo(seconds: float, clients: int, pool_size: int) -> dict[str, Any]:
@@ -317,7 +334,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "default_pool_size": pool_size,
         "start_pool": args.start_pool,
     }
-    results["peer"] = run_peer(args.seconds, args.clients)
+    peer_runs = [run_peer(args.seconds, args.clients)]
     results["demo"] = run_demo(args.seconds, args.clients, pool_size)
     results["pool_only_producer"] = run_pool_only(
         args.seconds, args.clients, args.start_pool, pool_size, inline=False
@@ -325,6 +342,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results["inline"] = run_pool_only(
         args.seconds, args.clients, args.start_pool, pool_size, inline=True
     )
+    peer_runs.append(run_peer(args.seconds, args.clients))  # after ours, too
+    results["peer"] = peer_row(peer_runs)
     results["producer"] = run_producer(args.producer_challenges, args.rounds)
     return results
 
@@ -357,7 +376,7 @@ def targets(results: dict[str, Any]) -> dict[str, bool]:
 def table(results: dict[str, Any]) -> str:
     peer = results["peer"]
     rows = [
-        ("django-simple-captcha 0.7.0", peer),
+        ("django-simple-captcha 0.7.0 (loaded before ours and after)", peer),
         ("demo as shipped, cold (pool empty at start)", results["demo"]["cold"]),
         ("demo as shipped, warm (pool full at start)", results["demo"]["warm"]),
         ("pool-only workers + producer", results["pool_only_producer"]),
@@ -386,6 +405,11 @@ def table(results: dict[str, Any]) -> str:
     demo = results["demo"]
     full = demo["refill_to_full_s"]
     lines.append("")
+    before, after = peer["runs"]
+    lines.append(
+        f"The peer served {before:.1f}/s in its run before ours and "
+        f"{after:.1f}/s in its run after; its row merges both."
+    )
     lines.append(
         f"The demo's workers refilled its pool to {results['default_pool_size']} in "
         + (f"{full:.0f} s" if full is not None else "more than 600 s")
