@@ -474,6 +474,16 @@ def run_inproc(
 # (d) HTTP -----------------------------------------------------------------------
 
 
+def stop(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Ask a server process to stop; kill it if it has not after ``timeout``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextmanager
 def gunicorn(
     env: dict[str, str],
@@ -523,12 +533,7 @@ def gunicorn(
             time.sleep(0.1)
         yield base, proc.pid, time.perf_counter() - start
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         logfile.close()
     Path(logfile.name).unlink()  # kept only when something went wrong
 

@@ -24,10 +24,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from tests import services  # the same PostgreSQL the scale-out tests use
+
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES = os.environ.get(
-    "GC_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres dbname=test"
-)
 
 
 def _databases(sqlite_path: Path, schema: str | None) -> dict[str, Any]:
@@ -35,18 +34,7 @@ def _databases(sqlite_path: Path, schema: str | None) -> dict[str, Any]:
         "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(sqlite_path)}
     }
     if schema is not None:
-        from psycopg.conninfo import conninfo_to_dict
-
-        params = conninfo_to_dict(POSTGRES)
-        found["postgres"] = {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": params.get("dbname", "test"),
-            "USER": params.get("user", "postgres"),
-            "PASSWORD": params.get("password", ""),
-            "HOST": params.get("host", "127.0.0.1"),
-            "PORT": params.get("port", "5432"),
-            "OPTIONS": {"options": f"-c search_path={schema}"},
-        }
+        found["postgres"] = services.postgres_settings(schema)
     return found
 
 
@@ -54,7 +42,9 @@ def _postgres_schema() -> str | None:
     try:
         import psycopg
 
-        with psycopg.connect(POSTGRES, connect_timeout=3, autocommit=True) as conn:
+        with psycopg.connect(
+            services.POSTGRES, connect_timeout=3, autocommit=True
+        ) as conn:
             schema = f"gc_bench_{os.getpid()}_{secrets.token_hex(3)}"
             conn.execute(f'CREATE SCHEMA "{schema}"')
             return schema
@@ -66,7 +56,7 @@ def _postgres_schema() -> str | None:
 def _drop_schema(schema: str) -> None:
     import psycopg
 
-    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+    with psycopg.connect(services.POSTGRES, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 

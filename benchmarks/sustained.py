@@ -59,6 +59,7 @@ from benchmarks.bench import (
     log,
     memory_of,
     merge_runs,
+    stop,
     wrk,
 )
 
@@ -73,13 +74,19 @@ def pooled(db: Path) -> int:
         )
 
 
-def migrate(settings: str, env: dict[str, str]) -> None:
+def manage(settings: str, env: dict[str, str], *args: str) -> None:
+    """Run a manage.py command to its end under ``settings`` and ``env``."""
     subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": settings, **env},
         check=True,
+        capture_output=True,
     )
+
+
+def migrate(settings: str, env: dict[str, str]) -> None:
+    manage(settings, env, "migrate", "--noinput", "-v", "0")
 
 
 @contextmanager
@@ -115,12 +122,7 @@ def producer(env: dict[str, str], size: int) -> Iterator[subprocess.Popen[bytes]
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         logfile.close()
     Path(logfile.name).unlink()
 
@@ -225,18 +227,8 @@ def run_pool_only(
             "BENCH_POOL_SIZE": str(pool_size),
         }
         migrate("benchmarks.settings", env)
-        subprocess.run(
-            [
-                sys.executable,
-                "manage.py",
-                "captcha_fill_pool",
-                "--size",
-                str(start_pool),
-            ],
-            cwd=ROOT,
-            env={**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings", **env},
-            check=True,
-            capture_output=True,
+        manage(
+            "benchmarks.settings", env, "captcha_fill_pool", "--size", str(start_pool)
         )
         web_env = {
             **env,

@@ -29,7 +29,7 @@ from django.contrib.auth.models import User
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.supply import answers, pool, render
 from tests import services
-from tests.utils import find_tag, find_tags
+from tests.utils import find_tag, find_tags, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery-staple-42"
@@ -111,12 +111,7 @@ def server(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]
             time.sleep(0.2)
         yield base, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         if proc.stdout:
             proc.stdout.close()
 

@@ -32,7 +32,7 @@ from gancaptcha_field.stores import DatabaseStore, Issued, Rendered
 from gancaptcha_field.supply import answers, pool, registry, render
 from gancaptcha_field.testing import answer_for
 from tests import services
-from tests.utils import BrokenRegistry, Clock, find_tag, find_tags
+from tests.utils import BrokenRegistry, Clock, find_tag, find_tags, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -493,9 +493,4 @@ def test_a_web_server_fills_the_default_pool_before_any_request(
         assert proc.poll() is None, "the server exited"
         assert pooled() >= 4  # the first batch of the default pool
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.utils import find_tag, find_tags
+from tests.utils import find_tag, find_tags, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -245,8 +245,7 @@ def server(venv: Path, project: Path) -> Iterator[str]:
             )
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_process(process, timeout=30)
         log.close()
 
 

@@ -1,7 +1,9 @@
-"""Test helpers: reading rendered HTML, a movable clock, a broken registry."""
+"""Test helpers: reading rendered HTML, a movable clock, a broken registry,
+stopping a server process."""
 
 from __future__ import annotations
 
+import subprocess
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 
@@ -60,3 +62,13 @@ class BrokenRegistry:
 
     def draw_with_details(self, labels: object) -> object:
         raise registry.ModelsUnavailable("No models.")
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """Ask a server process to stop; kill it if it has not after ``timeout``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
