@@ -213,11 +213,11 @@ def attempt(
     try:
         verdict = _on_limiter(request, lambda r: ratelimit.hit(ratelimit.FAIL, r))
         if verdict is not None and verdict.limited:
-            _use_up(key_text)  # no guessing past the limit
+            discard(key_text)  # no guessing past the limit
             return Result(Code.RATE_LIMITED)
         refused = _check_proof(key_text, proof, request) if conf.POW else None
         if refused is not None:
-            _use_up(key_text)  # a refused proof still uses the challenge up
+            discard(key_text)  # a refused proof still uses the challenge up
             result = refused
         else:
             result = _check(key_text, _parse_answer(raw_answer))
@@ -226,10 +226,13 @@ def attempt(
     except Exception:  # fail closed: a refusal, never a pass or a 500
         logger.exception("GanCaptcha: could not verify a challenge")
         return Result(Code.UNAVAILABLE)
-    if result.ok:
-        _on_limiter(request, lambda r: ratelimit.refund(ratelimit.FAIL, r))
-    else:
-        proof_of_work.record_failure()  # raises the site's difficulty
+    try:
+        if result.ok:
+            _on_limiter(request, lambda r: ratelimit.refund(ratelimit.FAIL, r))
+        else:
+            proof_of_work.record_failure()  # raises the site's difficulty
+    except Exception:  # bookkeeping only: the verdict stands, never a 500
+        logger.warning("GanCaptcha: could not update the counters", exc_info=True)
     return result
 
 
@@ -283,11 +286,11 @@ def _parse_answer(raw: object) -> str | None:
 def _check(key: str, answer: str | None) -> Result:
     if not answer:
         # Any submission uses the challenge up, even an empty or a bad one.
-        _use_up(key)
+        discard(key)
         return Result(Code.MALFORMED if answer is None else Code.REQUIRED)
     if _is_test_answer(answer):
         if conf.test_mode_active():
-            _use_up(key)
+            discard(key)
             logger.warning(
                 "GanCaptcha: TEST MODE passed an answer without checking it "
                 "(GANCAPTCHA_TEST_MODE); never use it in production"
@@ -315,11 +318,6 @@ def _check(key: str, answer: str | None) -> Result:
     if hmac.compare_digest(answer.encode(), consumed.answer.encode()):
         return Result(Code.OK)
     return Result(Code.INVALID)
-
-
-def _use_up(key: str) -> None:
-    if is_valid_key(key):
-        get_store().discard(key)
 
 
 def discard(key: str) -> None:

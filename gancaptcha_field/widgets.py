@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.core.signals import setting_changed
+from django.templatetags.static import static
 from django.dispatch import receiver
 from django.forms.renderers import BaseRenderer, get_default_renderer
 from django.utils import translation
@@ -334,6 +335,8 @@ def _key_inputs(key_widget: dict[str, Any], key: str, name: str) -> SafeString:
         "value": "",
         "attrs": {
             "data-gancaptcha-pow": True,
+            # Through the static storage: a hashed file name still resolves.
+            "data-pow-worker": static("gancaptcha_field/pow-worker.js"),
             **{f"data-pow-{k}": v for k, v in puzzle.as_dict().items()},
         },
     }

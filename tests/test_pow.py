@@ -7,6 +7,7 @@ from pytest_django import Settings as SettingsWrapper
 
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.templatetags.static import static
 from django.test import Client
 
 from gancaptcha_field import challenges
@@ -171,6 +172,8 @@ def test_the_page_carries_the_puzzle_and_its_script() -> None:
     assert pow_input["value"] == ""
     assert int(pow_input["data-pow-tries"]) == 4  # a quiet site
     assert "gancaptcha_field/gancaptcha-pow.js" in html
+    # The worker's address comes from the static storage, not a guess in JS.
+    assert pow_input["data-pow-worker"] == static("gancaptcha_field/pow-worker.js")
     assert key
 
 

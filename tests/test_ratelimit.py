@@ -599,3 +599,28 @@ def test_the_middleware_hands_the_request_over_and_lets_go() -> None:
     assert asyncio.run(ratelimit.RateLimitMiddleware(async_view)(request)) == "response"
     assert seen == [request, request]
     assert ratelimit.current_request() is None
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db
+def test_a_pass_stands_when_the_refund_fails(
+    limits: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Bookkeeping after the verdict (the refund) failing is logged, never a 500."""
+    from django.db import DatabaseError
+
+    limits(fail="5/m")
+
+    def broken(*args: Any) -> None:
+        raise DatabaseError("the counter's database went away")
+
+    monkeypatch.setattr(ratelimit, "refund", broken)
+    key = challenges.create_challenge().key
+    answer = stored_answer(key)
+    request = meta_request(REMOTE_ADDR="198.51.100.9")
+    with caplog.at_level(logging.WARNING, logger="gancaptcha_field.challenges"):
+        result = challenges.attempt(key, answer, request=request)
+    assert result.ok
+    assert "could not update the counters" in caplog.text

@@ -10,7 +10,10 @@
 (function () {
   "use strict";
 
-  var WORKER_URL = document.currentScript
+  // The widget names the worker's URL (data-pow-worker, from Django's static
+  // storage, so hashed names work); a bare solve() call guesses it from this
+  // script's own address.
+  var GUESSED_WORKER_URL = document.currentScript
     ? document.currentScript.src.replace(/gancaptcha-pow\.js(\?.*)?$/, "pow-worker.js")
     : "";
 
@@ -22,7 +25,8 @@
   /* Resolve with "tries.iterations.salt.nonce"; reject if it cannot run. */
   function solve(puzzle) {
     return new Promise(function (resolve, reject) {
-      if (!window.Worker || !window.crypto || !window.crypto.subtle || !WORKER_URL) {
+      var workerUrl = puzzle.worker || GUESSED_WORKER_URL;
+      if (!window.Worker || !window.crypto || !window.crypto.subtle || !workerUrl) {
         reject(new Error("proof-of-work unsupported"));
         return;
       }
@@ -34,7 +38,7 @@
         });
       }
       for (var i = 0; i < count; i++) {
-        var worker = new Worker(WORKER_URL);
+        var worker = new Worker(workerUrl);
         worker.onmessage = function (event) {
           stopAll();
           resolve(
@@ -66,6 +70,7 @@
       iterations: Number(input.dataset.powIterations),
       salt: input.dataset.powSalt,
       threshold: Number(input.dataset.powThreshold),
+      worker: input.dataset.powWorker,
     };
   }
 
