@@ -24,11 +24,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import caches
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from gancaptcha_field.conf import conf
@@ -143,7 +143,7 @@ def record_failure() -> None:
     """Count one failed attempt site-wide (raises the difficulty for everyone)."""
     if not conf.POW:
         return
-    key = _fail_key(time.time())
+    key = _fail_key(timezone.now().timestamp())
     try:
         cache = caches[conf.RATELIMIT_CACHE]
         cache.add(key, 0, timeout=2 * _WINDOW + 1)
@@ -154,7 +154,8 @@ def record_failure() -> None:
 
 def failure_rate() -> float:
     """Failures per minute, site-wide: the last full window or the current one."""
-    now = time.time()
+    # timezone.now(), as the rate limits: one clock for every window.
+    now = timezone.now().timestamp()
     try:
         cache = caches[conf.RATELIMIT_CACHE]
         current = int(cache.get(_fail_key(now), 0))

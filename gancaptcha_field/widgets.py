@@ -10,9 +10,9 @@ from typing import Any
 
 from django import forms
 from django.core.signals import setting_changed
-from django.templatetags.static import static
 from django.dispatch import receiver
 from django.forms.renderers import BaseRenderer, get_default_renderer
+from django.templatetags.static import static
 from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _

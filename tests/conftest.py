@@ -155,8 +155,13 @@ def make_challenge(
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
-    """Freeze timezone.now() at the real time; tests move it on explicitly."""
-    fake = Clock(timezone.now())
+    """Freeze timezone.now() at the start of this hour; tests move it on explicitly.
+
+    At a window's start, not wherever real time happens to be: a fixed-window
+    counter (rate limits) lives until its window ends, and caches expire it
+    on real time, so frozen at 12:00:59 it would vanish a second later.
+    """
+    fake = Clock(timezone.now().replace(minute=0, second=0, microsecond=0))
     monkeypatch.setattr(timezone, "now", fake)
     yield fake
 

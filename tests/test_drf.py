@@ -23,7 +23,7 @@ from gancaptcha_field.drf import GanCaptchaSerializerField
 from gancaptcha_field.stores import DatabaseStore
 from gancaptcha_field.supply import registry
 from gancaptcha_field.testing import answer_for
-from tests.utils import BrokenRegistry
+from tests.utils import BrokenRegistry, Clock
 
 pytestmark = [pytest.mark.urls("tests.test_drf"), pytest.mark.django_db]
 
@@ -175,7 +175,10 @@ def test_test_mode_passes_without_models(
 
 @pytest.mark.usefixtures("captcha_models")
 def test_lone_surrogates_are_a_counted_failure_without_a_traceback(
-    client: Client, settings: Settings, caplog: pytest.LogCaptureFixture
+    client: Client,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    clock: Clock,  # one fixed window for both posts
 ) -> None:
     settings.GANCAPTCHA_RATELIMIT_ENABLED = True
     settings.GANCAPTCHA_RATELIMIT_RATES = {"fail": "1/h"}

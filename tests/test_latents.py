@@ -169,8 +169,10 @@ def test_shipped_bank_serves_checked_digits_of_the_asked_label(
     assert images.shape == (4, 28, 28) and images.dtype == np.uint8
     assert (reader_conf >= constants.DEFAULT_READER_THRESHOLD).all()
     assert (verifier_conf >= constants.DEFAULT_VERIFIER_THRESHOLD).all()
-    # One call of at most BATCH_SIZE digits filled all four asked labels.
-    assert reg.digits_drawn <= 64 * reg.inference_batches
+    # The bank reaches each asked label at the first try: at most one
+    # TensorFlow batch per label, not the many plain noise would need for an 8
+    # (seeded: the same draws every run).
+    assert 1 <= reg.inference_batches <= len(labels)
 
 
 def test_without_a_bank_the_old_way_serves(tmp_path: Path, settings: object) -> None:

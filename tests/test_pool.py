@@ -46,7 +46,7 @@ def pool_on(settings: Settings) -> Settings:
 
 
 def rendered(count: int) -> list[Rendered]:
-    """Real challenges from the shipped models."""
+    """Rendered challenges (this module draws with conftest's fake registry)."""
     return render.render_answers([answers.new_answer() for _ in range(count)])
 
 
@@ -359,6 +359,7 @@ def _take_all(limit: int, using: str | None = None) -> tuple[list[Issued], list[
 @pytest.mark.usefixtures("captcha_models")
 @pytest.mark.django_db(transaction=True)
 def test_a_busy_process_takes_rows_ahead_and_hands_each_out_once(
+    clock: Clock,  # the lifetimes below are exact, however slow the takes
     pool_on: Settings,
 ) -> None:
     items = rendered(40)
@@ -461,6 +462,9 @@ def test_a_web_server_fills_the_default_pool_before_any_request(
     starts drawing into the pool as it starts, before anyone asks for a page."""
     import sqlite3
 
+    # The server draws with the real shipped models, not this module's fake.
+    status = registry.inspect_model_dir(conf.MODEL_DIR)
+    assert status.ok, f"{status.message} Run `python manage.py train_captcha_models`."
     db = tmp_path / "web.sqlite3"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.web_settings"}
     env["GC_WEB_DB"] = str(db)

@@ -19,7 +19,9 @@ KEY = "k" * 32
 
 
 @pytest.fixture(autouse=True)
-def _pow_on(settings: SettingsWrapper) -> None:
+def _pow_on(settings: SettingsWrapper, clock: Clock) -> None:
+    # The clock stands still at a window's start: the failure-rate windows
+    # and the nojs limit never roll over in the middle of a test.
     settings.GANCAPTCHA_POW = True
     # Cheap tries: these tests are about the rules, not the price.
     settings.GANCAPTCHA_POW_ITERATIONS = 10

@@ -171,7 +171,7 @@ def test_ipv6_clients_are_grouped_by_64(remote: str, expected: str | None) -> No
 
 
 def test_limits_are_on_by_default_and_off_in_these_test_settings(
-    client: Client, make_challenge: MakeChallenge, settings: Settings
+    client: Client, make_challenge: MakeChallenge, settings: Settings, clock: Clock
 ) -> None:
     settings.GANCAPTCHA_RATELIMIT_RATES = {"image": "1/m"}
     challenge = make_challenge("1234")

@@ -37,6 +37,7 @@ from gancaptcha_field.drf import GanCaptchaSerializerField
 from gancaptcha_field.fields import GanCaptchaField
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.testing import answer_for
+from tests.utils import Clock
 
 pytestmark = [pytest.mark.urls("tests.test_rollback")]
 
@@ -237,7 +238,7 @@ def test_a_view_that_crashes_after_validation_cannot_replay(
 
 
 def test_failure_counts_survive_the_rollback(
-    atomic_site: str, settings: Settings, client: Client
+    atomic_site: str, settings: Settings, client: Client, clock: Clock
 ) -> None:
     # The limiter counts in a DatabaseCache on the same database: its writes
     # would roll back with each refused request, were they not committed apart.
