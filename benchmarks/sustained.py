@@ -13,7 +13,8 @@ names), one row after the other, all in one run on one machine:
   demo, cold          the demo site as shipped (benchmarks/demo_settings.py: its
                       settings, rate limits off, a new SQLite file): the load
                       starts as soon as it answers, with the pool empty; its
-                      workers fill the pool as they start (GANCAPTCHA_POOL_SIZE)
+                      workers fill the pool from their first request
+                      (GANCAPTCHA_POOL_SIZE)
   demo, warm          the same server once its pool is full again (within a
                       batch of GANCAPTCHA_POOL_SIZE, as its workers keep it)
   pool-only+producer  pool-only workers (no TensorFlow) and one producer

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
 from django.apps import AppConfig
+from django.core.signals import request_started
 from django.utils.translation import gettext_lazy as _
+
+logger = logging.getLogger(__name__)
 
 # manage.py commands that serve challenges and so want the models in memory.
 SERVING_COMMANDS = frozenset(
@@ -59,9 +63,25 @@ def is_web_server(argv: list[str], under_test: bool = False) -> bool:
     return _management_command(argv) in (None, "runserver")
 
 
+_FILL_AHEAD = "gancaptcha_field.fill_ahead"
+
+
+def _fill_ahead(**kwargs: object) -> None:
+    """Start filling the pool in the background, once per process."""
+    request_started.disconnect(dispatch_uid=_FILL_AHEAD)
+    from django.db import DatabaseError
+
+    from gancaptcha_field.supply import pool
+
+    try:
+        pool.refill_if_low(force_check=True)  # reads the settings now
+    except DatabaseError as exc:  # say, before `migrate`: never fail the request
+        logger.warning("GanCaptcha pool: cannot fill ahead (%s)", exc)
+
+
 class GanCaptchaConfig(AppConfig):
     """Registers checks; a serving process loads the models once, here, and a
-    web server starts filling the pool (GANCAPTCHA_POOL_SIZE) ahead."""
+    web server fills the pool (GANCAPTCHA_POOL_SIZE) from its first request."""
 
     name = "gancaptcha_field"
     verbose_name = _("GanCaptcha")
@@ -91,9 +111,8 @@ class GanCaptchaConfig(AppConfig):
                 and is_web_server(sys.argv, under_test="pytest" in sys.modules)
                 and registry.get_registry().status().ok
             ):
-                # Fill the pool ahead, before the first visitor asks (a
-                # background thread; each page view's low-water check keeps
-                # it topped up afterwards).
-                from gancaptcha_field.supply import pool
-
-                pool.refill_in_background()
+                # Fill the pool ahead from the first request this process
+                # serves (any page: a health check will do), before anyone
+                # asks for a challenge. Not here: a script that merely sets
+                # Django up would start drawing, and exit mid-draw.
+                request_started.connect(_fill_ahead, dispatch_uid=_FILL_AHEAD)

@@ -455,12 +455,16 @@ def test_a_busy_process_on_postgresql_takes_rows_ahead(
 
 
 @pytest.mark.usefixtures("captcha_models")
-def test_a_web_server_fills_the_default_pool_before_any_request(
+def test_a_web_server_fills_the_default_pool_from_its_first_request(
     tmp_path: Path,
 ) -> None:
     """Out of the box (no GANCAPTCHA_POOL_* settings), a real runserver process
-    starts drawing into the pool as it starts, before anyone asks for a page."""
+    starts drawing into the pool at its first request, whatever the page,
+    before anyone asks for a challenge; merely starting draws nothing."""
+    import socket
     import sqlite3
+    import urllib.error
+    import urllib.request
 
     # The server draws with the real shipped models, not this module's fake.
     status = registry.inspect_model_dir(conf.MODEL_DIR)
@@ -491,8 +495,21 @@ def test_a_web_server_fills_the_default_pool_before_any_request(
                 connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
             )
 
+    def listening() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
     try:
-        assert pooled() == 0
+        wait_until(lambda: proc.poll() is not None or listening(), timeout=180)
+        assert proc.poll() is None, "the server exited"
+        assert pooled() == 0  # up, models loaded, nothing drawn yet
+        try:  # the home page: no CAPTCHA on it
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60).close()
+        except urllib.error.HTTPError:
+            pass
         wait_until(lambda: proc.poll() is not None or pooled() >= 4, timeout=180)
         assert proc.poll() is None, "the server exited"
         assert pooled() >= 4  # the first batch of the default pool
