@@ -1,6 +1,6 @@
 """What committing a challenge's use apart from the caller's transaction costs.
 
-    python benchmarks/durable_use.py [--count 300]
+    .venv/bin/python -m benchmarks.durable_use [--count 300]
 
 challenges.attempt() on a live challenge, timed three ways in one process, per
 database (a SQLite file; PostgreSQL at GC_TEST_POSTGRES when it answers):

@@ -72,7 +72,8 @@ class Hints:
     E020 = (
         "Booleans are True or False (not strings such as 'False' or '0'), "
         "numbers are ints or floats; see the README's Settings table. An "
-        "invalid value reads as False (booleans) or the default."
+        "invalid value reads as False (booleans, and GANCAPTCHA_PRELOAD), no "
+        "store (GANCAPTCHA_STORE), or the default."
     )
     E021 = "Set GANCAPTCHA_STORE to 'database' (the default) or 'cache'."
     E022 = "Add that alias to CACHES, or point GANCAPTCHA_CACHE_ALIAS at one."

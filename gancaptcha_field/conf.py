@@ -3,8 +3,9 @@
 Typed settings are parsed strictly: a boolean is ``True`` or ``False`` and
 nothing else (an environment variable's ``"False"`` is not ``False``), an
 integer is an ``int``. An invalid value never counts as true: the property
-falls back to a safe value (``False`` for every boolean, the default for
-numbers) and ``Settings.problems()`` names it, for the system check E020.
+falls back to a safe value (``False`` for every boolean, no store for
+STORE, no preload for PRELOAD, the default for the rest) and
+``Settings.problems()`` names it, for the system check E020.
 """
 
 from __future__ import annotations
@@ -93,53 +94,55 @@ def _preload(value: object) -> bool | str:
     return "auto" if value == "auto" else parse_bool(value)
 
 
+_AS_DEFAULT = object()
+
+
 @dataclass(frozen=True)
 class _Typed:
     default: Any
     parse: Callable[[object], Any]
-    fallback: Any  # what an invalid value reads as: never true for a boolean
+    invalid: Any = _AS_DEFAULT  # what an invalid value reads as, if not `fallback`
+
+    @property
+    def fallback(self) -> Any:
+        """What an invalid value reads as: never true for a boolean."""
+        if self.invalid is not _AS_DEFAULT:
+            return self.invalid
+        return False if isinstance(self.default, bool) else self.default
 
 
 _TYPED: dict[str, _Typed] = {
-    "TIMEOUT": _Typed(300, _int_at_least(1), 300),
-    "READER_THRESHOLD": _Typed(
-        constants.DEFAULT_READER_THRESHOLD,
-        _probability,
-        constants.DEFAULT_READER_THRESHOLD,
-    ),
-    "VERIFIER_THRESHOLD": _Typed(
-        constants.DEFAULT_VERIFIER_THRESHOLD,
-        _probability,
-        constants.DEFAULT_VERIFIER_THRESHOLD,
-    ),
-    "TEST_MODE": _Typed(False, parse_bool, False),
-    "TEST_MODE_ALLOW_WITHOUT_DEBUG": _Typed(False, parse_bool, False),
-    "PRELOAD": _Typed("auto", _preload, False),
-    "BATCH_SIZE": _Typed(64, _int_at_least(1), 64),
-    "BUCKET_SIZE": _Typed(64, _int_at_least(1), 64),
-    "MAX_BATCHES": _Typed(40, _int_at_least(1), 40),
-    "IMAGE_SCALE": _Typed(2, _int_at_least(1), 2),
-    # An invalid store reads as None: get_store() refuses it (a 503, not a
-    # silent switch to another store).
-    "STORE": _Typed("database", _store, None),
-    "CACHE_ALIAS": _Typed("default", _text, "default"),
-    "POOL_SIZE": _Typed(1000, _int_at_least(0), 0),
-    "POOL_LOW_WATER": _Typed(None, _optional(_int_at_least(0)), None),
-    "POOL_BATCH": _Typed(64, _int_at_least(1), 64),
-    "POOL_RESERVE": _Typed(16, _int_at_least(1), 16),
-    "POOL_AUTOFILL": _Typed(True, parse_bool, False),
-    "POOL_ONLY": _Typed(False, parse_bool, False),
-    "SYNCHRONOUS_COMMIT": _Typed(False, parse_bool, False),
-    "RATELIMIT_ENABLED": _Typed(True, parse_bool, False),
-    "HARDEN": _Typed(False, parse_bool, False),
-    "INLINE_IMAGE": _Typed(False, parse_bool, False),
-    "LATENT_BANK": _Typed(True, parse_bool, False),
-    "MARGIN": _Typed(constants.DEFAULT_MARGIN, _non_negative, constants.DEFAULT_MARGIN),
-    "POW": _Typed(False, parse_bool, False),
-    "POW_ITERATIONS": _Typed(2000, _int_at_least(1), 2000),
-    "POW_MIN_TRIES": _Typed(8, _int_at_least(1), 8),
-    "POW_MAX_TRIES": _Typed(1000, _int_at_least(1), 1000),
-    "POW_ATTACK_RATE": _Typed(60, _positive_number, 60),
+    "TIMEOUT": _Typed(300, _int_at_least(1)),
+    "READER_THRESHOLD": _Typed(constants.DEFAULT_READER_THRESHOLD, _probability),
+    "VERIFIER_THRESHOLD": _Typed(constants.DEFAULT_VERIFIER_THRESHOLD, _probability),
+    "TEST_MODE": _Typed(False, parse_bool),
+    "TEST_MODE_ALLOW_WITHOUT_DEBUG": _Typed(False, parse_bool),
+    # Loading TensorFlow is never forced by a value nobody could read.
+    "PRELOAD": _Typed("auto", _preload, invalid=False),
+    "BATCH_SIZE": _Typed(64, _int_at_least(1)),
+    "BUCKET_SIZE": _Typed(64, _int_at_least(1)),
+    "MAX_BATCHES": _Typed(40, _int_at_least(1)),
+    "IMAGE_SCALE": _Typed(2, _int_at_least(1)),
+    # get_store() refuses None: a 503, not a silent switch to another store.
+    "STORE": _Typed("database", _store, invalid=None),
+    "CACHE_ALIAS": _Typed("default", _text),
+    "POOL_SIZE": _Typed(1000, _int_at_least(0)),
+    "POOL_LOW_WATER": _Typed(None, _optional(_int_at_least(0))),
+    "POOL_BATCH": _Typed(64, _int_at_least(1)),
+    "POOL_RESERVE": _Typed(16, _int_at_least(1)),
+    "POOL_AUTOFILL": _Typed(True, parse_bool),
+    "POOL_ONLY": _Typed(False, parse_bool),
+    "SYNCHRONOUS_COMMIT": _Typed(False, parse_bool),
+    "RATELIMIT_ENABLED": _Typed(True, parse_bool),
+    "HARDEN": _Typed(False, parse_bool),
+    "INLINE_IMAGE": _Typed(False, parse_bool),
+    "LATENT_BANK": _Typed(True, parse_bool),
+    "MARGIN": _Typed(constants.DEFAULT_MARGIN, _non_negative),
+    "POW": _Typed(False, parse_bool),
+    "POW_ITERATIONS": _Typed(2000, _int_at_least(1)),
+    "POW_MIN_TRIES": _Typed(8, _int_at_least(1)),
+    "POW_MAX_TRIES": _Typed(1000, _int_at_least(1)),
+    "POW_ATTACK_RATE": _Typed(60, _positive_number),
 }
 
 
@@ -153,8 +156,8 @@ class Settings:
         spec = _TYPED[name]
         try:
             return spec.parse(self._get(name, spec.default))
-        except ValueError:
-            return spec.fallback  # the check E020 names it
+        except ValueError:  # the check E020 names it
+            return spec.fallback
 
     def problems(self) -> list[str]:
         """One line per typed setting whose value is invalid (for the checks)."""

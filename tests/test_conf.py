@@ -73,6 +73,9 @@ PARSED: list[tuple[str, Any, Any]] = [
     ("POOL_BATCH", 16, 16),
     ("POOL_RESERVE", 4, 4),
     ("POOL_RESERVE", 0, 16),  # invalid (E020): the default, never 0
+    ("POOL_SIZE", -1, 1000),  # invalid: the default pool, not none
+    ("PRELOAD", "yes", False),  # invalid: never forces TensorFlow in
+    ("STORE", "nowhere", None),  # invalid: no store (a 503), not another one
     ("HARDEN", True, True),
     ("POW", True, True),
     ("POW", "True", False),  # strict: a string never turns it on
