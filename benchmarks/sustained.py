@@ -358,12 +358,16 @@ def targets(results: dict[str, Any]) -> dict[str, bool]:
     def no_worse(r: dict[str, Any]) -> bool:
         return bool(r["p99_ms"] and r["p99_ms"] <= peer["p99_ms"])
 
-    demo, pooled_row = results["demo"]["warm"], results["pool_only_producer"]
+    # The rate and the p99 apart: a README line can then say which was met.
+    rows = {
+        "demo_cold": results["demo"]["cold"],
+        "demo_warm": results["demo"]["warm"],
+        "producer": results["pool_only_producer"],
+    }
     producer = results["producer"]
     return {
-        "sustained_demo_half_peer": share(demo) >= 0.5 and no_worse(demo),
-        "sustained_producer_half_peer": share(pooled_row) >= 0.5
-        and no_worse(pooled_row),
+        **{f"sustained_{name}_half_peer": share(r) >= 0.5 for name, r in rows.items()},
+        **{f"sustained_{name}_p99_no_worse": no_worse(r) for name, r in rows.items()},
         "producer_5x_old_path": producer["speedup"] >= 5,
         "producer_100_per_s": producer["new"]["challenges_per_second"] >= 100,
         "hardened_producer_at_least_old": producer["new_hardened"][

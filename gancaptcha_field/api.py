@@ -23,7 +23,6 @@ Retry-After.
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -54,30 +53,37 @@ Payload = Callable[[HttpRequest, challenges.Issued], dict[str, Any]]
 
 
 def challenge_payload(
-    request: HttpRequest, challenge: challenges.Issued, png: bytes
+    request: HttpRequest, challenge: challenges.Issued
 ) -> dict[str, Any]:
-    """What a client needs to show a challenge: absolute URLs and an inline PNG."""
+    """What a client needs to show a challenge: absolute URLs and an inline PNG
+    (with GANCAPTCHA_INLINE_IMAGE, the 2x one too)."""
     key = challenge.key
-    encoded = base64.b64encode(png).decode("ascii")
+    inline = _data_uris(key)
     return {
         "key": key,
         "image_url": request.build_absolute_uri(links.image_url(key)),
         "image_2x_url": request.build_absolute_uri(links.image_2x_url(key)),
-        "image_data_uri": f"data:image/png;base64,{encoded}",
+        "image_data_uri": inline[0],
+        **({"image_2x_data_uri": inline[1]} if conf.INLINE_IMAGE else {}),
         "audio_url": request.build_absolute_uri(audio.audio_url(key)),
         "expires_at": challenge.expires_at.isoformat(),
-        **_inline_part(key),  # the 1x again, and the 2x, as data: URIs
         **_pow_part(key),
     }
+
+
+def _data_uris(key: str) -> tuple[str, str]:
+    """Both PNGs of a challenge just issued, as data: URIs, in one store read."""
+    inline = challenges.data_uris(key)
+    if inline is None:  # gone at once: a clock or store fault, not the client's
+        raise challenges.CaptchaUnavailable("the new challenge vanished")
+    return inline
 
 
 def _inline_part(key: str) -> dict[str, Any]:
     """With GANCAPTCHA_INLINE_IMAGE, both PNGs as data: URIs (no second request)."""
     if not conf.INLINE_IMAGE:
         return {}
-    inline = challenges.data_uris(key)
-    if inline is None:  # gone at once: a clock or store fault, not the client's
-        raise challenges.CaptchaUnavailable("the new challenge vanished")
+    inline = _data_uris(key)
     return {"image_data_uri": inline[0], "image_2x_data_uri": inline[1]}
 
 
@@ -86,15 +92,6 @@ def _pow_part(key: str) -> dict[str, Any]:
     if not conf.POW:
         return {}
     return {"pow": proof_of_work.puzzle_for(key).as_dict()}
-
-
-def _issue_payload(
-    request: HttpRequest, challenge: challenges.Issued
-) -> dict[str, Any]:
-    png = challenges.get_png(challenge.key)
-    if png is None:  # gone at once: a clock or store fault, not the client's
-        raise challenges.CaptchaUnavailable("the new challenge vanished")
-    return challenge_payload(request, challenge, png)
 
 
 def _refresh_payload(
@@ -148,7 +145,7 @@ def issue_json(
 @require_POST
 def issue(request: HttpRequest) -> JsonResponse:
     """Issue a new challenge as JSON (201); 429 when rate limited, 503 if none."""
-    return issue_json(request, _issue_payload, 201)
+    return issue_json(request, challenge_payload, 201)
 
 
 @require_POST

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -376,3 +377,19 @@ def test_only_digits_the_reader_is_sure_of_reach_the_verifier(
             )
             np.testing.assert_array_equal(ours.accepted, full.accepted)
             np.testing.assert_array_equal(ours.labels, full.labels)
+
+
+def test_retraining_drops_the_old_latent_bank_and_says_so(
+    tiny_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "models"
+    shutil.copytree(tiny_dir, out)
+    meta_path = out / constants.METADATA_FILE
+    meta = json.loads(meta_path.read_text())
+    meta["latents"] = {"file": constants.LATENTS_FILE, "sha256": "0" * 64}
+    meta_path.write_text(json.dumps(meta))
+    (out / constants.LATENTS_FILE).write_bytes(b"old bank")
+    printed = train(out, "--skip-gan", "--skip-reader", "--skip-verifier")
+    assert "captcha_fit_latents" in printed
+    assert not (out / constants.LATENTS_FILE).exists()
+    assert "latents" not in json.loads(meta_path.read_text())

@@ -283,7 +283,8 @@ ARCH_NAMES = {
 
 
 def default_bank_dir(cache_dir: Path) -> Path:
-    """Per shipped models, served renderer and hardening: a new layout, a new bank."""
+    """Per shipped models, serving rule, renderer and hardening: a new bank
+    whenever what the site would serve changes."""
     from gancaptcha_field.conf import conf
     from gancaptcha_field.supply import harden, render
 
@@ -294,7 +295,17 @@ def default_bank_dir(cache_dir: Path) -> Path:
     source = inspect.getsource(render).encode()
     if conf.HARDEN:
         source += b"hardened" + inspect.getsource(harden).encode()
-    return cache_dir / f"bank-{attackers.fingerprint(meta, source)}"
+    # The rule the digits were drawn under, and the picture's scale.
+    rule = repr(
+        (
+            conf.READER_THRESHOLD,
+            conf.VERIFIER_THRESHOLD,
+            conf.MARGIN,
+            conf.LATENT_BANK,
+            conf.IMAGE_SCALE,
+        )
+    ).encode()
+    return cache_dir / f"bank-{attackers.fingerprint(meta, source, rule)}"
 
 
 def _pieces(

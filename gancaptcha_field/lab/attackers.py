@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from gancaptcha_field import artifacts
 
 Log = Callable[[str], None]
 
@@ -185,17 +186,10 @@ def load_or_train(
     model = (train_fgsm if spec.adversarial else train_clean)(spec, x, y)
     cpu = time.process_time() - started
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
-    _write_atomic(meta, json.dumps({"train_cpu_s": cpu, "spec": spec.key()}))
+    with artifacts.atomic_path(path) as tmp:
+        model.save(tmp)
+    artifacts.write_json(meta, {"train_cpu_s": cpu, "spec": spec.key()})
     return model, cpu, False
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text + "\n")
-    os.replace(tmp, path)
 
 
 def fingerprint(*parts: bytes) -> str:

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from gancaptcha_field import audio, challenges, constants
-from gancaptcha_field.lab.attack import wilson_interval, write_text
+from gancaptcha_field.lab.attack import _attack_form, wilson_interval, write_text
 
 ATTACKERS = ("ncc", "dtw", "size")
 RATE = audio.SAMPLE_RATE
@@ -462,17 +462,6 @@ _AUDIO_SRC = re.compile(r'<audio[^>]*\ssrc="([^"]+)"')
 _KEY = re.compile(r"/([^/]+)/audio\.wav")
 
 
-def _form_class() -> type:
-    from django import forms
-
-    from gancaptcha_field.fields import GanCaptchaField
-
-    class AttackForm(forms.Form):
-        captcha = GanCaptchaField()
-
-    return AttackForm
-
-
 def attack_served(
     solver: Solver,
     tally: Tally,
@@ -490,7 +479,7 @@ def attack_served(
     from django.test import Client
     from django.test.utils import override_settings
 
-    form_class = _form_class()
+    form_class = _attack_form()
     hosts = [*settings.ALLOWED_HOSTS, "testserver"]
     with override_settings(ALLOWED_HOSTS=hosts):
         for index in range(count):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gancaptcha_field import artifacts
+
 Log = Callable[[str], None]
 
 
@@ -52,14 +54,13 @@ def append(directory: Path, pngs: list[bytes], answers: list[str]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     index = len(_batch_files(directory))
     path = directory / f"batch-{index:05d}-{os.getpid()}.npz"
-    tmp = directory / f".tmp-{os.getpid()}.npz"
-    np.savez(
-        tmp,
-        png=np.frombuffer(b"".join(pngs), np.uint8),
-        ends=np.cumsum([len(p) for p in pngs]),
-        answers=np.array(answers),
-    )
-    os.replace(tmp, path)  # whole batches only: no half-written files
+    with artifacts.atomic_path(path) as tmp:  # whole batches only
+        np.savez(
+            tmp,
+            png=np.frombuffer(b"".join(pngs), np.uint8),
+            ends=np.cumsum([len(p) for p in pngs]),
+            answers=np.array(answers),
+        )
 
 
 def fill(directory: Path, target: int, batch: int, log: Log) -> int:

@@ -25,3 +25,14 @@ def positive_float(value: str) -> float:
     if not number > 0:  # also refuses nan
         raise ArgumentTypeError(f"{value!r} is not a number greater than 0")
     return number
+
+
+def non_negative_float(value: str) -> float:
+    """A number of at least 0 (a margin, say)."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number >= 0:  # also refuses nan
+        raise ArgumentTypeError(f"{value!r} is not a number of at least 0")
+    return number

@@ -450,6 +450,15 @@ def run(config: TrainingConfig) -> dict[str, Any]:
         f"wrote {', '.join(installed) or 'nothing new'} and "
         f"{constants.METADATA_FILE} to {out}"
     )
+    if "latents" in previous:
+        # Its latents were checked against the old models; metadata.json no
+        # longer names it, so the registry draws from plain noise until then.
+        (out / constants.LATENTS_FILE).unlink(missing_ok=True)
+        config.log(
+            "the latent bank belonged to the old models and was dropped: run "
+            "`python manage.py captcha_fit_latents` (until then challenges are "
+            "drawn from plain noise, several times slower)"
+        )
     return meta
 
 

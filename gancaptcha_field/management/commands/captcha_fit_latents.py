@@ -11,20 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from gancaptcha_field import artifacts, constants
 from gancaptcha_field.conf import conf
-
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError(value)
-    return number
-
-
-def _non_negative(value: str) -> float:
-    number = float(value)
-    if not number >= 0:
-        raise ValueError(value)
-    return number
+from gancaptcha_field.management.arguments import non_negative_float, positive_int
 
 
 @dataclass(frozen=True)
@@ -55,13 +42,13 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--samples",
-            type=_positive,
+            type=positive_int,
             default=8192,
             help="Plain N(0, I) draws to start from (8192).",
         )
         parser.add_argument(
             "--per-label",
-            type=_positive,
+            type=positive_int,
             default=1000,
             help="Latents kept per label (1000).",
         )
@@ -70,7 +57,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--margin",
-            type=_non_negative,
+            type=non_negative_float,
             default=None,
             help="Serving margin ln(top1/top2) to fit for "
             "(default: GANCAPTCHA_MARGIN).",
