@@ -1,5 +1,6 @@
 """Sustained load: a minute of visitors while challenges are drawn on the same machine.
 
+    make bench   # once: installs requirements-bench.txt (gunicorn, the peer) and wrk
     .venv/bin/python -m benchmarks.sustained [--seconds 60] [--clients 4]
         [--start-pool 200] [--producer-challenges 600] [--quick]
 
@@ -43,6 +44,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -469,6 +471,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        log("needs wrk (apt-get install -y wrk) and requirements-bench.txt")
+        return 2
     RESULTS.mkdir(parents=True, exist_ok=True)
     with django_here():
         results = run(args)

@@ -31,6 +31,7 @@ from django.core.cache import caches
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from gancaptcha_field import ratelimit
 from gancaptcha_field.conf import conf
 
 logger = logging.getLogger(__name__)
@@ -145,9 +146,7 @@ def record_failure() -> None:
         return
     key = _fail_key(timezone.now().timestamp())
     try:
-        cache = caches[conf.RATELIMIT_CACHE]
-        cache.add(key, 0, timeout=2 * _WINDOW + 1)
-        cache.incr(key)
+        ratelimit.increment(caches[conf.RATELIMIT_CACHE], key, 2 * _WINDOW + 1)
     except Exception:  # an outage leaves the difficulty where it was
         logger.warning("GanCaptcha: could not count a failure for the proof-of-work")
 

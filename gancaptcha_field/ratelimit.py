@@ -54,7 +54,6 @@ __all__ = [
     "CREATE",
     "FAIL",
     "IMAGE",
-    "RATE_LIMITED",
     "Rate",
     "RateLimitMiddleware",
     "Verdict",
@@ -62,7 +61,6 @@ __all__ = [
     "current_request",
     "hit",
     "parse_rate",
-    "peek",
     "rate_for",
     "refund",
     "too_many_requests",
@@ -184,12 +182,7 @@ def current_request() -> HttpRequest | None:
 def hit(action: str, request: HttpRequest | None = None) -> Verdict:
     """Count one ``action`` by the client (one atomic increment); limited past
     the rate. For FAIL, call it before reading the answer, and refund() a pass."""
-    return _consult(action, request, count=True)
-
-
-def peek(action: str, request: HttpRequest | None = None) -> Verdict:
-    """Limited if the client has already used up ``action``; counts nothing."""
-    return _consult(action, request, count=False)
+    return _consult(action, request)
 
 
 def refund(action: str, request: HttpRequest | None = None) -> None:
@@ -235,7 +228,7 @@ def _address(request: HttpRequest) -> str | None:
     return address
 
 
-def _consult(action: str, request: HttpRequest | None, count: bool) -> Verdict:
+def _consult(action: str, request: HttpRequest | None) -> Verdict:
     if not conf.RATELIMIT_ENABLED:
         return ALLOWED
     request = request if request is not None else current_request()
@@ -261,22 +254,24 @@ def _consult(action: str, request: HttpRequest | None, count: bool) -> Verdict:
     retry_after = max(1, math.ceil((window + 1) * rate.period - now))
     key = f"gancaptcha:rl:{action}:{rate.period}:{window}:{address}"
     try:
-        cache = caches[conf.RATELIMIT_CACHE]
-        if count:
-            cache.add(key, 0, timeout=retry_after + 1)
-            try:
-                used = cache.incr(key)
-            except ValueError:  # evicted between add() and incr()
-                cache.set(key, 1, timeout=retry_after + 1)
-                used = 1
-            _note_counted(request, action, key)
-            limited = used > rate.count
-        else:
-            limited = int(cache.get(key, 0)) >= rate.count
+        used = increment(caches[conf.RATELIMIT_CACHE], key, retry_after + 1)
+        _note_counted(request, action, key)
+        limited = used > rate.count
     except Exception:  # a cache outage must not take the form down
         logger.warning("GanCaptcha: rate-limit cache failed; allowing", exc_info=True)
         return ALLOWED
     return Verdict(True, retry_after) if limited else ALLOWED
+
+
+def increment(cache: Any, key: str, timeout: float) -> int:
+    """One atomic increment of a fixed-window counter (created at 0 for
+    ``timeout`` seconds); the new count. Raises what the cache raises."""
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # evicted between add() and incr()
+        cache.set(key, 1, timeout=timeout)
+        return 1
 
 
 def _note_counted(request: HttpRequest, action: str, key: str) -> None:

@@ -72,14 +72,3 @@ def unseal(stored: object) -> str | None:
             width = len(sealed)
             return f"{(int(sealed) - _pad(nonce, width, secret)) % 10**width:0{width}d}"
     return None
-
-
-def matches(stored: object, answer: str) -> bool:
-    """Whether answer opens stored; compared in constant time."""
-    expected = unseal(stored)
-    if expected is None:
-        return False
-    # Bytes: compare_digest() refuses non-ASCII str.
-    return hmac.compare_digest(
-        expected.encode(), answer.encode("utf-8", "surrogatepass")
-    )

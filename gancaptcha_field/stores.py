@@ -473,7 +473,8 @@ class CacheStore(Store):
         if png is None:
             return None
         png_2x = found.get(png_2x_key)
-        return bytes(png), bytes(png_2x) if png_2x is not None else bytes(png)
+        # An empty 2x (a row without one) serves the 1x, as the database's does.
+        return bytes(png), bytes(png_2x) if png_2x else bytes(png)
 
     def get_answer(self, key: str, now: datetime) -> str | None:
         """The answer entry, if live."""

@@ -27,7 +27,7 @@ from gancaptcha_field.messages import (
 )
 from gancaptcha_field.supply import throttle
 
-__all__ = ["DEFAULT_TEMPLATE", "UNAVAILABLE", "GanCaptchaWidget"]
+__all__ = ["DEFAULT_TEMPLATE", "GanCaptchaWidget"]
 
 logger = logging.getLogger(__name__)
 

@@ -413,11 +413,3 @@ def render(plan: Plan, scale: int) -> np.ndarray:
         # Ink over ink, as a pen would.
         np.maximum(strip[y0:y1, x0:x1], patch, out=strip[y0:y1, x0:x1])
     return (strip + 0.5).astype(np.uint8)
-
-
-def harden(
-    digits: np.ndarray, scales: tuple[int, ...], rng: np.random.Generator | None = None
-) -> list[np.ndarray]:
-    """One plan for ``digits`` rendered at each of ``scales`` (white on black)."""
-    geometry = plan(digits, rng if rng is not None else new_rng())
-    return [render(geometry, scale) for scale in scales]
