@@ -30,7 +30,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from gancaptcha_field import pow as proof_of_work
-from gancaptcha_field import ratelimit
+from gancaptcha_field import ratelimit, signals
 from gancaptcha_field.conf import conf
 from gancaptcha_field.models import KEY_MAX_LENGTH
 from gancaptcha_field.stores import (
@@ -98,6 +98,8 @@ class Result:
     """The outcome of verify()."""
 
     code: Code
+    # INVALID only: the answer repeated a stock solver's misreading (trap.py).
+    trapped: bool = False
 
     @property
     def ok(self) -> bool:
@@ -231,9 +233,30 @@ def attempt(
             _on_limiter(request, lambda r: ratelimit.refund(ratelimit.FAIL, r))
         else:
             proof_of_work.record_failure()  # raises the site's difficulty
+        if result.trapped:
+            _sprung(key_text, request)
     except Exception:  # bookkeeping only: the verdict stands, never a 500
         logger.warning("GanCaptcha: could not update the counters", exc_info=True)
     return result
+
+
+def _sprung(key: str, request: HttpRequest | None) -> None:
+    """A bot signal: log it, count it against the client, tell the site."""
+    address = ratelimit.client_address(request) if request is not None else None
+    logger.warning(
+        "GanCaptcha: bot signal: an answer repeated a stock solver's misreading "
+        "(client %s)",
+        address or "unknown",
+    )
+    for _ in range(conf.TRAP_PENALTY):
+        _on_limiter(request, lambda r: ratelimit.hit(ratelimit.FAIL, r))
+    for receiver, error in signals.trap_sprung.send_robust(
+        sender=attempt, request=request, key=key
+    ):
+        if isinstance(error, Exception):
+            logger.error(
+                "GanCaptcha: trap_sprung receiver %r failed: %s", receiver, error
+            )
 
 
 def _check_proof(key: str, proof: object, request: HttpRequest | None) -> Result | None:
@@ -317,7 +340,20 @@ def _check(key: str, answer: str | None) -> Result:
     # Bytes: compare_digest() refuses non-ASCII str.
     if hmac.compare_digest(answer.encode(), consumed.answer.encode()):
         return Result(Code.OK)
-    return Result(Code.INVALID)
+    return Result(Code.INVALID, trapped=springs(answer, consumed.answer, consumed.bait))
+
+
+def springs(answer: str, truth: str, bait: str) -> bool:
+    """True when a wrong answer repeats every misreading in the bait.
+
+    Wherever the stock solver misread a digit, the answer says what it said;
+    the other digits may be anything. A person who mistypes elsewhere, or
+    misreads another digit, does not spring it.
+    """
+    if not bait or answer == truth or len({len(answer), len(bait), len(truth)}) > 1:
+        return False
+    wrong = [i for i, (b, t) in enumerate(zip(bait, truth, strict=True)) if b != t]
+    return bool(wrong) and all(answer[i] == bait[i] for i in wrong)
 
 
 def discard(key: str) -> None:

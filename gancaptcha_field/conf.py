@@ -135,6 +135,8 @@ _TYPED: dict[str, _Typed] = {
     "SYNCHRONOUS_COMMIT": _Typed(False, parse_bool),
     "RATELIMIT_ENABLED": _Typed(True, parse_bool),
     "HARDEN": _Typed(False, parse_bool),
+    "TRAP": _Typed(False, parse_bool),
+    "TRAP_PENALTY": _Typed(4, _int_at_least(0)),
     "INLINE_IMAGE": _Typed(False, parse_bool),
     "LATENT_BANK": _Typed(True, parse_bool),
     "MARGIN": _Typed(constants.DEFAULT_MARGIN, _non_negative),
@@ -336,6 +338,18 @@ class Settings:
     def HARDEN(self) -> bool:
         # Opt-in: reshape, kern, strike through and warp the digits (harden.py).
         return bool(self._typed("HARDEN"))
+
+    @property
+    def TRAP(self) -> bool:
+        # Opt-in: keep what a stock solver reads in each challenge (trap.py);
+        # an answer that repeats its mistakes is a bot signal.
+        return bool(self._typed("TRAP"))
+
+    @property
+    def TRAP_PENALTY(self) -> int:
+        # Failures counted against the client on top of the one every wrong
+        # answer costs, when the answer sprang the trap.
+        return int(self._typed("TRAP_PENALTY"))
 
     @property
     def LATENT_BANK(self) -> bool:

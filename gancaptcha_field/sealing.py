@@ -7,6 +7,10 @@ under a key derived from SECRET_KEY (``salted_hmac``). Stored form::
 
     s1$<nonce>$<sealed digits>$<tag>
 
+A challenge with a trap (GANCAPTCHA_TRAP) seals its bait, the answer a stock
+solver gives, with the answer: ``s2``, whose sealed digits are the answer's
+followed by the bait's, two halves of one length.
+
 The tag (HMAC of the rest) tells which secret sealed it, so answers sealed
 before a SECRET_KEY rotation still open with SECRET_KEY_FALLBACKS, and a
 tampered or foreign value opens to nothing. Without SECRET_KEY the sealed
@@ -22,7 +26,9 @@ from django.conf import settings
 from django.utils.crypto import salted_hmac
 
 PREFIX = "s1"
-# Sealed answers of four digits are 3 + 17 + 5 + 13 = 38 characters.
+BAITED = "s2"  # the answer's digits, then the bait's
+# Sealed answers of four digits are 3 + 17 + 5 + 13 = 38 characters, with a
+# bait 42.
 MAX_LENGTH = 64
 _SALT = "gancaptcha_field.sealing.answer"
 _NONCE_BYTES = 12
@@ -44,24 +50,38 @@ def _tag(body: str, secret: str) -> str:
     return mac.hexdigest()[:_TAG_CHARS]
 
 
-def seal(answer: str) -> str:
-    """The stored form of an answer of ASCII digits (ValueError otherwise)."""
-    if not answer or not (answer.isascii() and answer.isdigit()):
+def _digits(text: str) -> bool:
+    return bool(text) and text.isascii() and text.isdigit()
+
+
+def seal(answer: str, bait: str = "") -> str:
+    """The stored form of an answer of ASCII digits (ValueError otherwise),
+    with the bait (as long as the answer) when there is one."""
+    if not _digits(answer):
         raise ValueError("only answers of ASCII digits are sealed")
+    if bait and (not _digits(bait) or len(bait) != len(answer)):
+        raise ValueError("a bait is ASCII digits, as many as the answer")
     secret = settings.SECRET_KEY
     nonce = secrets.token_urlsafe(_NONCE_BYTES)
-    width = len(answer)
-    sealed = (int(answer) + _pad(nonce, width, secret)) % 10**width
-    body = f"{PREFIX}${nonce}${sealed:0{width}d}"
+    digits = answer + bait
+    width = len(digits)
+    sealed = (int(digits) + _pad(nonce, width, secret)) % 10**width
+    body = f"{BAITED if bait else PREFIX}${nonce}${sealed:0{width}d}"
     return f"{body}${_tag(body, secret)}"
 
 
 def unseal(stored: object) -> str | None:
     """The answer a sealed value holds; None if it is not one of ours."""
+    opened = open_sealed(stored)
+    return None if opened is None else opened[0]
+
+
+def open_sealed(stored: object) -> tuple[str, str] | None:
+    """(answer, bait) a sealed value holds, bait "" if none; None if not ours."""
     if not isinstance(stored, str):
         return None
     parts = stored.split("$")
-    if len(parts) != 4 or parts[0] != PREFIX:
+    if len(parts) != 4 or parts[0] not in (PREFIX, BAITED):
         return None
     _, nonce, sealed, tag = parts
     if not sealed or not (sealed.isascii() and sealed.isdigit()):
@@ -70,5 +90,11 @@ def unseal(stored: object) -> str | None:
     for secret in _secrets():
         if hmac.compare_digest(_tag(body, secret), tag):
             width = len(sealed)
-            return f"{(int(sealed) - _pad(nonce, width, secret)) % 10**width:0{width}d}"
+            opened = (int(sealed) - _pad(nonce, width, secret)) % 10**width
+            digits = f"{opened:0{width}d}"
+            if parts[0] == PREFIX:
+                return digits, ""
+            if width % 2:
+                return None  # seal() makes halves of one length: not ours
+            return digits[: width // 2], digits[width // 2 :]
     return None

@@ -151,6 +151,8 @@ class Rendered:
     answer: str = field(repr=False)  # reprs reach logs and tracebacks
     png: bytes
     png_2x: bytes
+    # What a stock solver reads in png when it misreads it (GANCAPTCHA_TRAP).
+    bait: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,15 @@ class Consumed:
 
     answer: str | None = field(repr=False)  # reprs reach logs and tracebacks
     expired: bool
+    bait: str = field(default="", repr=False)  # "" when the challenge has none
+
+
+def _consumed(sealed: object, expires_ts: float | None, now: datetime) -> Consumed:
+    """A used-up challenge's answer and bait; expired past ``expires_ts``."""
+    opened = sealing.open_sealed(sealed)
+    if opened is None or (expires_ts is not None and expires_ts <= now.timestamp()):
+        return Consumed(None, expired=True)
+    return Consumed(opened[0], expired=False, bait=opened[1])
 
 
 class Store(ABC):
@@ -268,7 +279,7 @@ class DatabaseStore(Store):
                 "VALUES (%s, %s, %s, %s, %s, %s)",
                 [
                     issued.key,
-                    sealing.seal(issued.answer),
+                    sealing.seal(issued.answer, rendered.bait),
                     rendered.png,
                     rendered.png_2x,
                     adapt(issued.created_at),
@@ -348,7 +359,7 @@ class DatabaseStore(Store):
         sealed, expires_at = row
         deleted, _ = self._rows().filter(key=key, expires_at__gt=now).delete()
         if deleted:
-            return Consumed(sealing.unseal(sealed), expired=False)
+            return _consumed(sealed, expires_ts=None, now=now)
         if expires_at <= now:
             # Expired rows are consumed too, so a second try says "unknown".
             self._rows().filter(key=key).delete()
@@ -437,7 +448,7 @@ class CacheStore(Store):
         for issued, rendered in challenges:
             answer_key, png_key, png_2x_key = self._keys(issued.key)
             entries[answer_key] = (
-                sealing.seal(issued.answer),
+                sealing.seal(issued.answer, rendered.bait),
                 issued.expires_at.timestamp(),
             )
             entries[png_key] = rendered.png
@@ -510,8 +521,10 @@ class CacheStore(Store):
         self._call("delete_many", image_keys)
         if not won:
             return None
-        answer = self._live_answer(entry, now)
-        return Consumed(answer, expired=answer is None)
+        if not isinstance(entry, tuple) or len(entry) != 2:
+            return Consumed(None, expired=True)
+        sealed, expires_ts = entry
+        return _consumed(sealed, expires_ts, now)
 
     def discard(self, key: str) -> None:
         """Delete all three entries."""

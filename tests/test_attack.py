@@ -219,6 +219,59 @@ def test_a_wrong_answer_fails_even_when_the_lab_knows_better(
 
 
 @pytest.mark.django_db
+def test_the_lab_counts_the_answers_that_spring_the_sites_trap(
+    digits: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    """A bank drawn with GANCAPTCHA_TRAP keeps each challenge's bait; the site
+    serves it with the challenge, and the table counts the bot signals its
+    verification sends (signals.trap_sprung), not the lab's own guess."""
+    images, labels = digits
+    pngs, answers, baits = [], [], []
+    for i in range(6):
+        block = [(i * 4 + j) % len(labels) for j in range(4)]
+        pngs.append(compose_png(images[block], 2))
+        answer = "".join(str(int(labels[k])) for k in block)
+        answers.append(answer)
+        # Odd challenges baited: the stock reading misread the last digit.
+        baits.append(answer[:3] + str((int(answer[3]) + 1) % 10) if i % 2 else "")
+    bank.append(tmp_path / "bank", pngs, answers, baits)
+    assert bank.load_with_baits(tmp_path / "bank") == (pngs, answers, baits)
+    bait_of = dict(zip(pngs, baits, strict=True))
+    answer_of = dict(zip(pngs, answers, strict=True))
+
+    class Stock:  # answers the bait where there is one, else the truth
+        def solve(self, served: Any) -> list[str]:
+            return [bait_of[p] or answer_of[p] for p in served]
+
+    class OneOff(Oracle):  # wrong in the bait's digit, but not as the bait is
+        def solve(self, served: Any) -> list[str]:
+            return [a[:3] + str((int(a[3]) + 2) % 10) for a in super().solve(served)]
+
+    config = attack.BatteryConfig(
+        cache_dir=tmp_path,
+        mnist_path=MNIST,
+        challenges=4,
+        calibration=2,
+        adaptive=(),
+        bank_dir=tmp_path / "bank",
+    )
+    report = attack.run(
+        config,
+        lambda _: None,
+        solvers={"stock": Stock(), "off": OneOff(tmp_path / "bank")},
+    )
+    rows = {r["name"]: r for r in report["rows"]}
+    # Test challenges 2-5: 3 and 5 are baited.
+    assert report["baited"] == 0.5
+    assert (rows["stock"]["solved"], rows["stock"]["trapped"]) == (2, 2)
+    assert rows["stock"]["trapped_of_failures"] == 1.0
+    assert (rows["off"]["solved"], rows["off"]["trapped"]) == (0, 0)
+    text = attack.format_table(report)
+    assert "trapped/failed" in text and "50% of the test challenges baited" in text
+    assert "| 2/2 |" in attack.format_markdown(report)
+
+
+@pytest.mark.django_db
 def test_the_pow_slot_says_whether_it_is_enabled(settings: Any) -> None:
     assert attack.pow_row().status == "not enabled"
     settings.GANCAPTCHA_POW = True

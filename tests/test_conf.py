@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_CACHE": "default",
     "CLIENT_IP": "REMOTE_ADDR",
     "HARDEN": False,
+    "TRAP": False,
+    "TRAP_PENALTY": 4,
     "INLINE_IMAGE": False,
     "LATENT_BANK": True,
     "MARGIN": 7.0,
@@ -77,6 +79,10 @@ PARSED: list[tuple[str, Any, Any]] = [
     ("PRELOAD", "yes", False),  # invalid: never forces TensorFlow in
     ("STORE", "nowhere", None),  # invalid: no store (a 503), not another one
     ("HARDEN", True, True),
+    ("TRAP", True, True),
+    ("TRAP", 1, False),
+    ("TRAP_PENALTY", 0, 0),
+    ("TRAP_PENALTY", -1, 4),
     ("POW", True, True),
     ("POW", "True", False),  # strict: a string never turns it on
     ("POW_MAX_TRIES", 64, 64),

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -84,6 +86,7 @@ class Row:
     combination: str = ""
     labels: int = 0  # site challenges with known answers it used
     train_cpu_s: float = 0.0
+    trapped: int = 0  # wrong answers that sprang the site's trap
     note: str = ""
     choice: dict[str, float] = field(default_factory=dict)  # combo -> calib rate
 
@@ -100,6 +103,11 @@ class Row:
                 else None
             ),
             "cpu_s_per_attempt": self.cpu_s / self.attempts if self.attempts else None,
+            "trapped_of_failures": (
+                self.trapped / (self.attempts - self.solved)
+                if self.attempts > self.solved
+                else None
+            ),
             "cpu_s_per_success": self.cpu_s / self.solved if self.solved else None,
         }
 
@@ -134,10 +142,12 @@ class ModelSolver:
 class Site:
     """The site as a scraper meets it: keys, the image view, the form."""
 
-    def __init__(self) -> None:
+    def __init__(self, baits: dict[bytes, str] | None = None) -> None:
         from django.test import Client
 
         self._client = Client()
+        # What the site sealed beside each PNG when it drew it (its trap).
+        self._baits = baits or {}
 
     def serve(self, png: bytes, answer: str) -> str:
         """Store a challenge under a fresh key, as issuing does; its key."""
@@ -154,7 +164,10 @@ class Site:
             created_at=now,
             expires_at=now + timedelta(seconds=conf.TIMEOUT),
         )
-        get_store().save(issued, Rendered(answer=answer, png=png, png_2x=b""))
+        bait = self._baits.get(png, "")
+        get_store().save(
+            issued, Rendered(answer=answer, png=png, png_2x=b"", bait=bait)
+        )
         return issued.key
 
     def fetch(self, key: str) -> bytes:
@@ -173,10 +186,23 @@ class Site:
             raise AttackError(f"the image view answered {response.status_code}")
         return bytes(response.content)
 
-    def submit(self, key: str, answer: str) -> bool:
-        """Post the answer through a form with GanCaptchaField; True if it passed."""
-        form = _attack_form()({"captcha_0": key, "captcha_1": answer})
-        return bool(form.is_valid())
+    def submit(self, key: str, answer: str) -> tuple[bool, bool]:
+        """Post the answer through a form with GanCaptchaField: (passed, whether
+        it sprang the site's trap, as ``signals.trap_sprung`` told)."""
+        from gancaptcha_field.signals import trap_sprung
+
+        sprung: list[str] = []
+
+        def note(key: str = "", **_: Any) -> None:
+            sprung.append(key)
+
+        trap_sprung.connect(note, weak=False)
+        try:
+            form = _attack_form()({"captcha_0": key, "captcha_1": answer})
+            passed = bool(form.is_valid())
+        finally:
+            trap_sprung.disconnect(note)
+        return passed, key in sprung
 
 
 def _attack_form() -> type[Any]:
@@ -205,7 +231,9 @@ def end_to_end(
             raise AttackError(f"{row.name} gave {len(guesses)} answers for {len(part)}")
         for key, guess, (_, answer) in zip(keys, guesses, part, strict=True):
             row.attempts += 1
-            row.solved += site.submit(key, guess)
+            passed, trapped = site.submit(key, guess)
+            row.solved += passed
+            row.trapped += trapped
             row.digits_right += sum(a == b for a, b in zip(guess, answer, strict=False))
     return row
 
@@ -286,7 +314,7 @@ def default_bank_dir(cache_dir: Path) -> Path:
     """Per shipped models, serving rule, renderer and hardening: a new bank
     whenever what the site would serve changes."""
     from gancaptcha_field.conf import conf
-    from gancaptcha_field.supply import harden, render
+    from gancaptcha_field.supply import harden, render, trap
 
     model_dir = conf.MODEL_DIR
     meta = b""
@@ -295,6 +323,8 @@ def default_bank_dir(cache_dir: Path) -> Path:
     source = inspect.getsource(render).encode()
     if conf.HARDEN:
         source += b"hardened" + inspect.getsource(harden).encode()
+    if conf.TRAP:
+        source += b"trapped" + inspect.getsource(trap).encode()
     # The rule the digits were drawn under, and the picture's scale.
     rule = repr(
         (
@@ -414,7 +444,7 @@ def run(
             f"{(time.process_time() - began) / max(made, 1):.3f} CPU-s and "
             f"{(time.monotonic() - wall) / max(made, 1):.3f} s each"
         )
-    pngs, answers = bank.load(bank_dir)
+    pngs, answers, baits = bank.load_with_baits(bank_dir)
     items = list(zip(pngs, answers, strict=True))
     calibration = items[: config.calibration]
     test = items[config.calibration : base_need]
@@ -432,8 +462,8 @@ def run(
     )
     rows: list[Row] = []
     curve: list[dict[str, Any]] = []
-    with overrides:
-        site = Site()
+    with overrides, _bot_signals_counted_not_logged():
+        site = Site(dict(zip(pngs, baits, strict=True)))
         if solvers is not None:
             for name, solver in solvers.items():
                 rows.append(end_to_end(site, solver, test, Row(name, "given")))
@@ -455,6 +485,9 @@ def run(
         "seed": config.seed,
         "quick": config.quick,
         "bank": str(bank_dir),
+        # GANCAPTCHA_TRAP: the share of test challenges the site baited.
+        "baited": sum(bool(baits[i]) for i in range(config.calibration, base_need))
+        / max(1, len(test)),
         "rows": [r.as_dict() for r in rows],
         "adaptive_curve": curve,
         "labels_for_half": half,
@@ -464,6 +497,23 @@ def run(
     if config.markdown_path is not None:
         write_text(config.markdown_path, format_markdown(report))
     return report
+
+
+class _NoBotSignal(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "bot signal" not in record.getMessage()
+
+
+@contextmanager
+def _bot_signals_counted_not_logged() -> Iterator[None]:
+    """The table counts the trap's bot signals; one warning each would bury it."""
+    logger = logging.getLogger("gancaptcha_field.challenges")
+    quiet = _NoBotSignal()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 def _model_rows(
@@ -577,9 +627,10 @@ def write_text(path: Path, text: str) -> None:
 
 def _cells(row: dict[str, Any]) -> list[str]:
     if row["status"] != "ran":
-        return [row["name"], row["status"], "", "", "", "", row["note"]]
+        return [row["name"], row["status"], "", "", "", "", "", row["note"]]
     low, high = row["interval_95"]
     per_success = row["cpu_s_per_success"]
+    failed = row["attempts"] - row["solved"]
     return [
         row["name"],
         f"{row['solve_rate']:.1%}",
@@ -587,6 +638,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
         f"{row['solved']}/{row['attempts']}",
         f"{row['cpu_s_per_attempt']:.4f}",
         "-" if per_success is None else f"{per_success:.4f}",
+        f"{row.get('trapped', 0)}/{failed}",
         row["combination"],
     ]
 
@@ -598,8 +650,10 @@ HEADER = [
     "count",
     "CPU-s/attempt",
     "CPU-s/success",
+    "trapped/failed",
     "best combination",
 ]
+NAME_COLUMNS = (0, len(HEADER) - 1)  # left-aligned
 
 
 def format_table(report: dict[str, Any]) -> str:
@@ -614,17 +668,28 @@ def format_table(report: dict[str, Any]) -> str:
     for line in body:
         lines.append(
             "  ".join(
-                cell.ljust(w) if i in (0, 6) else cell.rjust(w)
+                cell.ljust(w) if i in NAME_COLUMNS else cell.rjust(w)
                 for i, (cell, w) in enumerate(zip(line, widths, strict=True))
             ).rstrip()
         )
     lines.append(f"random guess: {report['random_guess_rate']:.2%}")
+    lines.append(_trap_line(report))
     half = report["labels_for_half"]
     lines.append(
         "labels that buy half the challenges: "
         + (f"{half}" if half is not None else "not reached in the labels tried")
     )
     return "\n".join(lines)
+
+
+def _trap_line(report: dict[str, Any]) -> str:
+    baited = report.get("baited", 0.0)
+    if not baited:
+        return "trap: off (GANCAPTCHA_TRAP), or no challenge baited"
+    return (
+        f"trap: {baited:.0%} of the test challenges baited; trapped/failed "
+        "counts wrong answers that repeated the bait's misreadings"
+    )
 
 
 def format_markdown(report: dict[str, Any]) -> str:
@@ -635,6 +700,8 @@ def format_markdown(report: dict[str, Any]) -> str:
     ]
     lines += ["| " + " | ".join(_cells(r)) + " |" for r in report["rows"]]
     half = report["labels_for_half"]
+    lines.append("")
+    lines.append(_trap_line(report))
     lines.append("")
     lines.append(
         f"{report['test_challenges']} test challenges; random guess "

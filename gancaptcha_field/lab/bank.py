@@ -26,8 +26,15 @@ def _batch_files(directory: Path) -> list[Path]:
 
 def load(directory: Path) -> tuple[list[bytes], list[str]]:
     """Every banked challenge: PNGs as served (1x) and their answers."""
+    pngs, answers, _ = load_with_baits(directory)
+    return pngs, answers
+
+
+def load_with_baits(directory: Path) -> tuple[list[bytes], list[str], list[str]]:
+    """PNGs, answers and the site's baits ("" where none: GANCAPTCHA_TRAP off)."""
     pngs: list[bytes] = []
     answers: list[str] = []
+    baits: list[str] = []
     for path in _batch_files(directory):
         with np.load(path) as data:
             blob = data["png"].tobytes()
@@ -35,7 +42,11 @@ def load(directory: Path) -> tuple[list[bytes], list[str]]:
             starts = np.concatenate([[0], ends[:-1]])
             pngs.extend(blob[s:e] for s, e in zip(starts, ends, strict=True))
             answers.extend(str(a) for a in data["answers"])
-    return pngs, answers
+            if "baits" in data:
+                baits.extend(str(b) for b in data["baits"])
+            else:
+                baits.extend("" for _ in data["answers"])
+    return pngs, answers, baits
 
 
 def size(directory: Path) -> int:
@@ -47,10 +58,16 @@ def size(directory: Path) -> int:
     return total
 
 
-def append(directory: Path, pngs: list[bytes], answers: list[str]) -> None:
-    """Add one batch of labelled PNGs, whole or not at all."""
-    if len(pngs) != len(answers):
-        raise ValueError("one answer per PNG")
+def append(
+    directory: Path,
+    pngs: list[bytes],
+    answers: list[str],
+    baits: list[str] | None = None,
+) -> None:
+    """Add one batch of labelled PNGs (and their baits), whole or not at all."""
+    baits = baits if baits is not None else [""] * len(answers)
+    if not len(pngs) == len(answers) == len(baits):
+        raise ValueError("one answer and one bait per PNG")
     directory.mkdir(parents=True, exist_ok=True)
     index = len(_batch_files(directory))
     path = directory / f"batch-{index:05d}-{os.getpid()}.npz"
@@ -60,6 +77,7 @@ def append(directory: Path, pngs: list[bytes], answers: list[str]) -> None:
             png=np.frombuffer(b"".join(pngs), np.uint8),
             ends=np.cumsum([len(p) for p in pngs]),
             answers=np.array(answers),
+            baits=np.array(baits, dtype=str),
         )
 
 
@@ -73,7 +91,12 @@ def fill(directory: Path, target: int, batch: int, log: Log) -> int:
     while (have := size(directory)) < target:
         count = min(batch, target - have)
         rendered = render_answers([new_answer() for _ in range(count)])
-        append(directory, [r.png for r in rendered], [r.answer for r in rendered])
+        append(
+            directory,
+            [r.png for r in rendered],
+            [r.answer for r in rendered],
+            [r.bait for r in rendered],
+        )
         made += count
         log(f"bank: {have + count}/{target} challenges drawn")
     return made

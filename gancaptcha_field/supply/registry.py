@@ -52,6 +52,7 @@ class Registry:
         self._lock = threading.RLock()
         self._models: tuple[Any, Any, Any] | None = None
         self._infer: Any = None
+        self._read: Any = None
         self._status = Status(False, "unloaded", "Models not loaded yet.")
         self._loaded_from: Path | None = None
         self._attempted = False
@@ -78,7 +79,7 @@ class Registry:
             if self._attempted and model_dir == self._loaded_from:
                 return self._status
             self._attempted, self._loaded_from = True, model_dir
-            self._models = self._infer = self._bank = None
+            self._models = self._infer = self._read = self._bank = None
             self._buckets = {}
             status = inspect_model_dir(model_dir)
             if status.ok:
@@ -121,6 +122,12 @@ class Registry:
             def verify(unit: Any) -> Any:
                 return verifier(unit, training=False)
 
+            @tf.function(
+                input_signature=[tf.TensorSpec([None, size, size, 1], tf.float32)]
+            )
+            def read(unit: Any) -> Any:
+                return reader(unit, training=False)
+
             def infer(z: Any, reader_threshold: float) -> tuple[Any, Any, Any]:
                 images, unit, reader_probs = draw_and_read(z)
                 reader_probs = np.asarray(reader_probs)
@@ -148,6 +155,7 @@ class Registry:
             )
         self._models = models
         self._infer = infer
+        self._read = read
         logger.info("GanCaptcha models loaded from %s", model_dir)
         return Status(True, "ok", f"Models loaded from {model_dir}.")
 
@@ -175,7 +183,7 @@ class Registry:
         """Forget the models and buckets (tests, or after retraining)."""
         with self._lock:
             self._attempted = False
-            self._models = self._infer = self._bank = None
+            self._models = self._infer = self._read = self._bank = None
             self._buckets = {}
             self._status = Status(False, "unloaded", "Models not loaded yet.")
 
@@ -286,6 +294,22 @@ class Registry:
                 np.array(confidence, np.float32),
                 np.array(verifier_confidence, np.float32),
             )
+
+    def read(self, digits: np.ndarray) -> np.ndarray:
+        """The reader's class probabilities (n, 10) for (n, 28, 28) digits in
+        [0, 1], white on black (the trap's stock reading)."""
+        with self._lock:
+            status = self.load()
+            if not status.ok or self._read is None:
+                raise ModelsUnavailable(status.message)
+            read = self._read
+        unit = np.asarray(digits, np.float32).reshape(
+            -1, constants.IMAGE_SIZE, constants.IMAGE_SIZE, 1
+        )
+        if not len(unit):
+            return np.zeros((0, constants.NUM_CLASSES), np.float32)
+        self.inference_batches += 1
+        return np.asarray(read(unit))
 
     def draw(self, labels: Sequence[int]) -> np.ndarray:
         """uint8 digits (n, 28, 28), white on black, each checked to show its label."""

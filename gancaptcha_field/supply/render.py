@@ -15,7 +15,7 @@ from PIL import Image
 from gancaptcha_field import constants
 from gancaptcha_field.conf import conf
 from gancaptcha_field.stores import Rendered
-from gancaptcha_field.supply import harden
+from gancaptcha_field.supply import harden, trap
 from gancaptcha_field.supply.answers import check_answer
 
 # zlib level of every PNG: on these strips level 6 (Pillow's default) costs
@@ -116,19 +116,37 @@ def render_answers(answers: list[str]) -> list[Rendered]:
     scale = conf.IMAGE_SCALE
     n = constants.ANSWER_LENGTH
     if conf.HARDEN:
-        pngs = [
-            hardened_pngs(digits[i * n : (i + 1) * n], scale)
+        plans = [
+            harden.plan(digits[i * n : (i + 1) * n], harden.new_rng())
             for i in range(len(answers))
         ]
-        return [
-            Rendered(answer=answer, png=png, png_2x=png_2x)
-            for answer, (png, png_2x) in zip(answers, pngs, strict=True)
+        strips = [hardened_strips(plan, scale) for plan in plans]
+        lows = [low for low, _ in strips]
+        pngs = [
+            (_png(Image.fromarray(low)), _png(Image.fromarray(high)))
+            for low, high in strips
         ]
+    else:
+        lows = []
+        pngs = [
+            (
+                compose_png(digits[i * n : (i + 1) * n], scale),
+                compose_png(digits[i * n : (i + 1) * n], 2 * scale),
+            )
+            for i in range(len(answers))
+        ]
+    if conf.TRAP:
+        if not lows:  # the plain strips, as served
+            lows = [_decoded(png) for png, _ in pngs]
+        baits = trap.baits(lows, answers)
+    else:
+        baits = [""] * len(answers)
     return [
-        Rendered(
-            answer=answer,
-            png=compose_png(digits[i * n : (i + 1) * n], scale),
-            png_2x=compose_png(digits[i * n : (i + 1) * n], 2 * scale),
-        )
-        for i, answer in enumerate(answers)
+        Rendered(answer=answer, png=png, png_2x=png_2x, bait=bait)
+        for answer, (png, png_2x), bait in zip(answers, pngs, baits, strict=True)
     ]
+
+
+def _decoded(png: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("L"))

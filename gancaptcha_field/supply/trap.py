@@ -1,0 +1,116 @@
+"""The trap: what a stock solver reads in each challenge, kept as its bait.
+
+A program that copies the public repository reads a challenge the way the
+tutorials do: a 3x3 median and a threshold, cuts where the column projection
+is lowest near where four equal digits would part, each piece boxed into
+20x20 and centred by its centre of mass as MNIST's digits are, and an MNIST
+classifier. At render time the site does the same with its own reader and
+keeps the reading when it is wrong: the bait, sealed with the answer. An
+answer that repeats the bait's misreadings (``challenges.springs``) is a bot
+signal, counted against the client (GANCAPTCHA_TRAP_PENALTY) and sent as
+``signals.trap_sprung``.
+
+The step after render, before store. numpy and Pillow here; the reader runs
+in the registry.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from gancaptcha_field import constants
+
+SIZE = constants.IMAGE_SIZE
+PIECES = constants.ANSWER_LENGTH
+THRESHOLD = 0.5  # ink, after the median
+# Each cut is sought this far (as a share of a quarter of the ink's width)
+# either side of where equal digits would part.
+SEARCH = 0.45
+
+
+def _ink(strip: np.ndarray) -> np.ndarray:
+    """A served strip (dark on light, uint8) as ink in [0, 1], median-filtered."""
+    image = Image.fromarray(255 - strip).filter(ImageFilter.MedianFilter(3))
+    return np.asarray(image, np.float32) / 255.0
+
+
+def _cuts(mask: np.ndarray) -> list[int]:
+    """Four column ranges' edges: the least-inked column near each equal split."""
+    profile = mask.sum(axis=0).astype(np.float64)
+    inked = np.flatnonzero(profile)
+    if inked.size == 0:
+        width = mask.shape[1]
+        return [round(width * k / PIECES) for k in range(PIECES + 1)]
+    left, right = int(inked[0]), int(inked[-1]) + 1
+    quarter = (right - left) / PIECES
+    # A little smoothing, so a single thin column does not win by itself.
+    smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
+    edges = [left]
+    for k in range(1, PIECES):
+        centre = left + k * quarter
+        lo = max(edges[-1] + 1, int(centre - SEARCH * quarter))
+        hi = min(right - 1, int(centre + SEARCH * quarter) + 1)
+        edges.append(lo + int(np.argmin(smooth[lo:hi])) if hi > lo else lo)
+    edges.append(right)
+    return edges
+
+
+def _centred(piece: np.ndarray) -> np.ndarray:
+    """Box the ink into 20x20 and put its centre of mass at the middle of 28x28."""
+    out = np.zeros((SIZE, SIZE), np.float32)
+    rows = np.flatnonzero(piece.max(axis=1) > 0.05)
+    cols = np.flatnonzero(piece.max(axis=0) > 0.05)
+    if rows.size == 0:
+        return out
+    box = piece[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    scale = 20.0 / max(box.shape)
+    height = max(1, min(20, round(box.shape[0] * scale)))
+    width = max(1, min(20, round(box.shape[1] * scale)))
+    image = Image.fromarray((box * 255).astype(np.uint8))
+    fitted = np.asarray(
+        image.resize((width, height), Image.Resampling.BILINEAR), np.float32
+    )
+    mass = fitted.sum()
+    if mass <= 0:
+        return out
+    ys, xs = np.indices(fitted.shape)
+    top = round(SIZE / 2 - (ys * fitted).sum() / mass)
+    left = round(SIZE / 2 - (xs * fitted).sum() / mass)
+    top = min(max(top, 0), SIZE - height)
+    left = min(max(left, 0), SIZE - width)
+    out[top : top + height, left : left + width] = fitted / 255.0
+    return out
+
+
+def pieces(strip: np.ndarray) -> np.ndarray:
+    """One served strip (h, w) uint8, dark on light, as (4, 28, 28) digits in [0, 1]."""
+    if not isinstance(strip, np.ndarray) or strip.dtype != np.uint8 or strip.ndim != 2:
+        raise ValueError("strip must be a 2-D uint8 numpy array")
+    ink = _ink(strip)
+    mask = ink > THRESHOLD
+    edges = _cuts(mask)
+    kept = np.where(mask, ink, 0.0)
+    return np.stack([_centred(kept[:, a:b]) for a, b in itertools.pairwise(edges)])
+
+
+def baits(strips: list[np.ndarray], answers: list[str]) -> list[str]:
+    """Per strip, what the site's reader reads through this pipeline when it is
+    not the answer; "" when it reads the answer (that challenge has no trap)."""
+    if len(strips) != len(answers):
+        raise ValueError("one answer per strip")
+    if not strips:
+        return []
+    # Here, not at the top: importing trap must not load the models.
+    from gancaptcha_field.supply import registry
+
+    cut = np.concatenate([pieces(strip) for strip in strips])
+    probs = registry.get_registry().read(cut)
+    read = probs.argmax(axis=1).reshape(len(strips), PIECES)
+    out = []
+    for digits, answer in zip(read, answers, strict=True):
+        reading = "".join(str(int(d)) for d in digits)
+        out.append("" if reading == answer else reading)
+    return out

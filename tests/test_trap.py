@@ -1,0 +1,257 @@
+"""The trap (GANCAPTCHA_TRAP): a stock solver's misreading, sealed as the bait;
+an answer that repeats it is refused, counted against the client and signalled."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from pytest_django import Settings
+
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone
+
+from gancaptcha_field import challenges, sealing, signals
+from gancaptcha_field.stores import (
+    CacheStore,
+    Consumed,
+    DatabaseStore,
+    Issued,
+    Rendered,
+    get_store,
+)
+from gancaptcha_field.supply import answers, pool, registry, render, trap
+from gancaptcha_field.supply.render import compose_png
+from tests.conftest import _mnist_test_digits
+from tests.utils import Clock
+
+PASSWORD = "correct-horse-battery-staple-42"
+
+
+@pytest.mark.parametrize(
+    ("answer", "truth", "bait", "sprung"),
+    [
+        ("1284", "1234", "1284", True),  # the bait itself
+        ("1289", "1234", "1284", True),  # its misreading, and a slip elsewhere
+        ("7284", "1234", "1284", True),
+        ("1234", "1234", "1284", False),  # right: never a signal
+        ("1294", "1234", "1284", False),  # misread the same digit otherwise
+        ("5678", "1234", "1284", False),
+        ("1284", "1234", "", False),  # no bait: no trap
+        ("12845", "1234", "1284", False),
+        ("128", "1234", "1284", False),
+        ("1784", "1234", "1784", True),
+        ("1704", "1234", "1784", False),  # the bait misread two; this repeats one
+    ],
+)
+def test_an_answer_springs_the_trap_only_by_repeating_every_misreading(
+    answer: str, truth: str, bait: str, sprung: bool
+) -> None:
+    assert challenges.springs(answer, truth, bait) is sprung
+
+
+def test_a_bait_is_sealed_with_its_answer_and_opens_apart() -> None:
+    stored = sealing.seal("1234", "1284")
+    assert stored.startswith(f"{sealing.BAITED}$")
+    assert len(stored.split("$")[2]) == 8  # the two, sealed as one number
+    assert sealing.open_sealed(stored) == ("1234", "1284")
+    assert sealing.unseal(stored) == "1234"  # the audio speaks the answer only
+    assert sealing.open_sealed(sealing.seal("1234")) == ("1234", "")
+    for bad in ("128", "12845", "12a4"):
+        with pytest.raises(ValueError):
+            sealing.seal("1234", bad)
+    # The prefix is under the tag: a bait cannot be made or dropped unseen.
+    _, rest = stored.split("$", 1)
+    assert sealing.open_sealed(f"{sealing.PREFIX}${rest}") is None
+
+
+def _issued(key: str = "k" * 32, answer: str = "1234") -> Issued:
+    now = timezone.now()
+    return Issued(key, answer, now, now + timedelta(seconds=60))
+
+
+@pytest.mark.django_db
+def test_both_stores_and_the_pool_keep_the_bait(settings: Settings) -> None:
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "gc": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "trap-test",
+        },
+    }
+    now = timezone.now()
+    for store in (DatabaseStore(), CacheStore("gc")):
+        issued = _issued()
+        store.save(issued, Rendered("1234", b"png", b"png-2x", bait="1284"))
+        assert store.get_answer(issued.key, now) == "1234"
+        assert store.consume(issued.key, now) == Consumed(
+            "1234", expired=False, bait="1284"
+        )
+    settings.GANCAPTCHA_POOL_SIZE = 4
+    settings.GANCAPTCHA_POOL_AUTOFILL = False
+    settings.GANCAPTCHA_POOL_RESERVE = 1
+    pool.put([Rendered("5150", b"png", b"png-2x", bait="5750")])
+    issued = challenges.create_challenge()
+    consumed = get_store().consume(issued.key, timezone.now())
+    assert consumed == Consumed("5150", expired=False, bait="5750")
+
+
+@pytest.fixture
+def sprung() -> Iterator[list[dict[str, Any]]]:
+    """Every trap_sprung the test sends."""
+    seen: list[dict[str, Any]] = []
+
+    def note(**kwargs: Any) -> None:
+        seen.append(kwargs)
+
+    signals.trap_sprung.connect(note, weak=False)
+    yield seen
+    signals.trap_sprung.disconnect(note)
+
+
+@pytest.mark.django_db
+def test_the_bait_is_refused_signalled_and_logged_other_mistakes_only_refused(
+    sprung: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    store = get_store()
+    for key, typed, trapped in (
+        ("a" * 32, "1284", True),
+        ("b" * 32, "1294", False),
+        ("c" * 32, "1234", False),
+    ):
+        store.save(_issued(key), Rendered("1234", b"png", b"", bait="1284"))
+        with caplog.at_level(logging.WARNING, logger="gancaptcha_field.challenges"):
+            result = challenges.attempt(key, typed)
+        assert result.trapped is trapped
+        assert result.ok is (typed == "1234")
+    assert [s["key"] for s in sprung] == ["a" * 32]
+    assert caplog.text.count("bot signal") == 1
+
+
+@pytest.mark.django_db
+def test_a_failing_receiver_never_turns_the_refusal_into_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(**_: Any) -> None:
+        raise RuntimeError("the site's receiver broke")
+
+    signals.trap_sprung.connect(broken, weak=False)
+    try:
+        get_store().save(_issued(), Rendered("1234", b"png", b"", bait="1284"))
+        with caplog.at_level(logging.ERROR, logger="gancaptcha_field.challenges"):
+            result = challenges.attempt("k" * 32, "1284")
+    finally:
+        signals.trap_sprung.disconnect(broken)
+    assert result.code is challenges.Code.INVALID and result.trapped
+    assert "the site's receiver broke" in caplog.text
+
+
+def _signup(client: Client, key: str, answer: str, username: str) -> Any:
+    return client.post(
+        "/signup/",
+        {
+            "username": username,
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+            "captcha_0": key,
+            "captcha_1": answer,
+        },
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("first", "limited"), [("1284", True), ("1294", False)])
+def test_over_http_springing_the_trap_costs_the_client_its_penalty(
+    settings: Settings, clock: Clock, first: str, limited: bool
+) -> None:
+    """fail 5/m and a penalty of 4: the bait uses all five failures at once, so
+    the right answer to the next challenge is refused unread; an ordinary
+    mistake costs one, and the next right answer passes."""
+    cache.clear()
+    settings.GANCAPTCHA_RATELIMIT_ENABLED = True
+    settings.GANCAPTCHA_RATELIMIT_RATES = {"fail": "5/m"}
+    settings.GANCAPTCHA_TRAP_PENALTY = 4
+    store = get_store()
+    bot = Client(REMOTE_ADDR="198.51.100.7")
+    store.save(_issued("a" * 32), Rendered("1234", b"png", b"", bait="1284"))
+    assert _signup(bot, "a" * 32, first, "ada").status_code == 200  # refused
+    store.save(_issued("b" * 32, "5678"), Rendered("5678", b"png", b""))
+    response = _signup(bot, "b" * 32, "5678", "ada")
+    if limited:
+        assert response.status_code == 200
+        assert _captcha_codes(response) == ["rate_limited"]
+    else:
+        assert response.status_code == 302
+    assert User.objects.filter(username="ada").exists() is not limited
+    # Another client is not touched by this one's penalty.
+    store.save(_issued("c" * 32, "9012"), Rendered("9012", b"png", b""))
+    other = Client(REMOTE_ADDR="198.51.100.8")
+    assert _signup(other, "c" * 32, "9012", "bob").status_code == 302
+    cache.clear()
+
+
+def _captcha_codes(response: Any) -> list[str]:
+    form = response.context["form"]
+    return [error.code for error in form.errors.as_data().get("captcha", [])]
+
+
+def _strips(count: int) -> tuple[list[np.ndarray], list[str]]:
+    """Plain MNIST test challenges as served (1x at scale 2), with their answers."""
+    by_label = _mnist_test_digits()
+    rng = np.random.default_rng(3)
+    strips, truths = [], []
+    for i in range(count):
+        labels = rng.integers(0, 10, 4)
+        digits = np.stack([by_label[d][i] for d in labels])
+        with Image.open(io.BytesIO(compose_png(digits, 2))) as image:
+            strips.append(np.asarray(image))
+        truths.append("".join(str(int(d)) for d in labels))
+    return strips, truths
+
+
+def test_the_trap_cuts_four_mnist_shaped_pieces_in_order() -> None:
+    strips, _ = _strips(20)
+    for strip in strips:
+        pieces = trap.pieces(strip)
+        assert pieces.shape == (4, 28, 28) and pieces.dtype == np.float32
+        assert 0.0 <= pieces.min() and pieces.max() <= 1.0
+        for piece in pieces:
+            ys, xs = np.indices(piece.shape)
+            assert piece.sum() > 0
+            assert abs((ys * piece).sum() / piece.sum() - 14) < 1.5
+            assert abs((xs * piece).sum() / piece.sum() - 14) < 1.5
+    # Equal cells with gaps: each piece is its own cell's digit, in order.
+    strip = strips[0]
+    cells = [255 - strip[:, 56 * k : 56 * (k + 1)] for k in range(4)]
+    for piece, cell in zip(trap.pieces(strip), cells, strict=True):
+        box = trap._centred(cell.astype(np.float32) / 255 * (cell > 127))
+        assert np.abs(piece - box).mean() < 0.05
+    with pytest.raises(ValueError):
+        trap.pieces(np.zeros((2, 56, 224), np.uint8))
+
+
+@pytest.mark.usefixtures("captcha_models")
+def test_the_bait_is_what_the_reader_reads_in_the_served_png(
+    settings: Settings,
+) -> None:
+    settings.GANCAPTCHA_HARDEN = True
+    settings.GANCAPTCHA_TRAP = True
+    wanted = [answers.new_answer() for _ in range(24)]
+    rendered = render.render_answers(wanted)
+    for item, answer in zip(rendered, wanted, strict=True):
+        assert item.answer == answer
+        with Image.open(io.BytesIO(item.png)) as image:
+            strip = np.asarray(image)
+        probs = registry.get_registry().read(trap.pieces(strip))
+        reading = "".join(str(int(d)) for d in probs.argmax(axis=1))
+        assert item.bait == ("" if reading == answer else reading)
+    settings.GANCAPTCHA_TRAP = False
+    assert all(not r.bait for r in render.render_answers(wanted[:4]))
