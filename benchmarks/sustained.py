@@ -34,7 +34,9 @@ Then the producer alone, in this process, on the shipped models: challenges/s
 of one ``pool.fill`` and generator passes per challenge, the old path (plain
 noise, no margin: how challenges were drawn before the latent bank) against
 the new (benchmarks/supply.py's ``produce``), and the new with the opt-in
-hardening (GANCAPTCHA_HARDEN), in interleaved rounds.
+hardening (GANCAPTCHA_HARDEN), then with hardening and the trap
+(GANCAPTCHA_TRAP), in interleaved rounds. ``--producer-only`` runs just that
+(no wrk, no gunicorn).
 
 Rate limits are off. Not part of the test suite.
 """
@@ -259,6 +261,8 @@ PRODUCER_CASES = {
     "new": ("new", {}),
     # Hardening (opt-in) on the new path, against the old path without it.
     "new_hardened": ("new", {"GANCAPTCHA_HARDEN": True}),
+    # ... and the opt-in trap: one more reader pass per challenge.
+    "new_hardened_trap": ("new", {"GANCAPTCHA_HARDEN": True, "GANCAPTCHA_TRAP": True}),
 }
 
 
@@ -336,6 +340,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "default_pool_size": pool_size,
         "start_pool": args.start_pool,
     }
+    if args.producer_only:
+        results["producer"] = run_producer(args.producer_challenges, args.rounds)
+        return results
     peer_runs = [run_peer(args.seconds, args.clients)]
     results["demo"] = run_demo(args.seconds, args.clients, pool_size, pool_batch)
     results["pool_only_producer"] = run_pool_only(
@@ -352,6 +359,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def targets(results: dict[str, Any]) -> dict[str, bool]:
     """The sustained targets of the supply issue, against this run's peer."""
+    producer = results["producer"]
+    old = producer["old"]["challenges_per_second"]
+    made = {
+        "producer_5x_old_path": producer["speedup"] >= 5,
+        "producer_100_per_s": producer["new"]["challenges_per_second"] >= 100,
+        "hardened_producer_at_least_old": producer["new_hardened"][
+            "challenges_per_second"
+        ]
+        >= old,
+        "hardened_trap_producer_at_least_old": producer["new_hardened_trap"][
+            "challenges_per_second"
+        ]
+        >= old,
+    }
+    if "peer" not in results:  # --producer-only
+        return made
     peer = results["peer"]
 
     def share(r: dict[str, Any]) -> float:
@@ -366,20 +389,16 @@ def targets(results: dict[str, Any]) -> dict[str, bool]:
         "demo_warm": results["demo"]["warm"],
         "producer": results["pool_only_producer"],
     }
-    producer = results["producer"]
     return {
         **{f"sustained_{name}_half_peer": share(r) >= 0.5 for name, r in rows.items()},
         **{f"sustained_{name}_p99_no_worse": no_worse(r) for name, r in rows.items()},
-        "producer_5x_old_path": producer["speedup"] >= 5,
-        "producer_100_per_s": producer["new"]["challenges_per_second"] >= 100,
-        "hardened_producer_at_least_old": producer["new_hardened"][
-            "challenges_per_second"
-        ]
-        >= producer["old"]["challenges_per_second"],
+        **made,
     }
 
 
 def table(results: dict[str, Any]) -> str:
+    if "peer" not in results:  # --producer-only
+        return producer_table(results["producer"])
     peer = results["peer"]
     rows = [
         ("django-simple-captcha 0.7.0 (loaded before ours and after)", peer),
@@ -422,9 +441,11 @@ def table(results: dict[str, Any]) -> str:
         + (f"{full:.0f} s" if full is not None else "more than 600 s")
         + " after the cold minute."
     )
-    producer = results["producer"]
-    lines += [
-        "",
+    return "\n".join(lines) + "\n\n" + producer_table(results["producer"])
+
+
+def producer_table(producer: dict[str, Any]) -> str:
+    lines = [
         "| producer (one pool.fill, in process) | challenges/s "
         "| generator passes per challenge |",
         "|---|---|---|",
@@ -433,6 +454,7 @@ def table(results: dict[str, Any]) -> str:
         ("old", "old path (plain noise)"),
         ("new", "new path (latent bank)"),
         ("new_hardened", "new path, GANCAPTCHA_HARDEN on"),
+        ("new_hardened_trap", "new path, GANCAPTCHA_HARDEN and GANCAPTCHA_TRAP on"),
     ):
         p = producer[path]
         lines.append(
@@ -462,6 +484,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="A few seconds per row: checks it runs."
     )
+    parser.add_argument(
+        "--producer-only",
+        action="store_true",
+        help="Only the producer comparison (no wrk, no gunicorn).",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.start_pool = 3.0, 20
@@ -471,7 +498,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if shutil.which("wrk") is None:
+    if shutil.which("wrk") is None and not args.producer_only:
         log("needs wrk (apt-get install -y wrk) and requirements-bench.txt")
         return 2
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -7,9 +7,9 @@ under a key derived from SECRET_KEY (``salted_hmac``). Stored form::
 
     s1$<nonce>$<sealed digits>$<tag>
 
-A challenge with a trap (GANCAPTCHA_TRAP) seals its bait, the answer a stock
-solver gives, with the answer: ``s2``, whose sealed digits are the answer's
-followed by the bait's, two halves of one length.
+A challenge with a trap (GANCAPTCHA_TRAP) seals its baits, the answers stock
+solvers give, with the answer: ``s<n>``, whose sealed digits are n groups of
+one length, the answer's first, then each bait's.
 
 The tag (HMAC of the rest) tells which secret sealed it, so answers sealed
 before a SECRET_KEY rotation still open with SECRET_KEY_FALLBACKS, and a
@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.utils.crypto import salted_hmac
 
 PREFIX = "s1"
-BAITED = "s2"  # the answer's digits, then the bait's
-# Sealed answers of four digits are 3 + 17 + 5 + 13 = 38 characters, with a
-# bait 42.
+MAX_BAITS = 3
+# Sealed answers of four digits are 3 + 17 + 5 + 13 = 38 characters; with
+# three baits 50.
 MAX_LENGTH = 64
 _SALT = "gancaptcha_field.sealing.answer"
 _NONCE_BYTES = 12
@@ -54,19 +55,21 @@ def _digits(text: str) -> bool:
     return bool(text) and text.isascii() and text.isdigit()
 
 
-def seal(answer: str, bait: str = "") -> str:
+def seal(answer: str, baits: Sequence[str] = ()) -> str:
     """The stored form of an answer of ASCII digits (ValueError otherwise),
-    with the bait (as long as the answer) when there is one."""
+    with up to MAX_BAITS baits, each as long as the answer."""
     if not _digits(answer):
         raise ValueError("only answers of ASCII digits are sealed")
-    if bait and (not _digits(bait) or len(bait) != len(answer)):
+    if isinstance(baits, str) or len(baits) > MAX_BAITS:
+        raise ValueError(f"baits are a sequence of at most {MAX_BAITS}")
+    if any(not _digits(b) or len(b) != len(answer) for b in baits):
         raise ValueError("a bait is ASCII digits, as many as the answer")
     secret = settings.SECRET_KEY
     nonce = secrets.token_urlsafe(_NONCE_BYTES)
-    digits = answer + bait
+    digits = answer + "".join(baits)
     width = len(digits)
     sealed = (int(digits) + _pad(nonce, width, secret)) % 10**width
-    body = f"{BAITED if bait else PREFIX}${nonce}${sealed:0{width}d}"
+    body = f"s{1 + len(baits)}${nonce}${sealed:0{width}d}"
     return f"{body}${_tag(body, secret)}"
 
 
@@ -76,12 +79,15 @@ def unseal(stored: object) -> str | None:
     return None if opened is None else opened[0]
 
 
-def open_sealed(stored: object) -> tuple[str, str] | None:
-    """(answer, bait) a sealed value holds, bait "" if none; None if not ours."""
+_PREFIXES = {f"s{n}": n for n in range(1, MAX_BAITS + 2)}
+
+
+def open_sealed(stored: object) -> tuple[str, tuple[str, ...]] | None:
+    """(answer, baits) a sealed value holds; None if it is not one of ours."""
     if not isinstance(stored, str):
         return None
     parts = stored.split("$")
-    if len(parts) != 4 or parts[0] not in (PREFIX, BAITED):
+    if len(parts) != 4 or parts[0] not in _PREFIXES:
         return None
     _, nonce, sealed, tag = parts
     if not sealed or not (sealed.isascii() and sealed.isdigit()):
@@ -92,9 +98,10 @@ def open_sealed(stored: object) -> tuple[str, str] | None:
             width = len(sealed)
             opened = (int(sealed) - _pad(nonce, width, secret)) % 10**width
             digits = f"{opened:0{width}d}"
-            if parts[0] == PREFIX:
-                return digits, ""
-            if width % 2:
-                return None  # seal() makes halves of one length: not ours
-            return digits[: width // 2], digits[width // 2 :]
+            groups = _PREFIXES[parts[0]]
+            if width % groups:
+                return None  # seal() makes groups of one length: not ours
+            size = width // groups
+            chunks = [digits[i : i + size] for i in range(0, width, size)]
+            return chunks[0], tuple(chunks[1:])
     return None

@@ -151,8 +151,8 @@ class Rendered:
     answer: str = field(repr=False)  # reprs reach logs and tracebacks
     png: bytes
     png_2x: bytes
-    # What a stock solver reads in png when it misreads it (GANCAPTCHA_TRAP).
-    bait: str = field(default="", repr=False)
+    # What stock solvers read in png where they misread it (GANCAPTCHA_TRAP).
+    baits: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -161,15 +161,15 @@ class Consumed:
 
     answer: str | None = field(repr=False)  # reprs reach logs and tracebacks
     expired: bool
-    bait: str = field(default="", repr=False)  # "" when the challenge has none
+    baits: tuple[str, ...] = field(default=(), repr=False)  # the trap's
 
 
 def _consumed(sealed: object, expires_ts: float | None, now: datetime) -> Consumed:
-    """A used-up challenge's answer and bait; expired past ``expires_ts``."""
+    """A used-up challenge's answer and baits; expired past ``expires_ts``."""
     opened = sealing.open_sealed(sealed)
     if opened is None or (expires_ts is not None and expires_ts <= now.timestamp()):
         return Consumed(None, expired=True)
-    return Consumed(opened[0], expired=False, bait=opened[1])
+    return Consumed(opened[0], expired=False, baits=opened[1])
 
 
 class Store(ABC):
@@ -279,7 +279,7 @@ class DatabaseStore(Store):
                 "VALUES (%s, %s, %s, %s, %s, %s)",
                 [
                     issued.key,
-                    sealing.seal(issued.answer, rendered.bait),
+                    sealing.seal(issued.answer, rendered.baits),
                     rendered.png,
                     rendered.png_2x,
                     adapt(issued.created_at),
@@ -448,7 +448,7 @@ class CacheStore(Store):
         for issued, rendered in challenges:
             answer_key, png_key, png_2x_key = self._keys(issued.key)
             entries[answer_key] = (
-                sealing.seal(issued.answer, rendered.bait),
+                sealing.seal(issued.answer, rendered.baits),
                 issued.expires_at.timestamp(),
             )
             entries[png_key] = rendered.png

@@ -233,7 +233,7 @@ def test_the_lab_counts_the_answers_that_spring_the_sites_trap(
         answer = "".join(str(int(labels[k])) for k in block)
         answers.append(answer)
         # Odd challenges baited: the stock reading misread the last digit.
-        baits.append(answer[:3] + str((int(answer[3]) + 1) % 10) if i % 2 else "")
+        baits.append((answer[:3] + str((int(answer[3]) + 1) % 10),) if i % 2 else ())
     bank.append(tmp_path / "bank", pngs, answers, baits)
     assert bank.load_with_baits(tmp_path / "bank") == (pngs, answers, baits)
     bait_of = dict(zip(pngs, baits, strict=True))
@@ -241,9 +241,9 @@ def test_the_lab_counts_the_answers_that_spring_the_sites_trap(
 
     class Stock:  # answers the bait where there is one, else the truth
         def solve(self, served: Any) -> list[str]:
-            return [bait_of[p] or answer_of[p] for p in served]
+            return [bait_of[p][0] if bait_of[p] else answer_of[p] for p in served]
 
-    class OneOff(Oracle):  # wrong in the bait's digit, but not as the bait is
+    class OneOff(Oracle):  # wrong in the bait's place, but not as the bait is
         def solve(self, served: Any) -> list[str]:
             return [a[:3] + str((int(a[3]) + 2) % 10) for a in super().solve(served)]
 

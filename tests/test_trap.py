@@ -1,5 +1,5 @@
-"""The trap (GANCAPTCHA_TRAP): a stock solver's misreading, sealed as the bait;
-an answer that repeats it is refused, counted against the client and signalled."""
+"""The trap (GANCAPTCHA_TRAP): stock readings' misreadings, sealed as baits; an
+answer that repeats one is refused, counted against the client and signalled."""
 
 from __future__ import annotations
 
@@ -37,40 +37,44 @@ PASSWORD = "correct-horse-battery-staple-42"
 
 
 @pytest.mark.parametrize(
-    ("answer", "truth", "bait", "sprung"),
+    ("answer", "truth", "baits", "sprung"),
     [
-        ("1284", "1234", "1284", True),  # the bait itself
-        ("1289", "1234", "1284", True),  # its misreading, and a slip elsewhere
-        ("7284", "1234", "1284", True),
-        ("1234", "1234", "1284", False),  # right: never a signal
-        ("1294", "1234", "1284", False),  # misread the same digit otherwise
-        ("5678", "1234", "1284", False),
-        ("1284", "1234", "", False),  # no bait: no trap
-        ("12845", "1234", "1284", False),
-        ("128", "1234", "1284", False),
-        ("1784", "1234", "1784", True),
-        ("1704", "1234", "1784", False),  # the bait misread two; this repeats one
+        ("1284", "1234", ("1284",), True),  # the bait itself
+        ("1289", "1234", ("1284",), True),  # its misreading, and a slip elsewhere
+        ("7284", "1234", ("1284",), True),
+        ("1704", "1234", ("1784",), True),  # one of its misreadings is enough
+        ("1239", "1234", ("1784",), False),  # wrong where the bait was right
+        ("1239", "1234", ("1784", "1239"), True),  # ... as the second bait was
+        ("1234", "1234", ("1284",), False),  # right: never a signal
+        ("1294", "1234", ("1284",), False),  # misread that digit otherwise
+        ("5678", "1234", ("1284",), False),
+        ("1284", "1234", (), False),  # no bait: no trap
+        ("12845", "1234", ("1284",), False),
+        ("128", "1234", ("1284",), False),
+        ("1784", "1234", ("1784", "0000"), True),
     ],
 )
-def test_an_answer_springs_the_trap_only_by_repeating_every_misreading(
-    answer: str, truth: str, bait: str, sprung: bool
+def test_an_answer_springs_the_trap_by_repeating_a_misread_digit(
+    answer: str, truth: str, baits: tuple[str, ...], sprung: bool
 ) -> None:
-    assert challenges.springs(answer, truth, bait) is sprung
+    assert challenges.springs(answer, truth, baits) is sprung
 
 
-def test_a_bait_is_sealed_with_its_answer_and_opens_apart() -> None:
-    stored = sealing.seal("1234", "1284")
-    assert stored.startswith(f"{sealing.BAITED}$")
-    assert len(stored.split("$")[2]) == 8  # the two, sealed as one number
-    assert sealing.open_sealed(stored) == ("1234", "1284")
+def test_baits_are_sealed_with_their_answer_and_open_apart() -> None:
+    stored = sealing.seal("1234", ("1284", "1294"))
+    assert stored.startswith("s3$")
+    assert len(stored.split("$")[2]) == 12  # the three, sealed as one number
+    assert sealing.open_sealed(stored) == ("1234", ("1284", "1294"))
     assert sealing.unseal(stored) == "1234"  # the audio speaks the answer only
-    assert sealing.open_sealed(sealing.seal("1234")) == ("1234", "")
-    for bad in ("128", "12845", "12a4"):
+    assert sealing.open_sealed(sealing.seal("1234")) == ("1234", ())
+    assert sealing.seal("1234", ()).startswith(f"{sealing.PREFIX}$")
+    for bad in (("128",), ("12845",), ("12a4",), "1284", ("1111",) * 4):
         with pytest.raises(ValueError):
             sealing.seal("1234", bad)
-    # The prefix is under the tag: a bait cannot be made or dropped unseen.
+    # The prefix is under the tag: a bait cannot be added or dropped unseen.
     _, rest = stored.split("$", 1)
-    assert sealing.open_sealed(f"{sealing.PREFIX}${rest}") is None
+    for prefix in ("s1", "s2", "s4"):
+        assert sealing.open_sealed(f"{prefix}${rest}") is None
 
 
 def _issued(key: str = "k" * 32, answer: str = "1234") -> Issued:
@@ -90,18 +94,18 @@ def test_both_stores_and_the_pool_keep_the_bait(settings: Settings) -> None:
     now = timezone.now()
     for store in (DatabaseStore(), CacheStore("gc")):
         issued = _issued()
-        store.save(issued, Rendered("1234", b"png", b"png-2x", bait="1284"))
+        store.save(issued, Rendered("1234", b"png", b"png-2x", baits=("1284",)))
         assert store.get_answer(issued.key, now) == "1234"
         assert store.consume(issued.key, now) == Consumed(
-            "1234", expired=False, bait="1284"
+            "1234", expired=False, baits=("1284",)
         )
     settings.GANCAPTCHA_POOL_SIZE = 4
     settings.GANCAPTCHA_POOL_AUTOFILL = False
     settings.GANCAPTCHA_POOL_RESERVE = 1
-    pool.put([Rendered("5150", b"png", b"png-2x", bait="5750")])
+    pool.put([Rendered("5150", b"png", b"png-2x", baits=("5750",))])
     issued = challenges.create_challenge()
     consumed = get_store().consume(issued.key, timezone.now())
-    assert consumed == Consumed("5150", expired=False, bait="5750")
+    assert consumed == Consumed("5150", expired=False, baits=("5750",))
 
 
 @pytest.fixture
@@ -124,10 +128,10 @@ def test_the_bait_is_refused_signalled_and_logged_other_mistakes_only_refused(
     store = get_store()
     for key, typed, trapped in (
         ("a" * 32, "1284", True),
-        ("b" * 32, "1294", False),
+        ("b" * 32, "1294", False),  # wrong in the bait's place, not as it was
         ("c" * 32, "1234", False),
     ):
-        store.save(_issued(key), Rendered("1234", b"png", b"", bait="1284"))
+        store.save(_issued(key), Rendered("1234", b"png", b"", baits=("1284",)))
         with caplog.at_level(logging.WARNING, logger="gancaptcha_field.challenges"):
             result = challenges.attempt(key, typed)
         assert result.trapped is trapped
@@ -145,7 +149,7 @@ def test_a_failing_receiver_never_turns_the_refusal_into_an_error(
 
     signals.trap_sprung.connect(broken, weak=False)
     try:
-        get_store().save(_issued(), Rendered("1234", b"png", b"", bait="1284"))
+        get_store().save(_issued(), Rendered("1234", b"png", b"", baits=("1284",)))
         with caplog.at_level(logging.ERROR, logger="gancaptcha_field.challenges"):
             result = challenges.attempt("k" * 32, "1284")
     finally:
@@ -181,8 +185,10 @@ def test_over_http_springing_the_trap_costs_the_client_its_penalty(
     settings.GANCAPTCHA_TRAP_PENALTY = 4
     store = get_store()
     bot = Client(REMOTE_ADDR="198.51.100.7")
-    store.save(_issued("a" * 32), Rendered("1234", b"png", b"", bait="1284"))
-    assert _signup(bot, "a" * 32, first, "ada").status_code == 200  # refused
+    store.save(_issued("a" * 32), Rendered("1234", b"png", b"", baits=("1284",)))
+    refused = _signup(bot, "a" * 32, first, "ada")
+    # The bot is told what any wrong answer is told: nothing of the trap.
+    assert refused.status_code == 200 and _captcha_codes(refused) == ["invalid"]
     store.save(_issued("b" * 32, "5678"), Rendered("5678", b"png", b""))
     response = _signup(bot, "b" * 32, "5678", "ada")
     if limited:
@@ -250,8 +256,11 @@ def test_the_bait_is_what_the_reader_reads_in_the_served_png(
         assert item.answer == answer
         with Image.open(io.BytesIO(item.png)) as image:
             strip = np.asarray(image)
-        probs = registry.get_registry().read(trap.pieces(strip))
-        reading = "".join(str(int(d)) for d in probs.argmax(axis=1))
-        assert item.bait == ("" if reading == answer else reading)
+        readings = [
+            "".join(str(int(d)) for d in probs.argmax(axis=1))
+            for probs in registry.get_registry().read(trap.pieces(strip))
+        ]
+        expected = tuple(dict.fromkeys(r for r in readings if r != answer))
+        assert item.baits == expected
     settings.GANCAPTCHA_TRAP = False
-    assert all(not r.bait for r in render.render_answers(wanted[:4]))
+    assert all(r.baits == () for r in render.render_answers(wanted[:4]))

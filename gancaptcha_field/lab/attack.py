@@ -142,7 +142,7 @@ class ModelSolver:
 class Site:
     """The site as a scraper meets it: keys, the image view, the form."""
 
-    def __init__(self, baits: dict[bytes, str] | None = None) -> None:
+    def __init__(self, baits: dict[bytes, tuple[str, ...]] | None = None) -> None:
         from django.test import Client
 
         self._client = Client()
@@ -164,9 +164,9 @@ class Site:
             created_at=now,
             expires_at=now + timedelta(seconds=conf.TIMEOUT),
         )
-        bait = self._baits.get(png, "")
+        baits = self._baits.get(png, ())
         get_store().save(
-            issued, Rendered(answer=answer, png=png, png_2x=b"", bait=bait)
+            issued, Rendered(answer=answer, png=png, png_2x=b"", baits=baits)
         )
         return issued.key
 
@@ -688,7 +688,7 @@ def _trap_line(report: dict[str, Any]) -> str:
         return "trap: off (GANCAPTCHA_TRAP), or no challenge baited"
     return (
         f"trap: {baited:.0%} of the test challenges baited; trapped/failed "
-        "counts wrong answers that repeated the bait's misreadings"
+        "counts wrong answers that repeated a misread digit of a bait"
     )
 
 

@@ -24,17 +24,20 @@ def _batch_files(directory: Path) -> list[Path]:
     return sorted(directory.glob("batch-*.npz")) if directory.is_dir() else []
 
 
+Baits = tuple[str, ...]
+
+
 def load(directory: Path) -> tuple[list[bytes], list[str]]:
     """Every banked challenge: PNGs as served (1x) and their answers."""
     pngs, answers, _ = load_with_baits(directory)
     return pngs, answers
 
 
-def load_with_baits(directory: Path) -> tuple[list[bytes], list[str], list[str]]:
-    """PNGs, answers and the site's baits ("" where none: GANCAPTCHA_TRAP off)."""
+def load_with_baits(directory: Path) -> tuple[list[bytes], list[str], list[Baits]]:
+    """PNGs, answers and the site's baits (() where none: GANCAPTCHA_TRAP off)."""
     pngs: list[bytes] = []
     answers: list[str] = []
-    baits: list[str] = []
+    baits: list[Baits] = []
     for path in _batch_files(directory):
         with np.load(path) as data:
             blob = data["png"].tobytes()
@@ -42,10 +45,12 @@ def load_with_baits(directory: Path) -> tuple[list[bytes], list[str], list[str]]
             starts = np.concatenate([[0], ends[:-1]])
             pngs.extend(blob[s:e] for s, e in zip(starts, ends, strict=True))
             answers.extend(str(a) for a in data["answers"])
-            if "baits" in data:
-                baits.extend(str(b) for b in data["baits"])
+            if "baits" in data:  # comma-separated per challenge
+                baits.extend(
+                    tuple(str(b).split(",")) if b else () for b in data["baits"]
+                )
             else:
-                baits.extend("" for _ in data["answers"])
+                baits.extend(() for _ in data["answers"])
     return pngs, answers, baits
 
 
@@ -62,10 +67,10 @@ def append(
     directory: Path,
     pngs: list[bytes],
     answers: list[str],
-    baits: list[str] | None = None,
+    baits: list[Baits] | None = None,
 ) -> None:
     """Add one batch of labelled PNGs (and their baits), whole or not at all."""
-    baits = baits if baits is not None else [""] * len(answers)
+    baits = baits if baits is not None else [()] * len(answers)
     if not len(pngs) == len(answers) == len(baits):
         raise ValueError("one answer and one bait per PNG")
     directory.mkdir(parents=True, exist_ok=True)
@@ -77,7 +82,7 @@ def append(
             png=np.frombuffer(b"".join(pngs), np.uint8),
             ends=np.cumsum([len(p) for p in pngs]),
             answers=np.array(answers),
-            baits=np.array(baits, dtype=str),
+            baits=np.array([",".join(b) for b in baits], dtype=str),
         )
 
 
@@ -95,7 +100,7 @@ def fill(directory: Path, target: int, batch: int, log: Log) -> int:
             directory,
             [r.png for r in rendered],
             [r.answer for r in rendered],
-            [r.bait for r in rendered],
+            [r.baits for r in rendered],
         )
         made += count
         log(f"bank: {have + count}/{target} challenges drawn")

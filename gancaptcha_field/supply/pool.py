@@ -79,7 +79,7 @@ def put(items: list[Rendered], using: str | None = None) -> int:
     PooledChallenge.objects.using(_db(using)).bulk_create(
         [
             PooledChallenge(
-                answer=sealing.seal(item.answer, item.bait),
+                answer=sealing.seal(item.answer, item.baits),
                 png=item.png,
                 png_2x=item.png_2x,
                 scale=scale,
@@ -107,21 +107,23 @@ def _issue(
     expires = now + timedelta(seconds=conf.TIMEOUT + hold)
     opened = _open([(sealed, (png, png_2x)) for sealed, png, png_2x in rows])
     issued = [
-        (Issued(new_key(), answer, now, expires), bait, images)
-        for (answer, bait), images in opened
+        (Issued(new_key(), answer, now, expires), baits, images)
+        for (answer, baits), images in opened
     ]
     # PostgreSQL hands back memoryviews.
     store.save_many(
         [
-            (one, Rendered(one.answer, bytes(png), bytes(png_2x), bait))
-            for one, bait, (png, png_2x) in issued
+            (one, Rendered(one.answer, bytes(png), bytes(png_2x), baits))
+            for one, baits, (png, png_2x) in issued
         ]
     )
     return [one for one, _, _ in issued]
 
 
-def _open(rows: list[tuple[object, Any]]) -> list[tuple[tuple[str, str], Any]]:
-    """((answer, bait), extra) for each (sealed, extra) that opens; warns for others."""
+def _open(
+    rows: list[tuple[object, Any]],
+) -> list[tuple[tuple[str, tuple[str, ...]], Any]]:
+    """((answer, baits), extra) per (sealed, extra) that opens; warns for others."""
     opened = [(sealing.open_sealed(sealed), extra) for sealed, extra in rows]
     lost = sum(answer is None for answer, _ in opened)
     if lost:
@@ -305,7 +307,7 @@ def _take_returning(
             )
             rows = cursor.fetchall()
         return [
-            # The sealed value moved as it was, bait and all.
+            # The sealed value moved as it was, baits and all.
             Issued(str(key), answer, now, expires)
             for (answer, _), key in _open([(sealed, key) for key, sealed in rows])
         ]

@@ -125,8 +125,8 @@ class Registry:
             @tf.function(
                 input_signature=[tf.TensorSpec([None, size, size, 1], tf.float32)]
             )
-            def read(unit: Any) -> Any:
-                return reader(unit, training=False)
+            def read(unit: Any) -> tuple[Any, Any]:
+                return reader(unit, training=False), verifier(unit, training=False)
 
             def infer(z: Any, reader_threshold: float) -> tuple[Any, Any, Any]:
                 images, unit, reader_probs = draw_and_read(z)
@@ -295,9 +295,9 @@ class Registry:
                 np.array(verifier_confidence, np.float32),
             )
 
-    def read(self, digits: np.ndarray) -> np.ndarray:
-        """The reader's class probabilities (n, 10) for (n, 28, 28) digits in
-        [0, 1], white on black (the trap's stock reading)."""
+    def read(self, digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The reader's and the verifier's class probabilities, (n, 10) each,
+        for (n, 28, 28) digits in [0, 1], white on black (the trap's readings)."""
         with self._lock:
             status = self.load()
             if not status.ok or self._read is None:
@@ -307,9 +307,11 @@ class Registry:
             -1, constants.IMAGE_SIZE, constants.IMAGE_SIZE, 1
         )
         if not len(unit):
-            return np.zeros((0, constants.NUM_CLASSES), np.float32)
+            empty = np.zeros((0, constants.NUM_CLASSES), np.float32)
+            return empty, empty
         self.inference_batches += 1
-        return np.asarray(read(unit))
+        reader_probs, verifier_probs = read(unit)
+        return np.asarray(reader_probs), np.asarray(verifier_probs)
 
     def draw(self, labels: Sequence[int]) -> np.ndarray:
         """uint8 digits (n, 28, 28), white on black, each checked to show its label."""

@@ -140,10 +140,10 @@ def render_answers(answers: list[str]) -> list[Rendered]:
             lows = [_decoded(png) for png, _ in pngs]
         baits = trap.baits(lows, answers)
     else:
-        baits = [""] * len(answers)
+        baits = [()] * len(answers)
     return [
-        Rendered(answer=answer, png=png, png_2x=png_2x, bait=bait)
-        for answer, (png, png_2x), bait in zip(answers, pngs, baits, strict=True)
+        Rendered(answer=answer, png=png, png_2x=png_2x, baits=found)
+        for answer, (png, png_2x), found in zip(answers, pngs, baits, strict=True)
     ]
 
 

@@ -1,13 +1,14 @@
-"""The trap: what a stock solver reads in each challenge, kept as its bait.
+"""The trap: what stock solvers read in each challenge, kept as its baits.
 
 A program that copies the public repository reads a challenge the way the
 tutorials do: a 3x3 median and a threshold, cuts where the column projection
 is lowest near where four equal digits would part, each piece boxed into
 20x20 and centred by its centre of mass as MNIST's digits are, and an MNIST
-classifier. At render time the site does the same with its own reader and
-keeps the reading when it is wrong: the bait, sealed with the answer. An
-answer that repeats the bait's misreadings (``challenges.springs``) is a bot
-signal, counted against the client (GANCAPTCHA_TRAP_PENALTY) and sent as
+classifier. At render time the site does the same with its own two
+classifiers, the reader and the verifier, and keeps each reading that is
+wrong: the baits, sealed with the answer. A wrong answer that repeats one of
+their misread digits (``challenges.springs``) is a bot signal, counted
+against the client (GANCAPTCHA_TRAP_PENALTY) and sent as
 ``signals.trap_sprung``.
 
 The step after render, before store. numpy and Pillow here; the reader runs
@@ -96,9 +97,9 @@ def pieces(strip: np.ndarray) -> np.ndarray:
     return np.stack([_centred(kept[:, a:b]) for a, b in itertools.pairwise(edges)])
 
 
-def baits(strips: list[np.ndarray], answers: list[str]) -> list[str]:
-    """Per strip, what the site's reader reads through this pipeline when it is
-    not the answer; "" when it reads the answer (that challenge has no trap)."""
+def baits(strips: list[np.ndarray], answers: list[str]) -> list[tuple[str, ...]]:
+    """Per strip, the site's classifiers' readings through this pipeline that
+    are not the answer, each once; () when both read the answer (no trap)."""
     if len(strips) != len(answers):
         raise ValueError("one answer per strip")
     if not strips:
@@ -107,10 +108,16 @@ def baits(strips: list[np.ndarray], answers: list[str]) -> list[str]:
     from gancaptcha_field.supply import registry
 
     cut = np.concatenate([pieces(strip) for strip in strips])
-    probs = registry.get_registry().read(cut)
-    read = probs.argmax(axis=1).reshape(len(strips), PIECES)
+    readings = [
+        probs.argmax(axis=1).reshape(len(strips), PIECES)
+        for probs in registry.get_registry().read(cut)
+    ]
     out = []
-    for digits, answer in zip(read, answers, strict=True):
-        reading = "".join(str(int(d)) for d in digits)
-        out.append("" if reading == answer else reading)
+    for index, answer in enumerate(answers):
+        found: list[str] = []
+        for read in readings:
+            reading = "".join(str(int(d)) for d in read[index])
+            if reading != answer and reading not in found:
+                found.append(reading)
+        out.append(tuple(found))
     return out
