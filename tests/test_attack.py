@@ -263,6 +263,9 @@ def test_the_lab_counts_the_answers_that_spring_the_sites_trap(
     rows = {r["name"]: r for r in report["rows"]}
     # Test challenges 2-5: 3 and 5 are baited.
     assert report["baited"] == 0.5
+    # 2 of the 4 test challenges have one bait, misread in one place: 1 slip
+    # of their 36 springs it.
+    assert report["slip_springs"] == pytest.approx(2 / (4 * 36))
     assert (rows["stock"]["solved"], rows["stock"]["trapped"]) == (2, 2)
     assert rows["stock"]["trapped_of_failures"] == 1.0
     assert (rows["off"]["solved"], rows["off"]["trapped"]) == (0, 0)

@@ -485,9 +485,14 @@ def run(
         "seed": config.seed,
         "quick": config.quick,
         "bank": str(bank_dir),
-        # GANCAPTCHA_TRAP: the share of test challenges the site baited.
+        # GANCAPTCHA_TRAP: the share of test challenges the site baited, and
+        # how often a one-digit slip (any place, any wrong digit) springs it.
         "baited": sum(bool(baits[i]) for i in range(config.calibration, base_need))
         / max(1, len(test)),
+        "slip_springs": slip_springs(
+            answers[config.calibration : base_need],
+            baits[config.calibration : base_need],
+        ),
         "rows": [r.as_dict() for r in rows],
         "adaptive_curve": curve,
         "labels_for_half": half,
@@ -682,13 +687,31 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def slip_springs(answers: Sequence[str], baits: Sequence[tuple[str, ...]]) -> float:
+    """The share of one-digit slips that spring the trap: each answer with
+    each place typed as each wrong digit, equally likely (a person's typo,
+    not a person who misreads as the classifiers did: that is not measured)."""
+    from gancaptcha_field.challenges import springs
+
+    sprung = total = 0
+    for answer, found in zip(answers, baits, strict=True):
+        for place, digit in enumerate(answer):
+            for other in "0123456789":
+                if other != digit:
+                    slip = answer[:place] + other + answer[place + 1 :]
+                    sprung += springs(slip, answer, found)
+                    total += 1
+    return sprung / total if total else 0.0
+
+
 def _trap_line(report: dict[str, Any]) -> str:
     baited = report.get("baited", 0.0)
     if not baited:
         return "trap: off (GANCAPTCHA_TRAP), or no challenge baited"
     return (
         f"trap: {baited:.0%} of the test challenges baited; trapped/failed "
-        "counts wrong answers that repeated a misread digit of a bait"
+        "counts wrong answers that repeated a misread digit of a bait; a "
+        f"one-digit slip springs it {report.get('slip_springs', 0.0):.1%} of the time"
     )
 
 
