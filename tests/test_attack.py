@@ -271,7 +271,15 @@ def test_the_lab_counts_the_answers_that_spring_the_sites_trap(
     assert (rows["off"]["solved"], rows["off"]["trapped"]) == (0, 0)
     text = attack.format_table(report)
     assert "trapped/failed" in text and "50% of the test challenges baited" in text
-    assert "| 2/2 |" in attack.format_markdown(report)
+    markdown = attack.format_markdown(report)
+    assert "| 2/2 |" in markdown
+    # At 10 failures a minute and a penalty of 4, "stock" fails half its
+    # answers, every one trapped: 0.5 + 4 * 0.5 = 2.5 counted per attempt, so
+    # 4 attempts and 2 solves a minute; untrapped, 20 attempts and 10 solves.
+    per = report["per_client"]
+    assert (per["fail_per_minute"], per["penalty"]) == (10, 4)
+    assert per["stock"] == {"solves_trap": 2.0, "solves_no_trap": 10.0}
+    assert "| stock | 2.0 | 10.0 |" in markdown
 
 
 @pytest.mark.django_db

@@ -477,6 +477,7 @@ def run(
             Row("audio attacker", "audio", status="not run", note="see --audio")
         )
     half = next((p["labels"] for p in curve if p["solve_rate"] >= 0.5), None)
+    row_dicts = [r.as_dict() for r in rows]
     report = {
         "schema": SCHEMA_VERSION,
         "test_challenges": len(test),
@@ -493,7 +494,9 @@ def run(
             answers[config.calibration : base_need],
             baits[config.calibration : base_need],
         ),
-        "rows": [r.as_dict() for r in rows],
+        "rows": row_dicts,
+        # What one address gets per minute under the fail rate, trap or not.
+        "per_client": per_client(row_dicts),
         "adaptive_curve": curve,
         "labels_for_half": half,
     }
@@ -687,6 +690,37 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def per_client(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """What one client address gets per minute under the site's ``fail`` rate:
+    attempts until its failures (each trapped one costing 1 +
+    GANCAPTCHA_TRAP_PENALTY) use the rate up, and the challenges it solves,
+    with the trap and without it. None when failures are not limited."""
+    from gancaptcha_field import ratelimit
+    from gancaptcha_field.conf import conf
+
+    try:
+        rate = ratelimit.rate_for(ratelimit.FAIL)
+    except ValueError:
+        return None
+    if rate is None or rate.count == 0:
+        return None
+    per_minute = rate.count * 60 / rate.period
+    penalty = conf.TRAP_PENALTY
+    out: dict[str, Any] = {"fail_per_minute": per_minute, "penalty": penalty}
+    for row in rows:
+        if row["status"] != "ran" or not row["attempts"]:
+            continue
+        n = row["attempts"]
+        solved, trapped = row["solved"] / n, row["trapped"] / n
+        failed = 1 - solved
+        costs = {"trap": failed + penalty * trapped, "no_trap": failed}
+        out[row["name"]] = {
+            f"solves_{name}": (per_minute / cost * solved if cost else None)
+            for name, cost in costs.items()
+        }
+    return out
+
+
 def slip_springs(answers: Sequence[str], baits: Sequence[tuple[str, ...]]) -> float:
     """The share of one-digit slips that spring the trap: each answer with
     each place typed as each wrong digit, equally likely (a person's typo,
@@ -715,6 +749,31 @@ def _trap_line(report: dict[str, Any]) -> str:
     )
 
 
+def _per_client_lines(report: dict[str, Any]) -> list[str]:
+    """Markdown: solves per client address per minute, with the trap and without."""
+    limits = report.get("per_client")
+    if not limits or not report.get("baited"):
+        return []
+    lines = [
+        "",
+        f"Per client address, at the fail rate of {limits['fail_per_minute']:g} a "
+        f"minute, a trapped answer counting {1 + limits['penalty']}:",
+        "",
+        "| attacker | solved per minute, trap on | trap off |",
+        "|---|---|---|",
+    ]
+    for row in report["rows"]:
+        got = limits.get(row["name"])
+        if got is None:
+            continue
+        cells = [
+            "-" if got[k] is None else f"{got[k]:.1f}"
+            for k in ("solves_trap", "solves_no_trap")
+        ]
+        lines.append(f"| {row['name']} | {cells[0]} | {cells[1]} |")
+    return lines
+
+
 def format_markdown(report: dict[str, Any]) -> str:
     """The same table in Markdown."""
     lines = [
@@ -725,6 +784,7 @@ def format_markdown(report: dict[str, Any]) -> str:
     half = report["labels_for_half"]
     lines.append("")
     lines.append(_trap_line(report))
+    lines += _per_client_lines(report)
     lines.append("")
     lines.append(
         f"{report['test_challenges']} test challenges; random guess "
