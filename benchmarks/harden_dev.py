@@ -14,6 +14,7 @@ generator and are checked by the reader and verifier, as served.
 
     python -m benchmarks.harden_dev --count 400            # solve rates
     python -m benchmarks.harden_dev --timing-only           # cost per challenge
+    python -m benchmarks.harden_dev --trap --count 400      # the trap's rules
 
 Prints one table and writes JSON (``--json``). Not part of the tests.
 """
@@ -336,6 +337,75 @@ def served_digits(
     return digits.reshape(count, N, SIZE, SIZE), answers
 
 
+def trap_rules(count: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """How often the trap springs on the dev attackers' wrong answers, by rule.
+
+    Hardened challenges as served (GANCAPTCHA_HARDEN, drawn by the shipped
+    models); baits read by ``supply.trap`` with the reader alone or with the
+    verifier too; the rule "all" (every misread digit of a bait repeated) or
+    "any" (one is enough, the shipped rule). Every dev attacker's
+    combination is tried, since bots differ.
+    """
+    from django.test import override_settings
+
+    from gancaptcha_field.supply import answers as answer_source
+    from gancaptcha_field.supply import registry, render, trap
+
+    with override_settings(GANCAPTCHA_HARDEN=True):
+        items = []
+        while len(items) < count:
+            items += render.render_answers(
+                [answer_source.new_answer() for _ in range(64)]
+            )
+    items = items[:count]
+    truth = [item.answer for item in items]
+    strips = []
+    for item in items:
+        with Image.open(io.BytesIO(item.png)) as image:
+            strips.append(np.asarray(image))
+    cut = np.concatenate([trap.pieces(strip) for strip in strips])
+    readings = [
+        ["".join(map(str, row)) for row in probs.argmax(axis=1).reshape(count, N)]
+        for probs in registry.get_registry().read(cut)
+    ]
+    bait_sets = {"reader": readings[:1], "reader+verifier": readings}
+
+    def springs_all(answer: str, right: str, bait: str) -> bool:
+        wrong = [i for i in range(N) if bait[i] != right[i]]
+        return bool(wrong) and all(answer[i] == bait[i] for i in wrong)
+
+    def springs_any(answer: str, right: str, bait: str) -> bool:
+        return any(answer[i] == bait[i] != right[i] for i in range(N))
+
+    rules = {"all": springs_all, "any": springs_any}
+    readers = {name: dev_classifier(name, log) for name in ("lenet", "mlp")}
+    inks = [decode(item.png) for item in items]
+    out: dict[str, Any] = {}
+    for pre in PREPROCESSING:
+        for seg in ("projections", "components"):
+            batch = []
+            for ink in inks:
+                parts = segment(preprocess(ink, pre), seg)
+                if len(parts) != N:
+                    parts = [np.zeros((SIZE, SIZE), np.float32)] * N
+                batch.extend(prepare(p, seg) for p in parts)
+            images = np.stack(batch)[..., None]
+            for name, model in readers.items():
+                guess = model.predict(images, batch_size=512, verbose=0).argmax(1)
+                guesses = ["".join(map(str, g)) for g in guess.reshape(count, N)]
+                failed = [i for i in range(count) if guesses[i] != truth[i]]
+                row = {"solved": 1 - len(failed) / count}
+                for set_name, sets in bait_sets.items():
+                    for rule_name, rule in rules.items():
+                        caught = sum(
+                            any(rule(guesses[i], truth[i], b[i]) for b in sets)
+                            for i in failed
+                        )
+                        row[f"{set_name}/{rule_name}"] = caught / max(1, len(failed))
+                out[f"{name} {pre}+{seg}"] = row
+    return out
+
+
 def wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson 95% interval."""
     if n == 0:
@@ -432,6 +502,11 @@ def main(argv: list[str] | None = None) -> int:
         "--timing-only", action="store_true", help="Only the cost per challenge."
     )
     parser.add_argument(
+        "--trap",
+        action="store_true",
+        help="Only the trap: the share of wrong answers each rule springs on.",
+    )
+    parser.add_argument(
         "--only", default="", help="Only designs whose name contains this."
     )
     parser.add_argument(
@@ -459,6 +534,22 @@ def main(argv: list[str] | None = None) -> int:
             np.savez_compressed(cache, digits=digits, answers=answers)
         contact_sheet(digits, answers, args.sheet)
         print(f"wrote {args.sheet} and {args.sheet.with_suffix('.txt')}")
+        return 0
+    if args.trap:
+        rules = trap_rules(args.count, log)
+        columns = [k for k in next(iter(rules.values())) if k != "solved"]
+        print(f"trapped share of wrong answers, n = {args.count} hardened challenges")
+        print(
+            f"{'dev attacker':28s} {'solved':>7s} "
+            + " ".join(f"{c:>20s}" for c in columns)
+        )
+        for name, row in rules.items():
+            print(
+                f"{name:28s} {row['solved']:7.1%} "
+                + " ".join(f"{row[c]:20.1%}" for c in columns)
+            )
+        if args.json:
+            args.json.write_text(json.dumps(rules, indent=2))
         return 0
     digits, answers = served_digits(args.count, args.digits, log)
     results: dict[str, Any] = {
