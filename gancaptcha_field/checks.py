@@ -42,6 +42,10 @@ class Messages:
         "GANCAPTCHA_RATELIMIT_ENABLED is on but RateLimitMiddleware is not "
         "installed, so page renders and failed answers are not limited."
     )
+    W012 = (
+        "GANCAPTCHA_TRAP is on but GANCAPTCHA_HARDEN is off: stock solvers "
+        "seldom misread the plain layout, so few challenges carry a bait."
+    )
     E012 = (
         "GanCaptcha rate limits count in a per-process cache ({backend}) while "
         "DEBUG is False: each process counts alone (a dummy cache counts "
@@ -90,6 +94,7 @@ class Hints:
         "a cache in CACHES."
     )
     W010 = f'Add "{_MIDDLEWARE}" to MIDDLEWARE.'
+    W012 = "Set GANCAPTCHA_HARDEN = True as well, or turn GANCAPTCHA_TRAP off."
     E012 = (
         "Point GANCAPTCHA_RATELIMIT_CACHE at a shared cache (Redis, Memcached), "
         "or set GANCAPTCHA_RATELIMIT_ENABLED = False to go without limits."
@@ -136,8 +141,12 @@ def check_test_mode(
 def check_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """E020: one error per typed setting with a value of the wrong type or range."""
-    return [_issue("E020", detail=problem) for problem in conf.problems()]
+    """E020: one error per typed setting with a value of the wrong type or
+    range; W012 the trap set without the hardening it is meant with."""
+    found = [_issue("E020", detail=problem) for problem in conf.problems()]
+    if conf.TRAP and not conf.HARDEN:
+        found.append(_issue("W012"))
+    return found
 
 
 def check_store(

@@ -163,6 +163,14 @@ def test_no_e020_for_valid_settings(settings: Settings) -> None:
     assert checks.check_settings() == []
 
 
+def test_w012_the_trap_without_hardening(settings: Settings) -> None:
+    settings.GANCAPTCHA_TRAP = True
+    settings.GANCAPTCHA_HARDEN = False
+    assert ids(checks.check_settings()) == ["gancaptcha_field.W012"]
+    settings.GANCAPTCHA_HARDEN = True
+    assert checks.check_settings() == []
+
+
 def test_e021_unknown_store(settings: Settings) -> None:
     settings.GANCAPTCHA_STORE = "redis"
     messages = checks.check_store()
