@@ -508,7 +508,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for name, met in targets(results).items():
         print(f"target {name}: {'met' if met else 'NOT met'}")
-    out = RESULTS / "sustained.json"
+    # A producer-only run keeps the last full run's file.
+    out = RESULTS / (
+        "sustained_producer.json" if args.producer_only else "sustained.json"
+    )
     out.write_text(json.dumps(results, indent=2))
     log(f"wrote {out}")
     return 0

@@ -248,8 +248,8 @@ def _sprung(key: str, request: HttpRequest | None) -> None:
         "(client %s)",
         address or "unknown",
     )
-    for _ in range(conf.TRAP_PENALTY):
-        _on_limiter(request, lambda r: ratelimit.hit(ratelimit.FAIL, r))
+    # The signal first: a counter that fails (the cache, a lock) must not
+    # cost the site its bot signal.
     for receiver, error in signals.trap_sprung.send_robust(
         sender=attempt, request=request, key=key
     ):
@@ -257,6 +257,8 @@ def _sprung(key: str, request: HttpRequest | None) -> None:
             logger.error(
                 "GanCaptcha: trap_sprung receiver %r failed: %s", receiver, error
             )
+    for _ in range(conf.TRAP_PENALTY):
+        _on_limiter(request, lambda r: ratelimit.hit(ratelimit.FAIL, r))
 
 
 def _check_proof(key: str, proof: object, request: HttpRequest | None) -> Result | None:
@@ -340,7 +342,8 @@ def _check(key: str, answer: str | None) -> Result:
     # Bytes: compare_digest() refuses non-ASCII str.
     if hmac.compare_digest(answer.encode(), consumed.answer.encode()):
         return Result(Code.OK)
-    trapped = springs(answer, consumed.answer, consumed.baits)
+    # Off means off at once: baits sealed in live or pooled rows are ignored.
+    trapped = conf.TRAP and springs(answer, consumed.answer, consumed.baits)
     return Result(Code.INVALID, trapped=trapped)
 
 

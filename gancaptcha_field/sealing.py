@@ -28,8 +28,8 @@ from django.utils.crypto import salted_hmac
 
 PREFIX = "s1"
 MAX_BAITS = 3
-# Sealed answers of four digits are 3 + 17 + 5 + 13 = 38 characters; with
-# three baits 50.
+# Sealed answers of four digits are 2 + 17 + 5 + 13 = 37 characters; with
+# three baits 49.
 MAX_LENGTH = 64
 _SALT = "gancaptcha_field.sealing.answer"
 _NONCE_BYTES = 12
@@ -80,6 +80,11 @@ def unseal(stored: object) -> str | None:
 
 
 _PREFIXES = {f"s{n}": n for n in range(1, MAX_BAITS + 2)}
+
+
+def looks_sealed(stored: object) -> bool:
+    """Whether a stored value has a sealed form's prefix (s1, s2, ...)."""
+    return isinstance(stored, str) and stored.split("$", 1)[0] in _PREFIXES
 
 
 def open_sealed(stored: object) -> tuple[str, tuple[str, ...]] | None:

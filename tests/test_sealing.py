@@ -153,8 +153,13 @@ def test_the_migration_seals_existing_rows_and_unseals_them_back() -> None:
     (pooled,) = _raw_answers(PooledChallenge._meta.db_table)
     assert SEALED.fullmatch(live) and sealing.unseal(live) == "2024"
     assert SEALED.fullmatch(pooled) and sealing.unseal(pooled) == "1999"
+    # A row with the trap's baits (GANCAPTCHA_TRAP) goes back as its answer.
+    PooledChallenge.objects.update(answer=sealing.seal("1999", ("1799",)))
     executor = MigrationExecutor(connection)
     executor.migrate([before])  # and back: plain again, to fit four characters
     assert _raw_answers(Challenge._meta.db_table) == ["2024"]
+    assert _raw_answers(PooledChallenge._meta.db_table) == ["1999"]
     executor = MigrationExecutor(connection)
     executor.migrate([after])
+    (pooled,) = _raw_answers(PooledChallenge._meta.db_table)
+    assert SEALED.fullmatch(pooled) and sealing.unseal(pooled) == "1999"
