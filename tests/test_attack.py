@@ -220,11 +220,12 @@ def test_a_wrong_answer_fails_even_when_the_lab_knows_better(
 
 @pytest.mark.django_db
 def test_the_lab_counts_the_answers_that_spring_the_sites_trap(
-    digits: tuple[np.ndarray, np.ndarray], tmp_path: Path
+    digits: tuple[np.ndarray, np.ndarray], tmp_path: Path, settings: Any
 ) -> None:
     """A bank drawn with GANCAPTCHA_TRAP keeps each challenge's bait; the site
     serves it with the challenge, and the table counts the bot signals its
     verification sends (signals.trap_sprung), not the lab's own guess."""
+    settings.GANCAPTCHA_TRAP = True
     images, labels = digits
     pngs, answers, baits = [], [], []
     for i in range(6):
