@@ -69,13 +69,11 @@ _FILL_AHEAD = "gancaptcha_field.fill_ahead"
 def _fill_ahead(**kwargs: object) -> None:
     """Start filling the pool in the background, once per process."""
     request_started.disconnect(dispatch_uid=_FILL_AHEAD)
-    from django.db import DatabaseError
-
     from gancaptcha_field.supply import pool
 
     try:
         pool.refill_if_low(force_check=True)  # reads the settings now
-    except DatabaseError as exc:  # say, before `migrate`: never fail the request
+    except Exception as exc:  # before `migrate`, no thread...: never fail the page
         logger.warning("GanCaptcha pool: cannot fill ahead (%s)", exc)
 
 

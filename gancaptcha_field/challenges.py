@@ -257,8 +257,9 @@ def _sprung(key: str, request: HttpRequest | None) -> None:
             logger.error(
                 "GanCaptcha: trap_sprung receiver %r failed: %s", receiver, error
             )
-    for _ in range(conf.TRAP_PENALTY):
-        _on_limiter(request, lambda r: ratelimit.hit(ratelimit.FAIL, r))
+    penalty = conf.TRAP_PENALTY
+    if penalty:
+        _on_limiter(request, lambda r: ratelimit.hit(ratelimit.FAIL, r, penalty))
 
 
 def _check_proof(key: str, proof: object, request: HttpRequest | None) -> Result | None:

@@ -257,9 +257,12 @@ class Settings:
     def POOL_LOW_WATER(self) -> int:
         # By default a batch short of full: a worker keeps drawing while
         # visitors take, instead of idling until the pool is nearly drained.
+        # Or half full if that is higher: never 0, under which a pool never
+        # refills.
         value = self._typed("POOL_LOW_WATER")
         if value is None:
-            return max(0, self.POOL_SIZE - self.POOL_BATCH)
+            size = self.POOL_SIZE
+            return size - min(self.POOL_BATCH, size // 2)
         return int(value)
 
     @property

@@ -179,10 +179,11 @@ def current_request() -> HttpRequest | None:
     return _current_request.get()
 
 
-def hit(action: str, request: HttpRequest | None = None) -> Verdict:
-    """Count one ``action`` by the client (one atomic increment); limited past
-    the rate. For FAIL, call it before reading the answer, and refund() a pass."""
-    return _consult(action, request)
+def hit(action: str, request: HttpRequest | None = None, count: int = 1) -> Verdict:
+    """Count ``count`` of ``action`` by the client (one atomic increment);
+    limited past the rate. For FAIL, call it before reading the answer, and
+    refund() a pass."""
+    return _consult(action, request, count)
 
 
 def refund(action: str, request: HttpRequest | None = None) -> None:
@@ -228,7 +229,7 @@ def _address(request: HttpRequest) -> str | None:
     return address
 
 
-def _consult(action: str, request: HttpRequest | None) -> Verdict:
+def _consult(action: str, request: HttpRequest | None, count: int = 1) -> Verdict:
     if not conf.RATELIMIT_ENABLED:
         return ALLOWED
     request = request if request is not None else current_request()
@@ -254,8 +255,8 @@ def _consult(action: str, request: HttpRequest | None) -> Verdict:
     retry_after = max(1, math.ceil((window + 1) * rate.period - now))
     key = f"gancaptcha:rl:{action}:{rate.period}:{window}:{address}"
     try:
-        used = increment(caches[conf.RATELIMIT_CACHE], key, retry_after + 1)
-        _note_counted(request, action, key)
+        used = increment(caches[conf.RATELIMIT_CACHE], key, retry_after + 1, count)
+        _note_counted(request, action, key, count)
         limited = used > rate.count
     except Exception:  # a cache outage must not take the form down
         logger.warning("GanCaptcha: rate-limit cache failed; allowing", exc_info=True)
@@ -263,23 +264,24 @@ def _consult(action: str, request: HttpRequest | None) -> Verdict:
     return Verdict(True, retry_after) if limited else ALLOWED
 
 
-def increment(cache: Any, key: str, timeout: float) -> int:
-    """One atomic increment of a fixed-window counter (created at 0 for
-    ``timeout`` seconds); the new count. Raises what the cache raises."""
+def increment(cache: Any, key: str, timeout: float, by: int = 1) -> int:
+    """One atomic increment by ``by`` of a fixed-window counter (created at 0
+    for ``timeout`` seconds); the new count. Raises what the cache raises."""
     cache.add(key, 0, timeout=timeout)
     try:
-        return int(cache.incr(key))
+        return int(cache.incr(key, by))
     except ValueError:  # evicted between add() and incr()
-        cache.set(key, 1, timeout=timeout)
-        return 1
+        cache.set(key, by, timeout=timeout)
+        return by
 
 
-def _note_counted(request: HttpRequest, action: str, key: str) -> None:
+def _note_counted(request: HttpRequest, action: str, key: str, count: int) -> None:
     counted: dict[str, list[str]] | None = getattr(request, _COUNTED_ATTR, None)
     if counted is None:
         counted = {}
         setattr(request, _COUNTED_ATTR, counted)
-    counted.setdefault(action, []).append(key)
+    # Once per unit: refund() gives back one at a time.
+    counted.setdefault(action, []).extend([key] * count)
 
 
 def too_many_requests(verdict: Verdict) -> HttpResponse:

@@ -155,6 +155,17 @@ class Oracle:
         return [self.answers[p] for p in pngs]
 
 
+class OneOff(Oracle):
+    """Knows every answer and gets the last digit wrong by ``shift``."""
+
+    def __init__(self, directory: Path, shift: int) -> None:
+        super().__init__(directory)
+        self.shift = shift
+
+    def solve(self, pngs: Any) -> list[str]:
+        return [a[:3] + str((int(a[3]) + self.shift) % 10) for a in super().solve(pngs)]
+
+
 class Constant:
     def solve(self, pngs: Any) -> list[str]:
         return ["0000" for _ in pngs]
@@ -198,10 +209,6 @@ def test_a_wrong_answer_fails_even_when_the_lab_knows_better(
     digits: tuple[np.ndarray, np.ndarray], tmp_path: Path
 ) -> None:
     # One digit off on every challenge: the site, not the label, decides.
-    class OneOff(Oracle):
-        def solve(self, pngs: Any) -> list[str]:
-            return [a[:3] + str((int(a[3]) + 1) % 10) for a in super().solve(pngs)]
-
     _bank(tmp_path / "bank", digits, 5)
     config = attack.BatteryConfig(
         cache_dir=tmp_path,
@@ -212,7 +219,7 @@ def test_a_wrong_answer_fails_even_when_the_lab_knows_better(
         bank_dir=tmp_path / "bank",
     )
     report = attack.run(
-        config, lambda _: None, solvers={"off": OneOff(tmp_path / "bank")}
+        config, lambda _: None, solvers={"off": OneOff(tmp_path / "bank", 1)}
     )
     (row, *_) = report["rows"]
     assert (row["solved"], row["digits_right"]) == (0, 12)
@@ -244,10 +251,6 @@ def test_the_lab_counts_the_answers_that_spring_the_sites_trap(
         def solve(self, served: Any) -> list[str]:
             return [bait_of[p][0] if bait_of[p] else answer_of[p] for p in served]
 
-    class OneOff(Oracle):  # wrong in the bait's place, but not as the bait is
-        def solve(self, served: Any) -> list[str]:
-            return [a[:3] + str((int(a[3]) + 2) % 10) for a in super().solve(served)]
-
     config = attack.BatteryConfig(
         cache_dir=tmp_path,
         mnist_path=MNIST,
@@ -259,7 +262,8 @@ def test_the_lab_counts_the_answers_that_spring_the_sites_trap(
     report = attack.run(
         config,
         lambda _: None,
-        solvers={"stock": Stock(), "off": OneOff(tmp_path / "bank")},
+        # Wrong in the bait's place, but not as the bait is.
+        solvers={"stock": Stock(), "off": OneOff(tmp_path / "bank", 2)},
     )
     rows = {r["name"]: r for r in report["rows"]}
     # Test challenges 2-5: 3 and 5 are baited.

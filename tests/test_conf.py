@@ -133,9 +133,21 @@ def test_settings_are_read_at_call_time(settings: Settings) -> None:
 
 def test_pool_low_water_follows_the_pool_size_unless_set(settings: Settings) -> None:
     settings.GANCAPTCHA_POOL_SIZE = 100
-    assert conf.POOL_LOW_WATER == 100 - 64  # a batch (POOL_BATCH) short of full
+    assert conf.POOL_LOW_WATER == 100 // 2  # half: more than a batch short
+    settings.GANCAPTCHA_POOL_SIZE = 1000
+    assert conf.POOL_LOW_WATER == 1000 - 64  # a batch (POOL_BATCH) short of full
     settings.GANCAPTCHA_POOL_LOW_WATER = 7
     assert conf.POOL_LOW_WATER == 7
+
+
+def test_every_pool_size_gets_a_low_water_it_can_fall_under(settings: Settings) -> None:
+    # A low water of 0 would never start a refill; a pool within two batches
+    # of empty refills at half.
+    for size in range(1, 300):
+        settings.GANCAPTCHA_POOL_SIZE = size
+        assert 1 <= conf.POOL_LOW_WATER <= size
+    settings.GANCAPTCHA_POOL_SIZE = 32
+    assert conf.POOL_LOW_WATER == 16
 
 
 def test_partial_rates_override_only_the_actions_they_name(settings: Settings) -> None:

@@ -88,6 +88,23 @@ def test_put_take_and_size(pool_on: Settings) -> None:
 
 
 @pytest.mark.django_db
+def test_a_pool_smaller_than_a_batch_still_refills_when_low(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.GANCAPTCHA_POOL_SIZE = 32  # under POOL_BATCH (64)
+    settings.GANCAPTCHA_POOL_AUTOFILL = True
+    started: list[bool] = []
+    monkeypatch.setattr(
+        pool, "refill_in_background", lambda: started.append(True) or True
+    )
+    pool.put(rendered(16))  # half full: at the low water, not under it
+    assert not pool.refill_if_low(force_check=True)
+    pool.take(DatabaseStore())
+    assert pool.refill_if_low(force_check=True)
+    assert started == [True]
+
+
+@pytest.mark.django_db
 def test_render_refuses_bad_answers() -> None:
     with pytest.raises(ValueError):
         render.render_answers(["12a4"])

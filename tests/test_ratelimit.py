@@ -257,6 +257,19 @@ def test_refund_gives_back_what_this_request_counted_never_below_zero(
     assert ratelimit.hit(ratelimit.FAIL, third).limited
 
 
+def test_one_hit_can_count_several_and_refunds_give_them_back_one_at_a_time(
+    limits: Callable[..., None],
+) -> None:
+    limits(fail="5/m")
+    request = meta_request(REMOTE_ADDR="198.51.100.1")
+    assert not ratelimit.hit(ratelimit.FAIL, request, 4).limited  # 4 of 5
+    key = request._gancaptcha_counted[ratelimit.FAIL][-1]
+    assert cache.get(key) == 4
+    ratelimit.refund(ratelimit.FAIL, request)
+    assert cache.get(key) == 3
+    assert ratelimit.hit(ratelimit.FAIL, request, 3).limited  # 6 of 5
+
+
 def test_a_refund_after_the_window_closed_never_goes_below_zero(
     limits: Callable[..., None], clock: Clock
 ) -> None:

@@ -105,6 +105,17 @@ def test_live_challenge_is_readable_then_consumed_once(store: Store) -> None:
     assert store.get_answer(issued.key, now) is None
 
 
+def test_the_traps_baits_come_back_with_the_answer(store: Store) -> None:
+    """GANCAPTCHA_TRAP's baits, sealed with the answer, on every backend."""
+    now = timezone.now()
+    issued = Issued("k" * 32, "1234", now, now + timedelta(seconds=60))
+    store.save(issued, Rendered("1234", b"png", b"png-2x", baits=("1284", "7234")))
+    assert store.get_answer(issued.key, now) == "1234"  # the audio's: no baits
+    assert store.consume(issued.key, now) == Consumed(
+        "1234", expired=False, baits=("1284", "7234")
+    )
+
+
 def test_expired_challenge_is_reported_once_then_unknown(store: Store) -> None:
     issued = issue(store, "5555", seconds=60)
     assert store.get_png(issued.key, False, later(issued, 59)) is not None

@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from gancaptcha_field import challenges, sealing, signals
 from gancaptcha_field.stores import (
-    CacheStore,
     Consumed,
     DatabaseStore,
     Issued,
@@ -81,32 +80,6 @@ def test_baits_are_sealed_with_their_answer_and_open_apart() -> None:
 def _issued(key: str = "k" * 32, answer: str = "1234") -> Issued:
     now = timezone.now()
     return Issued(key, answer, now, now + timedelta(seconds=60))
-
-
-@pytest.mark.django_db
-def test_both_stores_and_the_pool_keep_the_bait(settings: Settings) -> None:
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        "gc": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "trap-test",
-        },
-    }
-    now = timezone.now()
-    for store in (DatabaseStore(), CacheStore("gc")):
-        issued = _issued()
-        store.save(issued, Rendered("1234", b"png", b"png-2x", baits=("1284",)))
-        assert store.get_answer(issued.key, now) == "1234"
-        assert store.consume(issued.key, now) == Consumed(
-            "1234", expired=False, baits=("1284",)
-        )
-    settings.GANCAPTCHA_POOL_SIZE = 4
-    settings.GANCAPTCHA_POOL_AUTOFILL = False
-    settings.GANCAPTCHA_POOL_RESERVE = 1
-    pool.put([Rendered("5150", b"png", b"png-2x", baits=("5750",))])
-    issued = challenges.create_challenge()
-    consumed = get_store().consume(issued.key, timezone.now())
-    assert consumed == Consumed("5150", expired=False, baits=("5750",))
 
 
 @pytest.mark.django_db(transaction=True)

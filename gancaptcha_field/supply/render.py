@@ -26,6 +26,11 @@ PNG_COMPRESS_LEVEL = 3
 
 def compose_png(digits: np.ndarray, scale: int) -> bytes:
     """Lay white-on-black digits (n, 28, 28) side by side, dark on light, as a PNG."""
+    return _png(Image.fromarray(plain_strip(digits, scale)))
+
+
+def plain_strip(digits: np.ndarray, scale: int) -> np.ndarray:
+    """The unhardened strip: one equal cell per digit, dark on light, uint8."""
     if not isinstance(digits, np.ndarray) or digits.dtype != np.uint8:
         raise ValueError("digits must be a uint8 numpy array")
     size = constants.IMAGE_SIZE
@@ -40,7 +45,7 @@ def compose_png(digits: np.ndarray, scale: int) -> bytes:
         image = image.resize(
             (image.width * scale, image.height * scale), Image.Resampling.LANCZOS
         )
-    return _png(image)
+    return np.asarray(image)
 
 
 def _png(image: Image.Image) -> bytes:
@@ -97,8 +102,7 @@ def served_strips(
         if on:
             out.append(hardened_strips(harden.plan(group, harden.new_rng()), scale)[0])
         else:
-            with Image.open(io.BytesIO(compose_png(group, scale))) as image:
-                out.append(np.asarray(image))
+            out.append(plain_strip(group, scale))
     return np.stack(out)
 
 
@@ -115,38 +119,21 @@ def render_answers(answers: list[str]) -> list[Rendered]:
     digits = registry.get_registry().draw(labels)
     scale = conf.IMAGE_SCALE
     n = constants.ANSWER_LENGTH
-    if conf.HARDEN:
-        plans = [
-            harden.plan(digits[i * n : (i + 1) * n], harden.new_rng())
-            for i in range(len(answers))
-        ]
-        strips = [hardened_strips(plan, scale) for plan in plans]
-        lows = [low for low, _ in strips]
-        pngs = [
-            (_png(Image.fromarray(low)), _png(Image.fromarray(high)))
-            for low, high in strips
-        ]
-    else:
-        lows = []
-        pngs = [
-            (
-                compose_png(digits[i * n : (i + 1) * n], scale),
-                compose_png(digits[i * n : (i + 1) * n], 2 * scale),
-            )
-            for i in range(len(answers))
-        ]
-    if conf.TRAP:
-        if not lows:  # the plain strips, as served
-            lows = [_decoded(png) for png, _ in pngs]
-        baits = trap.baits(lows, answers)
-    else:
-        baits = [()] * len(answers)
-    return [
-        Rendered(answer=answer, png=png, png_2x=png_2x, baits=found)
-        for answer, (png, png_2x), found in zip(answers, pngs, baits, strict=True)
+    groups = [digits[i * n : (i + 1) * n] for i in range(len(answers))]
+    strips = [
+        hardened_strips(harden.plan(group, harden.new_rng()), scale)
+        if conf.HARDEN
+        else (plain_strip(group, scale), plain_strip(group, 2 * scale))
+        for group in groups
     ]
-
-
-def _decoded(png: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(png)) as image:
-        return np.asarray(image.convert("L"))
+    # The trap reads the 1x strip exactly as served.
+    baits = trap.baits([low for low, _ in strips], answers) if conf.TRAP else None
+    return [
+        Rendered(
+            answer=answer,
+            png=_png(Image.fromarray(low)),
+            png_2x=_png(Image.fromarray(high)),
+            baits=baits[i] if baits is not None else (),
+        )
+        for i, (answer, (low, high)) in enumerate(zip(answers, strips, strict=True))
+    ]
