@@ -43,6 +43,8 @@ from gancaptcha_field.stores import (
 from gancaptcha_field.supply import answers, pool, registry, render, throttle
 
 logger = logging.getLogger(__name__)
+# Bot signals (GANCAPTCHA_TRAP) on a logger of their own, to route or mute.
+trap_logger = logging.getLogger("gancaptcha_field.trap")
 
 T = TypeVar("T")
 
@@ -243,7 +245,7 @@ def attempt(
 def _sprung(key: str, request: HttpRequest | None) -> None:
     """A bot signal: log it, count it against the client, tell the site."""
     address = ratelimit.client_address(request) if request is not None else None
-    logger.warning(
+    trap_logger.warning(
         "GanCaptcha: bot signal: an answer repeated a stock solver's misreading "
         "(client %s)",
         address or "unknown",

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from django.conf import settings
 from django.utils.crypto import salted_hmac
 
-PREFIX = "s1"
 MAX_BAITS = 3
 # Sealed answers of four digits are 2 + 17 + 5 + 13 = 37 characters; with
 # three baits 49.
@@ -69,7 +68,7 @@ def seal(answer: str, baits: Sequence[str] = ()) -> str:
     digits = answer + "".join(baits)
     width = len(digits)
     sealed = (int(digits) + _pad(nonce, width, secret)) % 10**width
-    body = f"s{1 + len(baits)}${nonce}${sealed:0{width}d}"
+    body = f"{_prefix(1 + len(baits))}${nonce}${sealed:0{width}d}"
     return f"{body}${_tag(body, secret)}"
 
 
@@ -79,7 +78,12 @@ def unseal(stored: object) -> str | None:
     return None if opened is None else opened[0]
 
 
-_PREFIXES = {f"s{n}": n for n in range(1, MAX_BAITS + 2)}
+def _prefix(groups: int) -> str:
+    """s1: the answer alone; s2, s3, ...: the answer and its baits."""
+    return f"s{groups}"
+
+
+_PREFIXES = {_prefix(n): n for n in range(1, MAX_BAITS + 2)}
 
 
 def looks_sealed(stored: object) -> bool:

@@ -164,6 +164,15 @@ class Consumed:
     baits: tuple[str, ...] = field(default=(), repr=False)  # the trap's
 
 
+def _both(png: Any, png_2x: Any) -> tuple[bytes, bytes] | None:
+    """A row's two images as bytes (PostgreSQL hands back memoryviews); an
+    empty or missing 2x (a row stored without one) is the 1x. None: no 1x."""
+    if png is None:
+        return None
+    png = bytes(png)
+    return png, bytes(png_2x) if png_2x else png
+
+
 def _consumed(sealed: object, expires_ts: float | None, now: datetime) -> Consumed:
     """A used-up challenge's answer and baits; expired past ``expires_ts``."""
     opened = sealing.open_sealed(sealed)
@@ -184,17 +193,21 @@ class Store(ABC):
         for issued, rendered in challenges:
             self.save(issued, rendered)
 
-    @abstractmethod
     def get_png(self, key: str, hidpi: bool, now: datetime) -> bytes | None:
-        """The image of a live challenge, or None."""
+        """The image (1x, or 2x for HiDPI) of a live challenge, or None."""
+        if not hidpi:
+            return self._get_1x(key, now)
+        pngs = self.get_pngs(key, now)
+        return None if pngs is None else pngs[1]
 
+    @abstractmethod
+    def _get_1x(self, key: str, now: datetime) -> bytes | None:
+        """The 1x image of a live challenge, or None (the hot path: one read)."""
+
+    @abstractmethod
     def get_pngs(self, key: str, now: datetime) -> tuple[bytes, bytes] | None:
-        """Both images (1x, 2x) of a live challenge, or None; stores that can
-        read both at once override this."""
-        png = self.get_png(key, False, now)
-        if png is None:
-            return None
-        return png, self.get_png(key, True, now) or png
+        """Both images (1x, 2x) of a live challenge, or None, in one read;
+        an empty 2x (a row stored without one) comes back as the 1x."""
 
     @abstractmethod
     def get_answer(self, key: str, now: datetime) -> str | None:
@@ -301,19 +314,16 @@ class DatabaseStore(Store):
         row = self._live_columns(key, (column,), now)
         return None if row is None else row[0]
 
-    def get_png(self, key: str, hidpi: bool, now: datetime) -> bytes | None:
+    def _get_1x(self, key: str, now: datetime) -> bytes | None:
         """One indexed read of one column."""
-        png = self._live_column(key, "png_2x" if hidpi else "png", now)
+        png = self._live_column(key, "png", now)
         # PostgreSQL hands back a memoryview, SQLite bytes.
         return None if png is None else bytes(png)
 
     def get_pngs(self, key: str, now: datetime) -> tuple[bytes, bytes] | None:
         """One indexed read of both image columns."""
         row = self._live_columns(key, ("png", "png_2x"), now)
-        if row is None or row[0] is None:
-            return None
-        png = bytes(row[0])
-        return png, bytes(row[1]) if row[1] else png
+        return None if row is None else _both(row[0], row[1])
 
     def get_answer(self, key: str, now: datetime) -> str | None:
         """The answer column of a live row."""
@@ -464,14 +474,13 @@ class CacheStore(Store):
         sealed, expires_ts = entry
         return sealing.unseal(sealed) if expires_ts > now.timestamp() else None
 
-    def get_png(self, key: str, hidpi: bool, now: datetime) -> bytes | None:
-        """get_many of the answer (for the expiry) and one image."""
-        answer_key, png_key, png_2x_key = self._keys(key)
-        image_key = png_2x_key if hidpi else png_key
-        found = self._call("get_many", [answer_key, image_key])
+    def _get_1x(self, key: str, now: datetime) -> bytes | None:
+        """get_many of the answer (for the expiry) and the 1x image."""
+        answer_key, png_key, _ = self._keys(key)
+        found = self._call("get_many", [answer_key, png_key])
         if self._live_answer(found.get(answer_key), now) is None:
             return None
-        png = found.get(image_key)
+        png = found.get(png_key)
         return bytes(png) if png is not None else None
 
     def get_pngs(self, key: str, now: datetime) -> tuple[bytes, bytes] | None:
@@ -480,12 +489,7 @@ class CacheStore(Store):
         found = self._call("get_many", [answer_key, png_key, png_2x_key])
         if self._live_answer(found.get(answer_key), now) is None:
             return None
-        png = found.get(png_key)
-        if png is None:
-            return None
-        png_2x = found.get(png_2x_key)
-        # An empty 2x (a row without one) serves the 1x, as the database's does.
-        return bytes(png), bytes(png_2x) if png_2x else bytes(png)
+        return _both(found.get(png_key), found.get(png_2x_key))
 
     def get_answer(self, key: str, now: datetime) -> str | None:
         """The answer entry, if live."""

@@ -314,7 +314,7 @@ def default_bank_dir(cache_dir: Path) -> Path:
     """Per shipped models, serving rule, renderer and hardening: a new bank
     whenever what the site would serve changes."""
     from gancaptcha_field.conf import conf
-    from gancaptcha_field.supply import harden, render, trap
+    from gancaptcha_field.supply import harden, registry, render, trap
 
     model_dir = conf.MODEL_DIR
     meta = b""
@@ -326,15 +326,7 @@ def default_bank_dir(cache_dir: Path) -> Path:
     if conf.TRAP:
         source += b"trapped" + inspect.getsource(trap).encode()
     # The rule the digits were drawn under, and the picture's scale.
-    rule = repr(
-        (
-            conf.READER_THRESHOLD,
-            conf.VERIFIER_THRESHOLD,
-            conf.MARGIN,
-            conf.LATENT_BANK,
-            conf.IMAGE_SCALE,
-        )
-    ).encode()
+    rule = repr((registry.serving_rule(), conf.IMAGE_SCALE)).encode()
     return cache_dir / f"bank-{attackers.fingerprint(meta, source, rule)}"
 
 
@@ -444,7 +436,7 @@ def run(
             f"{(time.process_time() - began) / max(made, 1):.3f} CPU-s and "
             f"{(time.monotonic() - wall) / max(made, 1):.3f} s each"
         )
-    pngs, answers, baits = bank.load_with_baits(bank_dir)
+    pngs, answers, baits = bank.load(bank_dir)
     items = list(zip(pngs, answers, strict=True))
     calibration = items[: config.calibration]
     test = items[config.calibration : base_need]
@@ -507,21 +499,16 @@ def run(
     return report
 
 
-class _NoBotSignal(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "bot signal" not in record.getMessage()
-
-
 @contextmanager
 def _bot_signals_counted_not_logged() -> Iterator[None]:
     """The table counts the trap's bot signals; one warning each would bury it."""
-    logger = logging.getLogger("gancaptcha_field.challenges")
-    quiet = _NoBotSignal()
-    logger.addFilter(quiet)
+    logger = logging.getLogger("gancaptcha_field.trap")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        logger.removeFilter(quiet)
+        logger.setLevel(level)
 
 
 def _model_rows(

@@ -27,14 +27,9 @@ def _batch_files(directory: Path) -> list[Path]:
 Baits = tuple[str, ...]
 
 
-def load(directory: Path) -> tuple[list[bytes], list[str]]:
-    """Every banked challenge: PNGs as served (1x) and their answers."""
-    pngs, answers, _ = load_with_baits(directory)
-    return pngs, answers
-
-
-def load_with_baits(directory: Path) -> tuple[list[bytes], list[str], list[Baits]]:
-    """PNGs, answers and the site's baits (() where none: GANCAPTCHA_TRAP off)."""
+def load(directory: Path) -> tuple[list[bytes], list[str], list[Baits]]:
+    """Every banked challenge: PNGs as served (1x), their answers and the
+    site's baits (() where none: GANCAPTCHA_TRAP off)."""
     pngs: list[bytes] = []
     answers: list[str] = []
     baits: list[Baits] = []

@@ -45,6 +45,16 @@ class _Rule(NamedTuple):
     latent_bank: bool
 
 
+def serving_rule() -> _Rule:
+    """The rule the settings ask for now."""
+    return _Rule(
+        conf.READER_THRESHOLD,
+        conf.VERIFIER_THRESHOLD,
+        conf.MARGIN,
+        conf.LATENT_BANK,
+    )
+
+
 class Registry:
     """Loads the generator, reader and verifier and keeps per-label buckets."""
 
@@ -247,12 +257,7 @@ class Registry:
 
     def apply_rule(self) -> None:
         """Take the serving rule from the settings; a new one empties buckets."""
-        rule = _Rule(
-            conf.READER_THRESHOLD,
-            conf.VERIFIER_THRESHOLD,
-            conf.MARGIN,
-            conf.LATENT_BANK,
-        )
+        rule = serving_rule()
         if rule != self._rule:
             self._rule, self._buckets = rule, {}
 
