@@ -42,7 +42,6 @@ import math
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,6 +53,9 @@ from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# Ports and server processes the tests' way (stdlib only, no Django).
+from tests.services import stop_process, unused_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -190,12 +192,6 @@ def database(kind: str) -> Iterator[str]:
 
             connections.close_all()
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def memory_of(pid: int) -> dict[str, float]:
@@ -474,16 +470,6 @@ def run_inproc(
 # (d) HTTP -----------------------------------------------------------------------
 
 
-def stop(proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    """Ask a server process to stop; kill it if it has not after ``timeout``."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 @contextmanager
 def gunicorn(
     env: dict[str, str],
@@ -493,7 +479,7 @@ def gunicorn(
     ready_path: str = "/ping/",
 ) -> Iterator[tuple[str, int, float]]:
     """gunicorn on loopback: (base URL, master pid, seconds until it answered)."""
-    port = free_port()
+    port = unused_port()
     logfile = open(RESULTS / f"gunicorn-{port}.log", "wb")
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -533,7 +519,7 @@ def gunicorn(
             time.sleep(0.1)
         yield base, proc.pid, time.perf_counter() - start
     finally:
-        stop(proc)
+        stop_process(proc, timeout=30.0)
         logfile.close()
     Path(logfile.name).unlink()  # kept only when something went wrong
 

@@ -332,6 +332,9 @@ def served_digits(
     status = reg.load()
     if not status.ok:
         raise SystemExit(f"models unavailable: {status.message}")
+    # Seeded, so a rerun draws the same digits (the registry seeds from the OS).
+    reg._rng = np.random.default_rng(SEED + 4)
+    reg.clear_buckets()
     digits = reg.draw(answers.ravel().tolist())
     log(f"drew {len(digits)} checked digits")
     return digits.reshape(count, N, SIZE, SIZE), answers
@@ -346,23 +349,14 @@ def trap_rules(count: int, log: Callable[[str], None]) -> dict[str, Any]:
     "any" (one is enough, the shipped rule). Every dev attacker's
     combination is tried, since bots differ.
     """
-    from django.test import override_settings
+    from gancaptcha_field.supply import harden, registry, render, trap
 
-    from gancaptcha_field.supply import answers as answer_source
-    from gancaptcha_field.supply import registry, render, trap
-
-    with override_settings(GANCAPTCHA_HARDEN=True):
-        items = []
-        while len(items) < count:
-            items += render.render_answers(
-                [answer_source.new_answer() for _ in range(64)]
-            )
-    items = items[:count]
-    truth = [item.answer for item in items]
-    strips = []
-    for item in items:
-        with Image.open(io.BytesIO(item.png)) as image:
-            strips.append(np.asarray(image))
+    # As render_answers draws them with GANCAPTCHA_HARDEN, but seeded.
+    digits, answers = served_digits(count, "gan", log)
+    truth = ["".join(map(str, a)) for a in answers]
+    rng = np.random.default_rng(SEED + 3)
+    strips = [render.hardened_strips(harden.plan(g, rng), 2)[0] for g in digits]
+    pngs = [render._png(Image.fromarray(strip)) for strip in strips]
     cut = np.concatenate([trap.pieces(strip) for strip in strips])
     readings = [
         ["".join(map(str, row)) for row in probs.argmax(axis=1).reshape(count, N)]
@@ -379,7 +373,7 @@ def trap_rules(count: int, log: Callable[[str], None]) -> dict[str, Any]:
 
     rules = {"all": springs_all, "any": springs_any}
     readers = {name: dev_classifier(name, log) for name in ("lenet", "mlp")}
-    inks = [decode(item.png) for item in items]
+    inks = [decode(png) for png in pngs]
     out: dict[str, Any] = {}
     for pre in PREPROCESSING:
         for seg in ("projections", "components"):

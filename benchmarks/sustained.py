@@ -64,9 +64,9 @@ from benchmarks.bench import (
     log,
     memory_of,
     merge_runs,
-    stop,
     wrk,
 )
+from tests.services import stop_process
 
 POOL_TABLE = "gancaptcha_field_pooledchallenge"
 
@@ -127,7 +127,7 @@ def producer(env: dict[str, str], size: int) -> Iterator[subprocess.Popen[bytes]
     try:
         yield proc
     finally:
-        stop(proc)
+        stop_process(proc, timeout=30.0)
         logfile.close()
     Path(logfile.name).unlink()
 

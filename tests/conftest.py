@@ -1,5 +1,5 @@
 """Shared fixtures: the shipped models or a numpy stand-in, a clock, a broken
-registry."""
+registry, empty rate-limit counters."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from pytest_django import DjangoDbBlocker
 
+from django.core.cache import cache as default_cache
 from django.utils import timezone
 
-from gancaptcha_field import challenges, constants
+from gancaptcha_field import challenges, constants, ratelimit
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.supply import pool, registry
 from tests import services
@@ -61,6 +62,17 @@ def _fake_registry_where_digits_will_do(request: pytest.FixtureRequest) -> None:
     """fake_registry for every test in FAKE_REGISTRY_MODULES."""
     if request.module.__name__ in FAKE_REGISTRY_MODULES:
         request.getfixturevalue("fake_registry")
+
+
+@pytest.fixture
+def fresh_counters() -> Iterator[None]:
+    """Rate-limit counters live in the (process-wide) cache: start and end the
+    test with none. The once-per-process warnings start unsaid, too."""
+    default_cache.clear()
+    ratelimit._warned.clear()
+    yield
+    default_cache.clear()
+    ratelimit._warned.clear()
 
 
 @pytest.fixture

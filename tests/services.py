@@ -1,4 +1,5 @@
-"""PostgreSQL and Redis for the scale-out tests: found, or skipped (failed in CI).
+"""PostgreSQL and Redis for the scale-out tests: found, or skipped (failed in CI);
+and the ports and server processes that tests and benchmarks start.
 
 The defaults are the services of a development machine; GC_TEST_POSTGRES (a
 libpq conninfo string) and GC_TEST_REDIS (a redis:// URL) point elsewhere.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -62,6 +64,16 @@ def connect_redis() -> Any:
         _unreachable(f"Redis at {REDIS!r}", exc)
         raise
     return client
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """Ask a server process to stop; kill it if it has not after ``timeout``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def unused_port() -> int:

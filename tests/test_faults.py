@@ -24,10 +24,9 @@ from django.utils import timezone
 from gancaptcha_field import challenges, checks, constants
 from gancaptcha_field.stores import DatabaseStore, get_store
 from gancaptcha_field.supply import registry
-from tests.utils import find_tag
+from tests.utils import PASSWORD, captcha_codes, find_tag
 
 UNAVAILABLE = "CAPTCHA temporarily unavailable. Please try again later."
-PASSWORD = "correct-horse-battery-staple-42"
 REFRESH_URL = "/gancaptcha/refresh/"
 
 
@@ -95,11 +94,6 @@ def signup(client: Client, key: str, answer: str) -> Any:
             "captcha_1": answer,
         },
     )
-
-
-def captcha_codes(response: Any) -> list[str]:
-    errors = response.context["form"].errors.as_data().get("captcha", [])
-    return [error.code for error in errors]
 
 
 def assert_page_is_up_without_a_challenge(client: Client) -> str:

@@ -16,6 +16,7 @@ from django.test import Client
 
 from gancaptcha_field import challenges
 from gancaptcha_field.fields import GanCaptchaField, normalise_answer
+from tests.utils import PASSWORD
 
 pytestmark = [pytest.mark.usefixtures("captcha_models"), pytest.mark.django_db]
 
@@ -29,7 +30,6 @@ few = settings(
 )
 
 REFRESH_URL = "/gancaptcha/refresh/"
-PASSWORD = "correct-horse-battery-staple-42"
 
 # Strings a client can send: any text (NUL included; Hypothesis leaves out lone
 # surrogates, which no request can carry), digits of other scripts, 100 kB.

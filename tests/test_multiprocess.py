@@ -29,10 +29,10 @@ from django.contrib.auth.models import User
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.supply import answers, pool, render
 from tests import services
-from tests.utils import find_tag, find_tags, stop_process
+from tests.services import stop_process
+from tests.utils import PASSWORD, find_tag, find_tags
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "correct-horse-battery-staple-42"
 START_TIMEOUT = 60.0
 
 

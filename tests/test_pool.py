@@ -32,7 +32,8 @@ from gancaptcha_field.stores import DatabaseStore, Issued, Rendered
 from gancaptcha_field.supply import answers, pool, registry, render
 from gancaptcha_field.testing import answer_for
 from tests import services
-from tests.utils import BrokenRegistry, Clock, find_tag, find_tags, stop_process
+from tests.services import stop_process
+from tests.utils import BrokenRegistry, Clock, find_tag, find_tags
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,7 +13,7 @@ from django.test import Client
 from gancaptcha_field import challenges
 from gancaptcha_field import pow as proof
 from gancaptcha_field.testing import answer_for
-from tests.utils import Clock, find_tag, find_tags
+from tests.utils import PASSWORD, Clock, find_tag, find_tags
 
 KEY = "k" * 32
 
@@ -131,8 +131,6 @@ def test_only_true_turns_it_on(settings: SettingsWrapper) -> None:
 
 
 # Through the site: the demo's signup form and the JSON endpoints, real store.
-
-PASSWORD = "correct-horse-battery-staple-42"
 
 
 def _signup_page(client: Client) -> tuple[str, dict[str, str], str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
@@ -23,26 +23,17 @@ from django.utils import timezone
 from gancaptcha_field import challenges, checks, ratelimit
 from gancaptcha_field.stores import Issued, get_store
 from tests import services
-from tests.utils import Clock, find_tag
+from tests.utils import Clock, captcha_codes, find_tag, signup_data
 
 MakeChallenge = Callable[[str], Issued]
 
 REFRESH_URL = "/gancaptcha/refresh/"
 LIMITED = "Too many attempts. Please wait a minute and try again."
-PASSWORD = "correct-horse-battery-staple-42"
 
 
-@pytest.fixture(autouse=True)
-def fresh_counters() -> Iterator[None]:
-    """Counters live in the (process-wide) cache: start and end each test empty.
-
-    The once-per-process warnings start unsaid, too.
-    """
-    cache.clear()
-    ratelimit._warned.clear()
-    yield
-    cache.clear()
-    ratelimit._warned.clear()
+# Counters live in the (process-wide) cache: every test here starts and ends
+# with none (conftest's fresh_counters).
+pytestmark = pytest.mark.usefixtures("fresh_counters")
 
 
 @pytest.fixture
@@ -77,27 +68,12 @@ def meta_request(**meta: str) -> Any:
     return request
 
 
-def signup_data(key: str, answer: str, username: str = "ada") -> dict[str, str]:
-    return {
-        "username": username,
-        "password1": PASSWORD,
-        "password2": PASSWORD,
-        "captcha_0": key,
-        "captcha_1": answer,
-    }
-
-
 def page_key(client: Client) -> str:
     response = client.get("/signup/")
     assert response.status_code == 200
     key = find_tag(response.content.decode(), "input", name="captcha_0")["value"]
     assert key
     return key
-
-
-def captcha_codes(response: Any) -> list[str]:
-    form = response.context["form"]
-    return [error.code for error in form.errors.as_data().get("captcha", [])]
 
 
 @pytest.mark.parametrize(

@@ -32,13 +32,12 @@ from gancaptcha_field import challenges
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.stores import Issued, get_store
 from tests import services
-from tests.utils import Clock, find_tag, find_tags
+from tests.utils import PASSWORD, Clock, find_tag, find_tags
 
 MakeChallenge = Callable[[str], Issued]
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "tests" / "race_worker.py"
-PASSWORD = "correct-horse-battery-staple-42"
 REFUSED = "Wrong answer. Please try the new image."
 RACERS = 8
 

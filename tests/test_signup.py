@@ -14,11 +14,9 @@ from django.test import Client
 
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.testing import answer_for
-from tests.utils import find_tag, find_tags
+from tests.utils import PASSWORD, find_tag, find_tags
 
 pytestmark = [pytest.mark.usefixtures("captcha_models"), pytest.mark.django_db]
-
-PASSWORD = "correct-horse-battery-staple-42"
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from PIL import Image
 from pytest_django import DjangoDbBlocker, Settings
 
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -31,9 +30,7 @@ from gancaptcha_field.supply import harden, pool, registry, render, trap
 from gancaptcha_field.supply.render import compose_png
 from tests import services
 from tests.conftest import _mnist_test_digits
-from tests.utils import Clock
-
-PASSWORD = "correct-horse-battery-staple-42"
+from tests.utils import Clock, captcha_codes, signup_data
 
 
 @pytest.mark.parametrize(
@@ -185,27 +182,18 @@ def test_a_failing_receiver_never_turns_the_refusal_into_an_error(
 
 
 def _signup(client: Client, key: str, answer: str, username: str) -> Any:
-    return client.post(
-        "/signup/",
-        {
-            "username": username,
-            "password1": PASSWORD,
-            "password2": PASSWORD,
-            "captcha_0": key,
-            "captcha_1": answer,
-        },
-    )
+    return client.post("/signup/", signup_data(key, answer, username))
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("first", "limited"), [("1284", True), ("1294", False)])
+@pytest.mark.usefixtures("fresh_counters")
 def test_over_http_springing_the_trap_costs_the_client_its_penalty(
     settings: Settings, clock: Clock, first: str, limited: bool
 ) -> None:
     """fail 5/m and a penalty of 4: the bait uses all five failures at once, so
     the right answer to the next challenge is refused unread; an ordinary
     mistake costs one, and the next right answer passes."""
-    cache.clear()
     settings.GANCAPTCHA_TRAP = True
     settings.GANCAPTCHA_RATELIMIT_ENABLED = True
     settings.GANCAPTCHA_RATELIMIT_RATES = {"fail": "5/m"}
@@ -215,12 +203,12 @@ def test_over_http_springing_the_trap_costs_the_client_its_penalty(
     store.save(_issued("a" * 32), Rendered("1234", b"png", b"", baits=("1284",)))
     refused = _signup(bot, "a" * 32, first, "ada")
     # The bot is told what any wrong answer is told: nothing of the trap.
-    assert refused.status_code == 200 and _captcha_codes(refused) == ["invalid"]
+    assert refused.status_code == 200 and captcha_codes(refused) == ["invalid"]
     store.save(_issued("b" * 32, "5678"), Rendered("5678", b"png", b""))
     response = _signup(bot, "b" * 32, "5678", "ada")
     if limited:
         assert response.status_code == 200
-        assert _captcha_codes(response) == ["rate_limited"]
+        assert captcha_codes(response) == ["rate_limited"]
     else:
         assert response.status_code == 302
     assert User.objects.filter(username="ada").exists() is not limited
@@ -228,12 +216,6 @@ def test_over_http_springing_the_trap_costs_the_client_its_penalty(
     store.save(_issued("c" * 32, "9012"), Rendered("9012", b"png", b""))
     other = Client(REMOTE_ADDR="198.51.100.8")
     assert _signup(other, "c" * 32, "9012", "bob").status_code == 302
-    cache.clear()
-
-
-def _captcha_codes(response: Any) -> list[str]:
-    form = response.context["form"]
-    return [error.code for error in form.errors.as_data().get("captcha", [])]
 
 
 def _strips(count: int) -> tuple[list[np.ndarray], list[str]]:
@@ -287,18 +269,25 @@ def test_the_baits_are_what_the_classifiers_read_in_the_strip() -> None:
         trap.baits(strips, truths[:-1])
 
 
-@pytest.mark.usefixtures("captcha_models")
-def test_hardened_challenges_carry_the_baits_of_their_served_png(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    settings.GANCAPTCHA_HARDEN = True
-    settings.GANCAPTCHA_TRAP = True
+@pytest.fixture
+def seeded_draws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The shipped models' draws and the hardening's geometry, seeded; no
+    digits left over from other tests, none left behind for them."""
     seeds = iter(range(1000))
     monkeypatch.setattr(harden, "new_rng", lambda: np.random.default_rng(next(seeds)))
-    # The digits seeded too (and no digits left over from other tests).
     shared = registry.get_registry()
     monkeypatch.setattr(shared, "_rng", np.random.default_rng(7))
     shared.clear_buckets()
+    yield
+    shared.clear_buckets()
+
+
+@pytest.mark.usefixtures("captcha_models", "seeded_draws")
+def test_hardened_challenges_carry_the_baits_of_their_served_png(
+    settings: Settings,
+) -> None:
+    settings.GANCAPTCHA_HARDEN = True
+    settings.GANCAPTCHA_TRAP = True
     wanted = [f"{(1234 + 1111 * i) % 10_000:04d}" for i in range(24)]
     rendered = render.render_answers(wanted)
     for item, answer in zip(rendered, wanted, strict=True):
@@ -312,4 +301,3 @@ def test_hardened_challenges_carry_the_baits_of_their_served_png(
     assert sum(bool(r.baits) for r in rendered) >= 4
     settings.GANCAPTCHA_TRAP = False
     assert all(r.baits == () for r in render.render_answers(wanted[:4]))
-    shared.clear_buckets()

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.utils import find_tag, find_tags, stop_process
+from tests.services import stop_process, unused_port
+from tests.utils import find_tag, find_tags
 
 pytestmark = pytest.mark.slow
 
@@ -211,16 +212,10 @@ def test_models_come_from_the_installed_package(venv: Path, project: Path) -> No
     assert model_dir.name == "shipped_models"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(venv: Path, project: Path) -> Iterator[str]:
     """manage.py runserver (it loads the shipped models first), over real HTTP."""
-    port = _free_port()
+    port = unused_port()
     log = (project / "runserver.log").open("w")
     process = subprocess.Popen(
         [venv / "bin" / "python", "manage.py", "runserver", "--noreload",

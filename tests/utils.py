@@ -1,13 +1,33 @@
-"""Test helpers: reading rendered HTML, a movable clock, a broken registry,
-stopping a server process."""
+"""Test helpers: reading rendered HTML, the demo's signup form, a movable
+clock, a broken registry."""
 
 from __future__ import annotations
 
-import subprocess
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
+from typing import Any
 
 from gancaptcha_field.supply import registry
+
+# The demo's signup form: a password its validators accept.
+PASSWORD = "correct-horse-battery-staple-42"
+
+
+def signup_data(key: str, answer: str, username: str = "ada") -> dict[str, str]:
+    """A signup post with the CAPTCHA's key and answer (no CSRF token)."""
+    return {
+        "username": username,
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+        "captcha_0": key,
+        "captcha_1": answer,
+    }
+
+
+def captcha_codes(response: Any) -> list[str]:
+    """The error codes of the form's captcha field in a re-rendered page."""
+    errors = response.context["form"].errors.as_data().get("captcha", [])
+    return [error.code for error in errors]
 
 
 class _TagCollector(HTMLParser):
@@ -62,13 +82,3 @@ class BrokenRegistry:
 
     def draw_with_details(self, labels: object) -> object:
         raise registry.ModelsUnavailable("No models.")
-
-
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """Ask a server process to stop; kill it if it has not after ``timeout``."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
