@@ -173,10 +173,9 @@ def _both(png: Any, png_2x: Any) -> tuple[bytes, bytes] | None:
     return png, bytes(png_2x) if png_2x else png
 
 
-def _consumed(sealed: object, expires_ts: float | None, now: datetime) -> Consumed:
-    """A used-up challenge's answer and baits; expired past ``expires_ts``."""
-    opened = sealing.open_sealed(sealed)
-    if opened is None or (expires_ts is not None and expires_ts <= now.timestamp()):
+def _consumed(opened: tuple[str, tuple[str, ...]] | None) -> Consumed:
+    """A used-up challenge: its answer and baits, or expired (or unopenable)."""
+    if opened is None:
         return Consumed(None, expired=True)
     return Consumed(opened[0], expired=False, baits=opened[1])
 
@@ -369,7 +368,7 @@ class DatabaseStore(Store):
         sealed, expires_at = row
         deleted, _ = self._rows().filter(key=key, expires_at__gt=now).delete()
         if deleted:
-            return _consumed(sealed, expires_ts=None, now=now)
+            return _consumed(sealing.open_sealed(sealed))
         if expires_at <= now:
             # Expired rows are consumed too, so a second try says "unknown".
             self._rows().filter(key=key).delete()
@@ -468,11 +467,18 @@ class CacheStore(Store):
             )
         self._call("set_many", entries, max(1, math.ceil(2 * lifetime)))
 
-    def _live_answer(self, entry: Any, now: datetime) -> str | None:
+    def _live_entry(
+        self, entry: Any, now: datetime
+    ) -> tuple[str, tuple[str, ...]] | None:
+        """(answer, baits) of a cached (sealed, expiry) entry still live."""
         if not isinstance(entry, tuple) or len(entry) != 2:
             return None
         sealed, expires_ts = entry
-        return sealing.unseal(sealed) if expires_ts > now.timestamp() else None
+        return sealing.open_sealed(sealed) if expires_ts > now.timestamp() else None
+
+    def _live_answer(self, entry: Any, now: datetime) -> str | None:
+        opened = self._live_entry(entry, now)
+        return None if opened is None else opened[0]
 
     def _get_1x(self, key: str, now: datetime) -> bytes | None:
         """get_many of the answer (for the expiry) and the 1x image."""
@@ -525,10 +531,7 @@ class CacheStore(Store):
         self._call("delete_many", image_keys)
         if not won:
             return None
-        if not isinstance(entry, tuple) or len(entry) != 2:
-            return Consumed(None, expired=True)
-        sealed, expires_ts = entry
-        return _consumed(sealed, expires_ts, now)
+        return _consumed(self._live_entry(entry, now))
 
     def discard(self, key: str) -> None:
         """Delete all three entries."""

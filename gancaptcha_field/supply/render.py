@@ -75,7 +75,12 @@ def hardened_pngs(
 ) -> tuple[bytes, bytes]:
     """Harden one challenge's checked digits and make its 1x and 2x PNGs."""
     plan = harden.plan(digits, rng if rng is not None else harden.new_rng())
-    low, high = hardened_strips(plan, scale)
+    return _pngs(hardened_strips(plan, scale))
+
+
+def _pngs(strips: tuple[np.ndarray, np.ndarray]) -> tuple[bytes, bytes]:
+    """The 1x and 2x strips as PNGs."""
+    low, high = strips
     return _png(Image.fromarray(low)), _png(Image.fromarray(high))
 
 
@@ -129,11 +134,6 @@ def render_answers(answers: list[str]) -> list[Rendered]:
     # The trap reads the 1x strip exactly as served.
     baits = trap.baits([low for low, _ in strips], answers) if conf.TRAP else None
     return [
-        Rendered(
-            answer=answer,
-            png=_png(Image.fromarray(low)),
-            png_2x=_png(Image.fromarray(high)),
-            baits=baits[i] if baits is not None else (),
-        )
-        for i, (answer, (low, high)) in enumerate(zip(answers, strips, strict=True))
+        Rendered(answer, *_pngs(pair), baits=baits[i] if baits is not None else ())
+        for i, (answer, pair) in enumerate(zip(answers, strips, strict=True))
     ]

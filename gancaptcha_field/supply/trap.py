@@ -12,7 +12,10 @@ against the client (GANCAPTCHA_TRAP_PENALTY) and sent as
 ``signals.trap_sprung``.
 
 The step after render, before store. numpy and Pillow here; the reader runs
-in the registry.
+in the registry. The cutting and centring are this module's own, not the
+attacker lab's (``lab/vision.py``) nor the dev attackers'
+(``benchmarks/harden_dev.py``): the instruments that measure the trap must
+not change when it does, nor it when they do.
 """
 
 from __future__ import annotations
