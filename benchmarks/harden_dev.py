@@ -280,6 +280,32 @@ def solve_rates(
 # --- the designs under test ----------------------------------------------------
 
 
+def _designs() -> dict[str, Any]:
+    from gancaptcha_field.supply.harden import MILD, Design
+
+    slant = {"rotation_deg": (12.0, 28.0)}
+    cross = {"ink_gap": (-3.0, -1.0), "narrow_gap": (0.0, 1.5), "max_box_overlap": 0.5}
+    deep = {"ink_gap": (-4.0, -2.0), "narrow_gap": (-0.5, 1.0), "max_box_overlap": 0.6}
+    return {
+        "crossing, no line": Design(**cross, lines=0),
+        "crossing, no line, no warp": Design(**cross, lines=0, warp_amplitude=0.0),
+        "crossing, no line, tall": Design(**cross, lines=0, y_scale=(1.1, 1.25)),
+        "crossing, no line, tilt 0-14": Design(**cross, lines=0, rotation_deg=(0.0, 14.0)),
+        "deep crossing, no line": Design(**deep, lines=0),
+        "deep crossing, no line, tall": Design(**deep, lines=0, y_scale=(1.1, 1.25)),
+        "crossing+slant, no line": Design(**slant, **cross, lines=0),
+        "crossing+tilt 8-20, no line, tall": Design(
+            **cross, lines=0, y_scale=(1.1, 1.25), rotation_deg=(8.0, 20.0)
+        ),
+        "deep crossing+tilt 5-18, no line, tall": Design(
+            **deep, lines=0, y_scale=(1.1, 1.25), rotation_deg=(5.0, 18.0)
+        ),
+    } if MILD else {}
+
+
+DESIGNS: dict[str, Any] = {}
+
+
 def variants() -> dict[
     str, Callable[[np.ndarray, np.random.Generator], tuple[bytes, bytes]]
 ]:
@@ -289,9 +315,11 @@ def variants() -> dict[
     def today(digits: np.ndarray, rng: np.random.Generator) -> tuple[bytes, bytes]:
         return render.compose_png(digits, 2), render.compose_png(digits, 4)
 
-    def make(pen: bool, warp: bool) -> Callable[..., tuple[bytes, bytes]]:
+    def make(
+        pen: bool, warp: bool, design: harden.Design = harden.MILD
+    ) -> Callable[..., tuple[bytes, bytes]]:
         def draw(digits: np.ndarray, rng: np.random.Generator) -> tuple[bytes, bytes]:
-            plan = harden.plan(digits, rng)
+            plan = harden.plan(digits, rng, design)
             plan = dataclasses.replace(
                 plan,
                 lines=plan.lines if pen else (),
@@ -307,7 +335,11 @@ def variants() -> dict[
         "layout": make(pen=False, warp=False),
         "layout+warp": make(pen=False, warp=True),
         "layout+pen": make(pen=True, warp=False),
-        "layout+pen+warp (served)": make(pen=True, warp=True),
+        "layout+pen+warp (mild)": make(pen=True, warp=True),
+        **{
+            name: make(pen=True, warp=True, design=design)
+            for name, design in DESIGNS.items()
+        },
     }
 
 
@@ -346,7 +378,9 @@ def trap_rules(count: int, log: Callable[[str], None]) -> dict[str, Any]:
     Hardened challenges as served (GANCAPTCHA_HARDEN, drawn by the shipped
     models); baits read by ``supply.trap`` with the reader alone or with the
     verifier too; the rule "all" (every misread digit of a bait repeated) or
-    "any" (one is enough, the shipped rule). Every dev attacker's
+    "any" (one is enough, the first shipped rule) or "two" (two misread
+    digits of one bait, each in its place: the rule that ships, since people
+    stumbled on single digits as the classifiers did). Every dev attacker's
     combination is tried, since bots differ.
     """
     from gancaptcha_field.supply import harden, registry, render, trap
@@ -371,7 +405,10 @@ def trap_rules(count: int, log: Callable[[str], None]) -> dict[str, Any]:
     def springs_any(answer: str, right: str, bait: str) -> bool:
         return any(answer[i] == bait[i] != right[i] for i in range(N))
 
-    rules = {"all": springs_all, "any": springs_any}
+    def springs_two(answer: str, right: str, bait: str) -> bool:
+        return sum(answer[i] == bait[i] != right[i] for i in range(N)) >= 2
+
+    rules = {"all": springs_all, "any": springs_any, "two": springs_two}
     readers = {name: dev_classifier(name, log) for name in ("lenet", "mlp")}
     inks = [decode(png) for png in pngs]
     out: dict[str, Any] = {}
@@ -516,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[harden_dev] {message}", file=sys.stderr, flush=True)
 
     setup_django()
+    DESIGNS.update(_designs())
     if args.sheet is not None:
         # The drawn digits are kept, so a sheet can be redrawn from the same ones.
         cache = CACHE_DIR / f"sheet_digits_{args.digits}.npz"

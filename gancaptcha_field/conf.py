@@ -134,8 +134,9 @@ _TYPED: dict[str, _Typed] = {
     "POOL_ONLY": _Typed(False, parse_bool),
     "SYNCHRONOUS_COMMIT": _Typed(False, parse_bool),
     "RATELIMIT_ENABLED": _Typed(True, parse_bool),
-    "HARDEN": _Typed(False, parse_bool),
-    "TRAP": _Typed(False, parse_bool),
+    # An invalid value keeps them on: a typo must not weaken the site.
+    "HARDEN": _Typed(True, parse_bool, invalid=True),
+    "TRAP": _Typed(True, parse_bool, invalid=True),
     "TRAP_PENALTY": _Typed(4, _int_at_least(0)),
     "INLINE_IMAGE": _Typed(False, parse_bool),
     "LATENT_BANK": _Typed(True, parse_bool),
@@ -339,12 +340,13 @@ class Settings:
 
     @property
     def HARDEN(self) -> bool:
-        # Opt-in: reshape, kern, strike through and warp the digits (harden.py).
+        # On by default: slant, cross, strike through and warp the digits
+        # (harden.py); off gives four equal cells, which stock solvers read.
         return bool(self._typed("HARDEN"))
 
     @property
     def TRAP(self) -> bool:
-        # Opt-in: keep what a stock solver reads in each challenge (trap.py);
+        # On by default: keep what a stock solver reads in each challenge (trap.py);
         # an answer that repeats its mistakes is a bot signal.
         return bool(self._typed("TRAP"))
 

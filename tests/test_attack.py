@@ -240,8 +240,9 @@ def test_the_lab_counts_the_answers_that_spring_the_sites_trap(
         pngs.append(compose_png(images[block], 2))
         answer = "".join(str(int(labels[k])) for k in block)
         answers.append(answer)
-        # Odd challenges baited: the stock reading misread the last digit.
-        baits.append((answer[:3] + str((int(answer[3]) + 1) % 10),) if i % 2 else ())
+        # Odd challenges baited: the stock reading misread the last two digits.
+        misread = "".join(str((int(d) + 1) % 10) for d in answer[2:])
+        baits.append((answer[:2] + misread,) if i % 2 else ())
     bank.append(tmp_path / "bank", pngs, answers, baits)
     assert bank.load(tmp_path / "bank") == (pngs, answers, baits)
     bait_of = dict(zip(pngs, baits, strict=True))
@@ -268,9 +269,9 @@ def test_the_lab_counts_the_answers_that_spring_the_sites_trap(
     rows = {r["name"]: r for r in report["rows"]}
     # Test challenges 2-5: 3 and 5 are baited.
     assert report["baited"] == 0.5
-    # 2 of the 4 test challenges have one bait, misread in one place: 1 slip
-    # of their 36 springs it.
-    assert report["slip_springs"] == pytest.approx(2 / (4 * 36))
+    # 2 of the 4 test challenges have one bait, misread in two places: a
+    # one-digit slip repeats one of them at most, which never springs it.
+    assert report["slip_springs"] == 0.0
     assert (rows["stock"]["solved"], rows["stock"]["trapped"]) == (2, 2)
     assert rows["stock"]["trapped_of_failures"] == 1.0
     assert (rows["off"]["solved"], rows["off"]["trapped"]) == (0, 0)

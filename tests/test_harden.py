@@ -226,12 +226,13 @@ def test_new_rng_draws_differ() -> None:
 
 
 def test_harden_setting_is_strict(settings: object) -> None:
-    assert conf.HARDEN is False  # opt-in
-    with override_settings(GANCAPTCHA_HARDEN=True):
-        assert conf.HARDEN is True
-    for bad in ("True", 1, "on", None):
+    del settings.GANCAPTCHA_HARDEN  # type: ignore[attr-defined]
+    assert conf.HARDEN is True  # on by default
+    with override_settings(GANCAPTCHA_HARDEN=False):
+        assert conf.HARDEN is False
+    for bad in ("False", 0, "off", None):
         with override_settings(GANCAPTCHA_HARDEN=bad):
-            assert conf.HARDEN is False  # never true; check E020 names it
+            assert conf.HARDEN is True  # never weaker; check E020 names it
             assert any("GANCAPTCHA_HARDEN" in line for line in conf.problems())
 
 

@@ -36,22 +36,25 @@ from tests.utils import Clock, captcha_codes, signup_data
 @pytest.mark.parametrize(
     ("answer", "truth", "baits", "sprung"),
     [
-        ("1284", "1234", ("1284",), True),  # the bait itself
-        ("1289", "1234", ("1284",), True),  # its misreading, and a slip elsewhere
-        ("7284", "1234", ("1284",), True),
-        ("1704", "1234", ("1784",), True),  # one of its misreadings is enough
+        ("1784", "1234", ("1784",), True),  # the bait itself
+        ("1789", "1234", ("1784",), True),  # its two misreadings, a slip elsewhere
+        ("7784", "1234", ("1784",), True),
+        ("9780", "1234", ("1784",), True),
+        ("1284", "1234", ("1284",), False),  # one misread digit: people do that
+        ("1704", "1234", ("1784",), False),  # one of its two misreadings
         ("1239", "1234", ("1784",), False),  # wrong where the bait was right
-        ("1239", "1234", ("1784", "1239"), True),  # ... as the second bait was
-        ("1234", "1234", ("1284",), False),  # right: never a signal
-        ("1294", "1234", ("1284",), False),  # misread that digit otherwise
-        ("5678", "1234", ("1284",), False),
-        ("1284", "1234", (), False),  # no bait: no trap
-        ("12845", "1234", ("1284",), False),
-        ("128", "1234", ("1284",), False),
+        ("1789", "1234", ("1284", "9731"), False),  # one digit of each bait
+        ("5739", "1234", ("1784", "5239"), True),  # ... two of the second bait
+        ("1234", "1234", ("1784",), False),  # right: never a signal
+        ("1794", "1234", ("1784",), False),  # misread that digit otherwise
+        ("5678", "1234", ("1784",), False),
+        ("1784", "1234", (), False),  # no bait: no trap
+        ("17845", "1234", ("1784",), False),
+        ("178", "1234", ("1784",), False),
         ("1784", "1234", ("1784", "0000"), True),
     ],
 )
-def test_an_answer_springs_the_trap_by_repeating_a_misread_digit(
+def test_an_answer_springs_the_trap_by_repeating_two_misread_digits(
     answer: str, truth: str, baits: tuple[str, ...], sprung: bool
 ) -> None:
     assert challenges.springs(answer, truth, baits) is sprung
@@ -136,11 +139,11 @@ def test_the_bait_is_refused_signalled_and_logged_other_mistakes_only_refused(
     settings.GANCAPTCHA_TRAP = True
     store = get_store()
     for key, typed, trapped in (
-        ("a" * 32, "1284", True),
-        ("b" * 32, "1294", False),  # wrong in the bait's place, not as it was
+        ("a" * 32, "1784", True),
+        ("b" * 32, "1794", False),  # one of its two misread digits: no signal
         ("c" * 32, "1234", False),
     ):
-        store.save(_issued(key), Rendered("1234", b"png", b"", baits=("1284",)))
+        store.save(_issued(key), Rendered("1234", b"png", b"", baits=("1784",)))
         with caplog.at_level(logging.WARNING, logger="gancaptcha_field.trap"):
             result = challenges.attempt(key, typed)
         assert result.trapped is trapped
@@ -155,8 +158,8 @@ def test_turning_the_trap_off_stops_it_at_once(
 ) -> None:
     """Baits sealed while it was on (live rows, the pool) spring no more."""
     settings.GANCAPTCHA_TRAP = False
-    get_store().save(_issued(), Rendered("1234", b"png", b"", baits=("1284",)))
-    result = challenges.attempt("k" * 32, "1284")
+    get_store().save(_issued(), Rendered("1234", b"png", b"", baits=("1784",)))
+    result = challenges.attempt("k" * 32, "1784")
     assert result.code is challenges.Code.INVALID and not result.trapped
     assert sprung == []
 
@@ -172,9 +175,9 @@ def test_a_failing_receiver_never_turns_the_refusal_into_an_error(
 
     signals.trap_sprung.connect(broken, weak=False)
     try:
-        get_store().save(_issued(), Rendered("1234", b"png", b"", baits=("1284",)))
+        get_store().save(_issued(), Rendered("1234", b"png", b"", baits=("1784",)))
         with caplog.at_level(logging.ERROR, logger="gancaptcha_field.challenges"):
-            result = challenges.attempt("k" * 32, "1284")
+            result = challenges.attempt("k" * 32, "1784")
     finally:
         signals.trap_sprung.disconnect(broken)
     assert result.code is challenges.Code.INVALID and result.trapped
@@ -186,7 +189,7 @@ def _signup(client: Client, key: str, answer: str, username: str) -> Any:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("first", "limited"), [("1284", True), ("1294", False)])
+@pytest.mark.parametrize(("first", "limited"), [("1784", True), ("1284", False)])
 @pytest.mark.usefixtures("fresh_counters")
 def test_over_http_springing_the_trap_costs_the_client_its_penalty(
     settings: Settings, clock: Clock, first: str, limited: bool
@@ -200,7 +203,7 @@ def test_over_http_springing_the_trap_costs_the_client_its_penalty(
     settings.GANCAPTCHA_TRAP_PENALTY = 4
     store = get_store()
     bot = Client(REMOTE_ADDR="198.51.100.7")
-    store.save(_issued("a" * 32), Rendered("1234", b"png", b"", baits=("1284",)))
+    store.save(_issued("a" * 32), Rendered("1234", b"png", b"", baits=("1784",)))
     refused = _signup(bot, "a" * 32, first, "ada")
     # The bot is told what any wrong answer is told: nothing of the trap.
     assert refused.status_code == 200 and captcha_codes(refused) == ["invalid"]

@@ -26,26 +26,40 @@ from gancaptcha_field import constants
 STRIP_HEIGHT = constants.IMAGE_SIZE
 STRIP_WIDTH = constants.IMAGE_SIZE * constants.ANSWER_LENGTH
 
-# Mild, label-preserving ranges (people read all of these without effort).
-X_SCALE = (0.8, 1.2)
-Y_SCALE = (1.0, 1.12)
-MAX_ROTATION_DEG = 9.0
-MAX_SHEAR = 0.12  # about 7 degrees; with rotation at most ~16 degrees of slant
-BASELINE_JITTER = 2.0  # pixels up or down from the middle
-# Ink-to-ink distance of neighbours where they come closest (negative: overlap).
-# Touching digits resisted cutting better but people misread them; a narrow
-# one (a 1) keeps a wider gap, or it reads as part of its neighbour (13 as B).
-INK_GAP = (1.5, 2.5)
-NARROW_GAP = (2.0, 3.0)
+@dataclass(frozen=True)
+class Design:
+    """The ranges one hardened challenge's geometry is drawn from."""
+
+    # Per digit: horizontal and vertical scale.
+    x_scale: tuple[float, float] = (0.8, 1.2)
+    y_scale: tuple[float, float] = (1.0, 1.12)
+    # Rotation, degrees: its size is drawn from this range, its sign at random.
+    rotation_deg: tuple[float, float] = (0.0, 9.0)
+    max_shear: float = 0.12  # about 7 degrees
+    baseline_jitter: float = 2.0  # pixels up or down from the middle
+    # Ink-to-ink distance of neighbours where they come closest (negative:
+    # their strokes cross). A narrow one (a 1) keeps its own range, or it
+    # reads as part of its neighbour (13 as B).
+    ink_gap: tuple[float, float] = (1.5, 2.5)
+    narrow_gap: tuple[float, float] = (2.0, 3.0)
+    max_box_overlap: float = 0.3  # of the narrower digit's width
+    lines: int = 1  # pen lines through all the digits
+    # The pen line: a little thinner than the strokes, so people tell it
+    # apart, but 2 px, which a 3x3 median keeps (1.3-1.6 px lines fell to it).
+    line_width: tuple[float, float] = (1.8, 2.2)
+    line_band: tuple[float, float] = (0.3, 0.7)  # parts of the digits' height
+    warp_amplitude: float = 1.2  # pixels: the elastic warp's largest shift
+
+
+# The mild layout: the only one the reading panel read at 90% or more. The
+# steeper, touching and crossing designs of benchmarks/harden_dev.py cut
+# what stock solvers read to 3-20% but the panel's pilots read only 62-78%
+# of them (docs/panel.md).
+MILD = Design()
+DEFAULT = MILD
+
 NARROW = 8.0  # pixels: a digit narrower than this is narrow
-MAX_BOX_OVERLAP = 0.3  # of the narrower digit's width: never tuck one in another
 EDGE_MARGIN = 1.5  # pixels of light border kept around all ink
-LINES = 1  # pen lines through all the digits (two hid too much from people)
-# The pen line: a little thinner than the strokes, so people tell it apart, but
-# 2 px, which a 3x3 median keeps (1.3-1.6 px lines fell to it).
-LINE_WIDTH = (1.8, 2.2)
-LINE_BAND = (0.3, 0.7)  # where the lines run, as parts of the digits' height
-WARP_AMPLITUDE = 1.2  # pixels: the largest shift of the elastic warp, per axis
 WARP_WAVES = 3  # long waves summed per axis
 INK_LEVEL = 32  # a pixel counts from faint grey on (white-on-black uint8)
 
@@ -77,12 +91,19 @@ def _ink_points(digit: np.ndarray) -> np.ndarray:
     return np.stack([xs + 0.5, ys + 0.5], axis=1).astype(np.float64)
 
 
-def _shape_matrix(rng: np.random.Generator, narrow: float) -> np.ndarray:
+def _shape_matrix(
+    rng: np.random.Generator, narrow: float, design: Design
+) -> np.ndarray:
     """A 2x2 map: horizontal and vertical scale, shear, then a small rotation."""
-    sx = rng.uniform(*X_SCALE) * narrow
-    sy = rng.uniform(*Y_SCALE)
-    shear = rng.uniform(-MAX_SHEAR, MAX_SHEAR)
-    angle = math.radians(rng.uniform(-MAX_ROTATION_DEG, MAX_ROTATION_DEG))
+    sx = rng.uniform(*design.x_scale) * narrow
+    sy = rng.uniform(*design.y_scale)
+    shear = rng.uniform(-design.max_shear, design.max_shear)
+    low, high = design.rotation_deg
+    if low <= 0.0:
+        degrees = rng.uniform(-high, high)
+    else:  # at least ``low`` either way
+        degrees = rng.uniform(low, high) * (1 if rng.random() < 0.5 else -1)
+    angle = math.radians(degrees)
     cos, sin = math.cos(angle), math.sin(angle)
     # rotation @ [[sx, shear * sy], [0, sy]], written out (this runs per digit).
     return np.array(
@@ -115,28 +136,35 @@ def _kern(
     left: tuple[np.ndarray, np.ndarray, float],
     right: tuple[np.ndarray, np.ndarray, float],
     gap: float,
+    max_box_overlap: float,
 ) -> float:
     """How far right of ``left``'s box edge to put ``right``'s (both at x = 0).
 
     Each argument is (row left edges, row right edges, width) of a digit. The
     inks come within ``gap`` pixels of each other on the row where they come
-    closest, but the boxes never overlap by more than MAX_BOX_OVERLAP of the
+    closest, but the boxes never overlap by more than ``max_box_overlap`` of the
     narrower width, so no digit hides in another.
     """
     closest = left[1] - right[0]
     shared = np.isfinite(closest)
     touch = float(closest[shared].max()) if shared.any() else left[2]
-    return max(touch + gap, left[2] - MAX_BOX_OVERLAP * min(left[2], right[2]))
+    return max(touch + gap, left[2] - max_box_overlap * min(left[2], right[2]))
 
 
-def plan(digits: np.ndarray, rng: np.random.Generator) -> Plan:
-    """Draw the geometry of one hardened challenge for (n, 28, 28) uint8 digits."""
+def plan(
+    digits: np.ndarray, rng: np.random.Generator, design: Design | None = None
+) -> Plan:
+    """Draw the geometry of one hardened challenge for (n, 28, 28) uint8 digits.
+
+    ``design`` defaults to DEFAULT, read at call time.
+    """
+    design = DEFAULT if design is None else design
     if not isinstance(digits, np.ndarray) or digits.dtype != np.uint8:
         raise ValueError("digits must be a uint8 numpy array")
     size = constants.IMAGE_SIZE
     if digits.ndim != 3 or digits.shape[0] < 1 or digits.shape[1:] != (size, size):
         raise ValueError(f"digits must have shape (n, {size}, {size})")
-    border = EDGE_MARGIN + WARP_AMPLITUDE  # the warp may push ink outwards
+    border = EDGE_MARGIN + design.warp_amplitude  # the warp may push ink outwards
     room = STRIP_WIDTH - 2 * border
     clouds = [_ink_points(digit) for digit in digits]
     centres = [cloud.mean(axis=0) for cloud in clouds]
@@ -145,12 +173,12 @@ def plan(digits: np.ndarray, rng: np.random.Generator) -> Plan:
         narrow = 1.0 - 0.06 * attempt
         matrices, shapes = [], []
         for cloud, centre in zip(clouds, centres, strict=True):
-            matrix = _shape_matrix(rng, narrow)
+            matrix = _shape_matrix(rng, narrow, design)
             shape = (cloud - centre) @ matrix.T
             # Its own baseline, with every stroke kept inside the strip.
             low, high = shape[:, 1].min() - 0.5, shape[:, 1].max() + 0.5
             slack = max(0.0, (STRIP_HEIGHT - 2 * border - (high - low)) / 2)
-            jitter = rng.uniform(-1, 1) * BASELINE_JITTER
+            jitter = rng.uniform(-1, 1) * design.baseline_jitter
             jitter = min(max(jitter, -slack), slack)
             shape[:, 1] += STRIP_HEIGHT / 2 + jitter - (low + high) / 2
             shape[:, 0] -= shape[:, 0].min() - 0.5  # box's left edge at x = 0
@@ -160,8 +188,8 @@ def plan(digits: np.ndarray, rng: np.random.Generator) -> Plan:
         offsets = [0.0]
         for i in range(1, len(shapes)):
             narrow_pair = min(edges[i - 1][2], edges[i][2]) < NARROW
-            gap = rng.uniform(*(NARROW_GAP if narrow_pair else INK_GAP))
-            step = _kern(edges[i - 1], edges[i], gap)
+            gap = rng.uniform(*(design.narrow_gap if narrow_pair else design.ink_gap))
+            step = _kern(edges[i - 1], edges[i], gap, design.max_box_overlap)
             offsets.append(offsets[-1] + step)
         right = max(e[2] + o for e, o in zip(edges, offsets, strict=True))
         if right <= room:
@@ -187,13 +215,15 @@ def plan(digits: np.ndarray, rng: np.random.Generator) -> Plan:
         )
         lows.append(float(shape[:, 1].min()))
         highs.append(float(shape[:, 1].max()))
-    reach = border + max(LINE_WIDTH) / 2  # the pen's round ends stay inside too
+    # The pen's round ends stay inside too.
+    reach = border + max(design.line_width) / 2
     lines = _pen_lines(
         rng,
         max(reach, start - 2.0),
         min(STRIP_WIDTH - reach, start + right + 2.0),
         lows,
         highs,
+        design,
     )
     waves = np.empty((2, WARP_WAVES, 4))
     for axis in range(2):
@@ -204,13 +234,13 @@ def plan(digits: np.ndarray, rng: np.random.Generator) -> Plan:
                 math.cos(direction) * 2 * math.pi / wavelength,
                 math.sin(direction) * 2 * math.pi / wavelength,
                 rng.uniform(0.0, 2 * math.pi),
-                WARP_AMPLITUDE / WARP_WAVES,
+                design.warp_amplitude / WARP_WAVES,
             )
     return Plan(
         digits=digits.copy(),
         inverse_affines=tuple(inverse_affines),
         lines=lines,
-        line_width=float(rng.uniform(*LINE_WIDTH)),
+        line_width=float(rng.uniform(*design.line_width)),
         waves=waves,
     )
 
@@ -221,6 +251,7 @@ def _pen_lines(
     x1: float,
     lows: list[float],
     highs: list[float],
+    design: Design,
 ) -> tuple[tuple[tuple[float, float], ...], ...]:
     """Gently waving lines from x0 to x1, kept in the middle band of the digits.
 
@@ -230,11 +261,11 @@ def _pen_lines(
     top, bottom = max(lows), min(highs)
     if bottom - top < 6.0:  # digits at very different heights: use the strip's
         top, bottom = STRIP_HEIGHT * 0.3, STRIP_HEIGHT * 0.7
-    low = top + LINE_BAND[0] * (bottom - top)
-    high = top + LINE_BAND[1] * (bottom - top)
+    low = top + design.line_band[0] * (bottom - top)
+    high = top + design.line_band[1] * (bottom - top)
     xs = np.linspace(x0, x1, 31)
     lines = []
-    for _ in range(LINES):
+    for _ in range(design.lines):
         centre = rng.uniform(low, high)
         amplitude = rng.uniform(1.5, 3.5)
         wavelength = rng.uniform(30.0, 70.0)
