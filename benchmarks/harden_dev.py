@@ -286,21 +286,29 @@ def _designs() -> dict[str, Any]:
     slant = {"rotation_deg": (12.0, 28.0)}
     cross = {"ink_gap": (-3.0, -1.0), "narrow_gap": (0.0, 1.5), "max_box_overlap": 0.5}
     deep = {"ink_gap": (-4.0, -2.0), "narrow_gap": (-0.5, 1.0), "max_box_overlap": 0.6}
-    return {
-        "crossing, no line": Design(**cross, lines=0),
-        "crossing, no line, no warp": Design(**cross, lines=0, warp_amplitude=0.0),
-        "crossing, no line, tall": Design(**cross, lines=0, y_scale=(1.1, 1.25)),
-        "crossing, no line, tilt 0-14": Design(**cross, lines=0, rotation_deg=(0.0, 14.0)),
-        "deep crossing, no line": Design(**deep, lines=0),
-        "deep crossing, no line, tall": Design(**deep, lines=0, y_scale=(1.1, 1.25)),
-        "crossing+slant, no line": Design(**slant, **cross, lines=0),
-        "crossing+tilt 8-20, no line, tall": Design(
-            **cross, lines=0, y_scale=(1.1, 1.25), rotation_deg=(8.0, 20.0)
-        ),
-        "deep crossing+tilt 5-18, no line, tall": Design(
-            **deep, lines=0, y_scale=(1.1, 1.25), rotation_deg=(5.0, 18.0)
-        ),
-    } if MILD else {}
+    return (
+        {
+            "crossing, no line": Design(**cross, lines=0),
+            "crossing, no line, no warp": Design(**cross, lines=0, warp_amplitude=0.0),
+            "crossing, no line, tall": Design(**cross, lines=0, y_scale=(1.1, 1.25)),
+            "crossing, no line, tilt 0-14": Design(
+                **cross, lines=0, rotation_deg=(0.0, 14.0)
+            ),
+            "deep crossing, no line": Design(**deep, lines=0),
+            "deep crossing, no line, tall": Design(
+                **deep, lines=0, y_scale=(1.1, 1.25)
+            ),
+            "crossing+slant, no line": Design(**slant, **cross, lines=0),
+            "crossing+tilt 8-20, no line, tall": Design(
+                **cross, lines=0, y_scale=(1.1, 1.25), rotation_deg=(8.0, 20.0)
+            ),
+            "deep crossing+tilt 5-18, no line, tall": Design(
+                **deep, lines=0, y_scale=(1.1, 1.25), rotation_deg=(5.0, 18.0)
+            ),
+        }
+        if MILD
+        else {}
+    )
 
 
 DESIGNS: dict[str, Any] = {}

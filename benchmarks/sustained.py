@@ -255,13 +255,14 @@ def run_pool_only(
             return row(result, master, before, pooled(db))
 
 
-# The producer's cases: (supply.py path, extra settings).
+# The producer's cases: (supply.py path, extra settings). The plain layout is
+# set explicitly: hardening and the trap are on by default.
+_PLAIN = {"GANCAPTCHA_HARDEN": False, "GANCAPTCHA_TRAP": False}
 PRODUCER_CASES = {
-    "old": ("old", {}),
-    "new": ("new", {}),
-    # Hardening (opt-in) on the new path, against the old path without it.
-    "new_hardened": ("new", {"GANCAPTCHA_HARDEN": True}),
-    # ... and the opt-in trap: one more reader pass per challenge.
+    "old": ("old", _PLAIN),
+    "new": ("new", _PLAIN),
+    "new_hardened": ("new", {"GANCAPTCHA_HARDEN": True, "GANCAPTCHA_TRAP": False}),
+    # The defaults: hardening and the trap (one more reader pass a challenge).
     "new_hardened_trap": ("new", {"GANCAPTCHA_HARDEN": True, "GANCAPTCHA_TRAP": True}),
 }
 
@@ -372,6 +373,11 @@ def targets(results: dict[str, Any]) -> dict[str, bool]:
             "challenges_per_second"
         ]
         >= old,
+        # Issue 18: the defaults make at least what the plain layout makes.
+        "defaults_producer_at_least_plain": producer["new_hardened_trap"][
+            "challenges_per_second"
+        ]
+        >= producer["new"]["challenges_per_second"],
     }
     if "peer" not in results:  # --producer-only
         return made
@@ -452,9 +458,9 @@ def producer_table(producer: dict[str, Any]) -> str:
     ]
     for path, label in (
         ("old", "old path (plain noise)"),
-        ("new", "new path (latent bank)"),
-        ("new_hardened", "new path, GANCAPTCHA_HARDEN on"),
-        ("new_hardened_trap", "new path, GANCAPTCHA_HARDEN and GANCAPTCHA_TRAP on"),
+        ("new", "new path (latent bank), plain layout"),
+        ("new_hardened", "new path, GANCAPTCHA_HARDEN on, trap off"),
+        ("new_hardened_trap", "new path, the defaults (GANCAPTCHA_HARDEN and TRAP)"),
     ):
         p = producer[path]
         lines.append(

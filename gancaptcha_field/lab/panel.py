@@ -1,4 +1,4 @@
-"""The blind reading panel: numbered sheets out, transcriptions in, rates with intervals.
+"""The blind reading panel: numbered sheets out, transcriptions in, rates out.
 
 Library code for ``manage.py captcha_panel``. ``draw`` makes N challenges with
 the site's own pipeline (``render.render_answers``, the function the issuer
@@ -77,7 +77,10 @@ def sheet_image(challenges: Sequence[Challenge]) -> Image.Image:
     for challenge, image in zip(challenges, images, strict=True):
         sheet.paste(image, (LABEL_WIDTH, y))
         draw.text(
-            (6, y + image.height // 2), f"{challenge.number}.", fill=0, font=font,
+            (6, y + image.height // 2),
+            f"{challenge.number}.",
+            fill=0,
+            font=font,
             anchor="lm",
         )
         y += image.height + ROW_GAP
@@ -215,7 +218,9 @@ class Score:
             "missing": self.missing,
             "wrong": self.wrong,
             "sprang": self.sprang,
-            "sprang_of_attempts": self.sprang / self.attempts if self.attempts else None,
+            "sprang_of_attempts": self.sprang / self.attempts
+            if self.attempts
+            else None,
             "sprang_interval_95": list(wilson_interval(self.sprang, self.attempts)),
             "baited_wrong": self.baited_wrong,
         }
@@ -229,10 +234,14 @@ def load_key(panel: Path) -> dict[str, Any]:
         raise PanelError(f"no {KEY_FILE} in {panel}") from None
     except (OSError, ValueError) as exc:
         raise PanelError(f"{panel / KEY_FILE} is unreadable: {exc}") from None
+    if not isinstance(key, dict) or not isinstance(key.get("challenges"), dict):
+        raise PanelError(f"{panel / KEY_FILE} is not a panel's key")
     for name, digest in key.get("sheets", {}).items():
         sheet = panel / name
         if not sheet.is_file() or artifacts.sha256(sheet) != digest:
-            raise PanelError(f"{sheet} is missing or not the sheet this key was made for")
+            raise PanelError(
+                f"{sheet} is missing or not the sheet this key was made for"
+            )
     return key
 
 
@@ -253,7 +262,9 @@ def score(key: dict[str, Any], transcript: Transcript) -> Score:
             result.wrong += 1
             continue
         if len(given) == len(truth):
-            result.digits_right += sum(a == t for a, t in zip(given, truth, strict=True))
+            result.digits_right += sum(
+                a == t for a, t in zip(given, truth, strict=True)
+            )
         if given == truth:
             result.solved += 1
             continue
@@ -268,8 +279,14 @@ def pooled(name: str, scores: Sequence[Score]) -> Score:
     total = Score(name=name)
     for s in scores:
         for attr in (
-            "attempts", "solved", "digits", "digits_right", "missing", "wrong",
-            "sprang", "baited_wrong",
+            "attempts",
+            "solved",
+            "digits",
+            "digits_right",
+            "missing",
+            "wrong",
+            "sprang",
+            "baited_wrong",
         ):
             setattr(total, attr, getattr(total, attr) + getattr(s, attr))
     return total
@@ -325,7 +342,8 @@ def format_report(report: dict[str, Any]) -> str:
             f"({_pct(row['solve_rate'])}) | {_span(row['interval_95'])} "
             f"| {row['digits_right']}/{row['digits']} ({_pct(row['digit_rate'])}) "
             f"| {_span(row['digit_interval_95'])} "
-            f"| {row['sprang']}/{row['wrong']} wrong | {_pct(row['sprang_of_attempts'])} |"
+            f"| {row['sprang']}/{row['wrong']} wrong "
+            f"| {_pct(row['sprang_of_attempts'])} |"
         )
     lines.append("")
     lines.append(

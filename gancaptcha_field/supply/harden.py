@@ -26,6 +26,7 @@ from gancaptcha_field import constants
 STRIP_HEIGHT = constants.IMAGE_SIZE
 STRIP_WIDTH = constants.IMAGE_SIZE * constants.ANSWER_LENGTH
 
+
 @dataclass(frozen=True)
 class Design:
     """The ranges one hardened challenge's geometry is drawn from."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from argparse import ArgumentParser
 from pathlib import Path
@@ -61,7 +62,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Wrote {options['json']}")
 
     def _draw(self, panel: Any, directory: Path, options: dict[str, Any]) -> None:
-        from gancaptcha_field.supply import registry
+        from gancaptcha_field.supply import harden, registry
 
         status = registry.get_registry().load()
         if not status.ok:
@@ -76,6 +77,7 @@ class Command(BaseCommand):
             "harden": conf.HARDEN,
             "trap": conf.TRAP,
             "image_scale": conf.IMAGE_SCALE,
+            "layout": dataclasses.asdict(harden.DEFAULT) if conf.HARDEN else "plain",
             "models": artifacts.checksums(conf.MODEL_DIR) if conf.MODEL_DIR else {},
         }
         sheets = panel.write_panel(directory, challenges, options["per_sheet"], about)
