@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: install run test lint train sample attack bench clean
+.PHONY: install run test lint train sample attack panel bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ sample: $(STAMP)
 attack: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py captcha_attack --json /tmp/gancaptcha_attack.json $(ATTACK_ARGS)
+
+# The blind reading panel's figures, from the sheets, keys and transcriptions
+# kept in docs/panel/ (protocol: docs/panel.md). A new panel:
+#   .venv/bin/python manage.py captcha_panel draw docs/panel/<name> --count 100
+panel: $(STAMP)
+	@for p in $(PANELS); do $(BIN)/python manage.py captcha_panel score docs/panel/$$p || exit 1; echo; done
+
+PANELS ?= default plain
 
 # Speed and memory against the seed pipeline and django-simple-captcha
 # (minutes; not part of the tests). BENCH_ARGS=--quick checks that it runs.

@@ -281,34 +281,41 @@ def solve_rates(
 
 
 def _designs() -> dict[str, Any]:
-    from gancaptcha_field.supply.harden import MILD, Design
+    """Layouts tried for the default (docs/panel.md has what the panel read)."""
+    from gancaptcha_field.supply.harden import Design
 
     slant = {"rotation_deg": (12.0, 28.0)}
+    upright = {"rotation_deg": (0.0, 4.0), "max_shear": 0.04, "x_scale": (0.9, 1.1)}
+    tall = {"y_scale": (1.1, 1.25)}
     cross = {"ink_gap": (-3.0, -1.0), "narrow_gap": (0.0, 1.5), "max_box_overlap": 0.5}
     deep = {"ink_gap": (-4.0, -2.0), "narrow_gap": (-0.5, 1.0), "max_box_overlap": 0.6}
-    return (
-        {
-            "crossing, no line": Design(**cross, lines=0),
-            "crossing, no line, no warp": Design(**cross, lines=0, warp_amplitude=0.0),
-            "crossing, no line, tall": Design(**cross, lines=0, y_scale=(1.1, 1.25)),
-            "crossing, no line, tilt 0-14": Design(
-                **cross, lines=0, rotation_deg=(0.0, 14.0)
-            ),
-            "deep crossing, no line": Design(**deep, lines=0),
-            "deep crossing, no line, tall": Design(
-                **deep, lines=0, y_scale=(1.1, 1.25)
-            ),
-            "crossing+slant, no line": Design(**slant, **cross, lines=0),
-            "crossing+tilt 8-20, no line, tall": Design(
-                **cross, lines=0, y_scale=(1.1, 1.25), rotation_deg=(8.0, 20.0)
-            ),
-            "deep crossing+tilt 5-18, no line, tall": Design(
-                **deep, lines=0, y_scale=(1.1, 1.25), rotation_deg=(5.0, 18.0)
-            ),
-        }
-        if MILD
-        else {}
-    )
+    touch = {"ink_gap": (-1.0, 0.5), "narrow_gap": (0.5, 1.5), "max_box_overlap": 0.5}
+    return {
+        "slant": Design(**slant),
+        "slant+touch+2 lines": Design(**slant, **touch, lines=2),
+        "crossing+slant": Design(**slant, **cross),
+        "crossing+slant, no line": Design(**slant, **cross, lines=0),
+        "crossing, no line": Design(**cross, lines=0),
+        "crossing+tilt 8-20, no line, tall": Design(
+            **cross, **tall, lines=0, rotation_deg=(8.0, 20.0)
+        ),
+        "deep crossing+slant, no line": Design(**deep, **slant, lines=0),
+        "deep crossing, no line, tall": Design(**deep, **tall, lines=0),
+        "deep crossing+tilt 5-18, no line, tall": Design(
+            **deep, **tall, lines=0, rotation_deg=(5.0, 18.0)
+        ),
+        "crossing, no line, upright": Design(**cross, **upright, lines=0),
+        "crossing, no line, upright, no warp": Design(
+            **cross, **upright, lines=0, warp_amplitude=0.0
+        ),
+        "crossing, no line, upright, warp 0.6": Design(
+            **cross, **upright, lines=0, warp_amplitude=0.6
+        ),
+        "crossing, no line, upright, tall": Design(**cross, **upright, **tall, lines=0),
+        "deep crossing, no line, upright": Design(**deep, **upright, lines=0),
+        "mild, no warp": Design(warp_amplitude=0.0),
+        "mild, upright": Design(**upright),
+    }
 
 
 DESIGNS: dict[str, Any] = {}

@@ -732,7 +732,7 @@ def _trap_line(report: dict[str, Any]) -> str:
         return "trap: off (GANCAPTCHA_TRAP), or no challenge baited"
     return (
         f"trap: {baited:.0%} of the test challenges baited; trapped/failed "
-        "counts wrong answers that repeated a misread digit of a bait; a "
+        "counts wrong answers that repeated two misread digits of a bait; a "
         f"one-digit slip springs it {report.get('slip_springs', 0.0):.1%} of the time"
     )
 

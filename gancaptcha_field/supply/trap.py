@@ -6,8 +6,8 @@ is lowest near where four equal digits would part, each piece boxed into
 20x20 and centred by its centre of mass as MNIST's digits are, and an MNIST
 classifier. At render time the site does the same with its own two
 classifiers, the reader and the verifier, and keeps each reading that is
-wrong: the baits, sealed with the answer. A wrong answer that repeats one of
-their misread digits (``challenges.springs``) is a bot signal, counted
+wrong: the baits, sealed with the answer. A wrong answer that repeats two
+misread digits of one bait (``challenges.springs``) is a bot signal, counted
 against the client (GANCAPTCHA_TRAP_PENALTY) and sent as
 ``signals.trap_sprung``.
 
