@@ -175,12 +175,33 @@ def test_digits_stay_in_order_and_do_not_sit_in_equal_cells(
     assert max(offsets_from_cells) > 10
 
 
-def test_a_threshold_and_connected_components_do_not_find_the_digits(
+def test_crossing_neighbours_leave_connected_components_short_of_four(
     mnist_digits: np.ndarray,
 ) -> None:
+    """The default layout crosses neighbours' strokes: after a threshold, most
+    challenges hold fewer than four digit-sized components to cut at."""
+    short = 0
+    for seed, digits in groups(mnist_digits):
+        strip = harden.render(harden.plan(digits, np.random.default_rng(seed)), 1)
+        boxes = label_components(strip >= 128)
+        big = [box for box in boxes if (box[2] - box[0]) * (box[3] - box[1]) >= 20]
+        short += len(big) < 4
+    assert short >= 0.75 * len(SEEDS)
+    # Kept apart as the mild layout keeps them, the same digits are four.
+    apart = harden.Design(lines=0, warp_amplitude=0.0)
+    for seed, digits in groups(mnist_digits):
+        strip = harden.render(
+            harden.plan(digits, np.random.default_rng(seed), apart), 1
+        )
+        boxes = label_components(strip >= 128)
+        big = [box for box in boxes if (box[2] - box[0]) * (box[3] - box[1]) >= 20]
+        assert len(big) >= 4
+
+
+def test_the_mild_layouts_pen_line_joins_all_digits(mnist_digits: np.ndarray) -> None:
     """The pen line joins everything, so no component is one digit."""
     digits = mnist_digits[12:16]
-    plan = harden.plan(digits, np.random.default_rng(3))
+    plan = harden.plan(digits, np.random.default_rng(3), harden.MILD)
     strip = harden.render(plan, 1)
     boxes = label_components(strip >= 128)
     big = [box for box in boxes if (box[2] - box[0]) * (box[3] - box[1]) >= 20]
@@ -192,6 +213,18 @@ def test_a_threshold_and_connected_components_do_not_find_the_digits(
     assert (
         len([box for box in apart if (box[2] - box[0]) * (box[3] - box[1]) >= 20]) >= 4
     )
+
+
+def test_the_default_is_the_layout_the_panel_read() -> None:
+    """docs/panel/default*/manifest.json record the layout the panel read."""
+    import json
+
+    root = Path(__file__).resolve().parent.parent / "docs" / "panel"
+    for name in ("default", "default-2"):
+        manifest = json.loads((root / name / "manifest.json").read_text())
+        assert manifest["layout"] == json.loads(
+            json.dumps(dataclasses.asdict(harden.DEFAULT))
+        )
 
 
 def test_bad_digits_are_refused() -> None:

@@ -77,6 +77,7 @@ DEFAULT = Design(
 
 NARROW = 8.0  # pixels: a digit narrower than this is narrow
 EDGE_MARGIN = 1.5  # pixels of light border kept around all ink
+FRINGE = 1.0  # pixels: the resampling's faint grey beyond a stroke
 WARP_WAVES = 3  # long waves summed per axis
 INK_LEVEL = 32  # a pixel counts from faint grey on (white-on-black uint8)
 
@@ -181,7 +182,9 @@ def plan(
     size = constants.IMAGE_SIZE
     if digits.ndim != 3 or digits.shape[0] < 1 or digits.shape[1:] != (size, size):
         raise ValueError(f"digits must have shape (n, {size}, {size})")
-    border = EDGE_MARGIN + design.warp_amplitude  # the warp may push ink outwards
+    # The warp may push ink outwards, and bicubic resampling adds a faint
+    # fringe of about a pixel around every stroke.
+    border = EDGE_MARGIN + design.warp_amplitude + FRINGE
     room = STRIP_WIDTH - 2 * border
     clouds = [_ink_points(digit) for digit in digits]
     centres = [cloud.mean(axis=0) for cloud in clouds]
@@ -360,7 +363,9 @@ def _digit_patches(
     if warped:
         # Output pixel (x, y) shows the strip's point (x, y) + shift(x, y).
         dx, dy = _displacement(plan, xs, ys)
-    reach = float(np.abs(plan.waves[..., 3]).sum(axis=1).max()) + 1.0
+    # The warp's largest shift, and room for the bicubic kernel's reach (two
+    # source pixels, each up to 1.25 strip pixels wide at the widest scale).
+    reach = float(np.abs(plan.waves[..., 3]).sum(axis=1).max()) + 3.0
     big = constants.IMAGE_SIZE * _SUPERSAMPLE
     patches = []
     for digit, (a, b, c, d, e, f) in zip(
