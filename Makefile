@@ -50,7 +50,7 @@ attack: $(STAMP)
 panel: $(STAMP)
 	@for p in $(PANELS); do $(BIN)/python manage.py captcha_panel score docs/panel/$$p || exit 1; echo; done
 
-PANELS ?= default plain
+PANELS ?= plain hardened hardened-2 mild
 
 # Speed and memory against the seed pipeline and django-simple-captcha
 # (minutes; not part of the tests). BENCH_ARGS=--quick checks that it runs.

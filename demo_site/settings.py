@@ -106,11 +106,11 @@ if os.environ.get("DJANGO_REDIS_URL"):
         }
     }
 
-# Hardening and the trap are on by default (README, "The challenge image" and
-# "The trap"); GANCAPTCHA_HARDEN=0 gives the plain layout, which stock solvers
-# read, and GANCAPTCHA_TRAP=0 turns the trap off.
-GANCAPTCHA_HARDEN = os.environ.get("GANCAPTCHA_HARDEN", "1") == "1"
-GANCAPTCHA_TRAP = os.environ.get("GANCAPTCHA_TRAP", "1") == "1"
+# Opt-in hardening (README, "The challenge image"): GANCAPTCHA_HARDEN=1 to try it.
+GANCAPTCHA_HARDEN = os.environ.get("GANCAPTCHA_HARDEN", "0") == "1"
+# Opt-in trap (README, "The trap"): GANCAPTCHA_TRAP=1 keeps each challenge's
+# stock misreading and counts an answer that repeats it as a bot signal.
+GANCAPTCHA_TRAP = os.environ.get("GANCAPTCHA_TRAP", "0") == "1"
 
 # Any answer "PASS" passes: for browser tests only, never on a real site.
 GANCAPTCHA_TEST_MODE = os.environ.get("GANCAPTCHA_TEST_MODE", "0") == "1"

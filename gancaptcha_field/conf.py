@@ -134,9 +134,8 @@ _TYPED: dict[str, _Typed] = {
     "POOL_ONLY": _Typed(False, parse_bool),
     "SYNCHRONOUS_COMMIT": _Typed(False, parse_bool),
     "RATELIMIT_ENABLED": _Typed(True, parse_bool),
-    # An invalid value keeps them on: a typo must not weaken the site.
-    "HARDEN": _Typed(True, parse_bool, invalid=True),
-    "TRAP": _Typed(True, parse_bool, invalid=True),
+    "HARDEN": _Typed(False, parse_bool),
+    "TRAP": _Typed(False, parse_bool),
     "TRAP_PENALTY": _Typed(4, _int_at_least(0)),
     "INLINE_IMAGE": _Typed(False, parse_bool),
     "LATENT_BANK": _Typed(True, parse_bool),
@@ -340,13 +339,12 @@ class Settings:
 
     @property
     def HARDEN(self) -> bool:
-        # On by default: slant, cross, strike through and warp the digits
-        # (harden.py); off gives four equal cells, which stock solvers read.
+        # Opt-in: reshape, kern, strike through and warp the digits (harden.py).
         return bool(self._typed("HARDEN"))
 
     @property
     def TRAP(self) -> bool:
-        # On by default: keep what a stock solver reads in each challenge (trap.py);
+        # Opt-in: keep what a stock solver reads in each challenge (trap.py);
         # an answer that repeats its mistakes is a bot signal.
         return bool(self._typed("TRAP"))
 

@@ -30,11 +30,6 @@ MIDDLEWARE = [
 # Rate limits are on by default; off here, as the suite is one client posting
 # a lot. tests/test_ratelimit.py turns them on with the settings fixture.
 GANCAPTCHA_RATELIMIT_ENABLED = False
-# Hardening and the trap are on by default; off here, as most tests check the
-# layout-independent paths with a numpy stand-in that has no classifiers.
-# tests/test_harden.py and tests/test_trap.py turn them on.
-GANCAPTCHA_HARDEN = False
-GANCAPTCHA_TRAP = False
 
 ROOT_URLCONF = "tests.urls"
 

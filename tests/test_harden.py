@@ -216,14 +216,14 @@ def test_the_mild_layouts_pen_line_joins_all_digits(mnist_digits: np.ndarray) ->
 
 
 def test_the_default_is_the_layout_the_panel_read() -> None:
-    """docs/panel/default*/manifest.json record the layout the panel read."""
+    """docs/panel/hardened*/manifest.json record the layout the panel read."""
     import json
 
     root = Path(__file__).resolve().parent.parent / "docs" / "panel"
-    for name in ("default", "default-2"):
+    for name in ("hardened", "hardened-2"):
         manifest = json.loads((root / name / "manifest.json").read_text())
         assert manifest["layout"] == json.loads(
-            json.dumps(dataclasses.asdict(harden.DEFAULT))
+            json.dumps(dataclasses.asdict(harden.LAYOUT))
         )
 
 
@@ -259,13 +259,12 @@ def test_new_rng_draws_differ() -> None:
 
 
 def test_harden_setting_is_strict(settings: object) -> None:
-    del settings.GANCAPTCHA_HARDEN  # type: ignore[attr-defined]
-    assert conf.HARDEN is True  # on by default
-    with override_settings(GANCAPTCHA_HARDEN=False):
-        assert conf.HARDEN is False
-    for bad in ("False", 0, "off", None):
+    assert conf.HARDEN is False  # opt-in
+    with override_settings(GANCAPTCHA_HARDEN=True):
+        assert conf.HARDEN is True
+    for bad in ("True", 1, "on", None):
         with override_settings(GANCAPTCHA_HARDEN=bad):
-            assert conf.HARDEN is True  # never weaker; check E020 names it
+            assert conf.HARDEN is False  # never true; check E020 names it
             assert any("GANCAPTCHA_HARDEN" in line for line in conf.problems())
 
 

@@ -323,7 +323,7 @@ def default_bank_dir(cache_dir: Path) -> Path:
     source = inspect.getsource(render).encode()
     if conf.HARDEN:
         source += b"hardened" + inspect.getsource(harden).encode()
-        source += repr(harden.DEFAULT).encode()  # the layout in force
+        source += repr(harden.LAYOUT).encode()  # the layout in force
     if conf.TRAP:
         source += b"trapped" + inspect.getsource(trap).encode()
     # The rule the digits were drawn under, and the picture's scale.

@@ -9,9 +9,10 @@ optional smooth elastic warp of the whole strip. ``render()`` draws that
 geometry at any scale. Nothing is cropped: every stroke of every digit stays
 in the strip. numpy and Pillow only; nothing here imports TensorFlow.
 
-DEFAULT (crossing neighbours, upright, no line, no warp) was chosen by the
-blind reading panel and the dev attackers together; MILD is the first
-hardened layout. docs/panel.md has what each design costs and buys.
+LAYOUT (crossing neighbours, upright, no line, no warp) is what
+GANCAPTCHA_HARDEN draws, chosen with the blind reading panel and the dev
+attackers; MILD is the first hardened layout. docs/panel.md has what each
+design costs and buys.
 """
 
 from __future__ import annotations
@@ -56,15 +57,16 @@ class Design:
     warp_amplitude: float = 1.2  # pixels: the elastic warp's largest shift
 
 
-# The first hardened layout, opt-in until 2026-12: a pen line through slanted
-# digits kept apart. The blind reading panel read 88.7% of its challenges.
+# The first hardened layout (until 2026-12): a pen line through slanted
+# digits kept apart, and a warp. The blind reading panel read 88.7% of it.
 MILD = Design()
-# The default: neighbours' strokes cross, upright, no pen line and no warp.
-# Crossing ink defeats the usual cuts (components, projections) as the pen
-# line did, and costs people less: the panel read 91.7% of a first 300 and
-# the confirmation panel its own figure (docs/panel.md); steeper slants,
-# pen lines over crossing digits and the warp all read worse.
-DEFAULT = Design(
+# What GANCAPTCHA_HARDEN draws: neighbours' strokes cross, upright, no pen
+# line and no warp. Crossing ink defeats the usual cuts (components,
+# projections) as the pen line did, at the same cost to readers: the panel's
+# confirmation panels read 89.3% and 87.x% (docs/panel.md), and stock
+# solvers read 20-25%, against 27-48% of MILD. Steeper slants, pen lines over
+# crossing digits, deeper crossing and the warp all read worse.
+LAYOUT = Design(
     x_scale=(0.9, 1.1),
     rotation_deg=(0.0, 4.0),
     max_shear=0.04,
@@ -174,9 +176,9 @@ def plan(
 ) -> Plan:
     """Draw the geometry of one hardened challenge for (n, 28, 28) uint8 digits.
 
-    ``design`` defaults to DEFAULT, read at call time.
+    ``design`` defaults to LAYOUT, read at call time.
     """
-    design = DEFAULT if design is None else design
+    design = LAYOUT if design is None else design
     if not isinstance(digits, np.ndarray) or digits.dtype != np.uint8:
         raise ValueError("digits must be a uint8 numpy array")
     size = constants.IMAGE_SIZE

@@ -77,7 +77,7 @@ class Command(BaseCommand):
             "harden": conf.HARDEN,
             "trap": conf.TRAP,
             "image_scale": conf.IMAGE_SCALE,
-            "layout": dataclasses.asdict(harden.DEFAULT) if conf.HARDEN else "plain",
+            "layout": dataclasses.asdict(harden.LAYOUT) if conf.HARDEN else "plain",
             "models": artifacts.checksums(conf.MODEL_DIR) if conf.MODEL_DIR else {},
         }
         sheets = panel.write_panel(directory, challenges, options["per_sheet"], about)
