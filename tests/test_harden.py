@@ -60,6 +60,12 @@ def label_components(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
     return boxes
 
 
+def digit_sized(strip: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """A threshold's components big enough to be a digit (20 px of box or more)."""
+    boxes = label_components(strip >= 128)
+    return [box for box in boxes if (box[2] - box[0]) * (box[3] - box[1]) >= 20]
+
+
 @pytest.mark.parametrize("scale", [1, 2, 3])
 def test_every_draw_has_the_same_size_and_range(
     mnist_digits: np.ndarray, scale: int
@@ -183,9 +189,7 @@ def test_crossing_neighbours_leave_connected_components_short_of_four(
     short = 0
     for seed, digits in groups(mnist_digits):
         strip = harden.render(harden.plan(digits, np.random.default_rng(seed)), 1)
-        boxes = label_components(strip >= 128)
-        big = [box for box in boxes if (box[2] - box[0]) * (box[3] - box[1]) >= 20]
-        short += len(big) < 4
+        short += len(digit_sized(strip)) < 4
     assert short >= 0.75 * len(SEEDS)
     # Kept apart as the mild layout keeps them, the same digits are four.
     apart = harden.Design(lines=0, warp_amplitude=0.0)
@@ -193,26 +197,18 @@ def test_crossing_neighbours_leave_connected_components_short_of_four(
         strip = harden.render(
             harden.plan(digits, np.random.default_rng(seed), apart), 1
         )
-        boxes = label_components(strip >= 128)
-        big = [box for box in boxes if (box[2] - box[0]) * (box[3] - box[1]) >= 20]
-        assert len(big) >= 4
+        assert len(digit_sized(strip)) >= 4
 
 
 def test_the_mild_layouts_pen_line_joins_all_digits(mnist_digits: np.ndarray) -> None:
     """The pen line joins everything, so no component is one digit."""
     digits = mnist_digits[12:16]
     plan = harden.plan(digits, np.random.default_rng(3), harden.MILD)
-    strip = harden.render(plan, 1)
-    boxes = label_components(strip >= 128)
-    big = [box for box in boxes if (box[2] - box[0]) * (box[3] - box[1]) >= 20]
-    assert len(big) == 1
+    assert len(digit_sized(harden.render(plan, 1))) == 1
     # It is the pen that joins them: without it, a gap people can see keeps
     # each digit apart (the layout leaves the cutting to the pen line).
     bare = harden.render(dataclasses.replace(plan, lines=()), 1)
-    apart = label_components(bare >= 128)
-    assert (
-        len([box for box in apart if (box[2] - box[0]) * (box[3] - box[1]) >= 20]) >= 4
-    )
+    assert len(digit_sized(bare)) >= 4
 
 
 def test_the_default_is_the_layout_the_panel_read() -> None:
