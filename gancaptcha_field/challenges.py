@@ -351,9 +351,9 @@ def _check(key: str, answer: str | None) -> Result:
 
 
 # Digits of one bait a wrong answer must repeat, each in its place, to spring
-# the trap. Readers of the panel's pilots stumbled on single digits as the
-# classifiers did: one repeated digit sprang on 8.5% of their attempts, two
-# on 0.5% (docs/panel.md).
+# the trap. Readers of the panel's first pilots stumbled on single digits as
+# the classifiers did: one repeated digit sprang on 8.5% of their 200
+# attempts, two on 0.5% (docs/panel.md).
 SPRING_DIGITS = 2
 
 

@@ -339,7 +339,7 @@ class Settings:
 
     @property
     def HARDEN(self) -> bool:
-        # Opt-in: reshape, kern, strike through and warp the digits (harden.py).
+        # Opt-in: draw the crossing layout (harden.LAYOUT) instead of equal cells.
         return bool(self._typed("HARDEN"))
 
     @property

@@ -269,9 +269,9 @@ def test_the_lab_counts_the_answers_that_spring_the_sites_trap(
     rows = {r["name"]: r for r in report["rows"]}
     # Test challenges 2-5: 3 and 5 are baited.
     assert report["baited"] == 0.5
-    # 2 of the 4 test challenges have one bait, misread in two places: a
-    # one-digit slip repeats one of them at most, which never springs it.
-    assert report["slip_springs"] == 0.0
+    # 2 of the 4 test challenges have one bait, misread in two places: of a
+    # challenge's 6 x 81 two-digit slips, the one that types the bait springs.
+    assert report["slip_springs"] == pytest.approx(2 / (4 * 6 * 81))
     assert (rows["stock"]["solved"], rows["stock"]["trapped"]) == (2, 2)
     assert rows["stock"]["trapped_of_failures"] == 1.0
     assert (rows["off"]["solved"], rows["off"]["trapped"]) == (0, 0)

@@ -55,7 +55,7 @@ def test_each_row_of_a_sheet_is_the_served_png_pixel_for_pixel(
         y += h + panel.ROW_GAP
 
 
-def test_the_key_is_apart_and_the_sheets_say_nothing_of_the_answers(
+def test_the_key_is_apart_and_the_manifest_holds_no_answer(
     tmp_path: Path,
 ) -> None:
     challenges = _challenges(45)
@@ -117,7 +117,7 @@ def test_the_scorer_counts_challenges_digits_misses_and_the_trap(
     )
     assert (row["digits"], row["digits_right"]) == (16, 2 + 4 + 3)
     assert (row["sprang"], row["baited_wrong"]) == (1, 2)
-    assert row["interval_95"][0] < 0.25 < row["interval_95"][1]
+    assert row["interval_95"] == pytest.approx([0.0456, 0.6994], abs=1e-4)
     assert report["mean_reader_rate"] == report["lowest_reader_rate"] == 0.25
     text = panel.format_report(report)
     assert "| r1 | 1/4 (25.0%)" in text and "| 1/3 wrong |" in text
@@ -159,7 +159,10 @@ def test_the_command_draws_from_the_sites_pipeline_and_scores(
     assert fake_registry.drawn == [int(c) for a in answers for c in a]
     manifest = json.loads((out / panel.MANIFEST_FILE).read_text())
     assert manifest["harden"] is False and manifest["layout"] == "plain"
-    (out / "readers" / "r.txt").write_text(f"1 {answers[0]}\n2 {answers[1]}\n3 0000\n")
+    wrong = "".join(str((int(d) + 1) % 10) for d in answers[2])
+    (out / "readers" / "r.txt").write_text(
+        f"1 {answers[0]}\n2 {answers[1]}\n3 {wrong}\n"
+    )
     call_command("captcha_panel", "score", str(out), "--json", str(tmp_path / "s.json"))
     assert "| r | 2/3 (66.7%)" in capsys.readouterr().out
     assert json.loads((tmp_path / "s.json").read_text())["all"]["solved"] == 2
@@ -167,3 +170,90 @@ def test_the_command_draws_from_the_sites_pipeline_and_scores(
         call_command("captcha_panel", "draw", str(out), "--count", "1")
     with pytest.raises(CommandError, match=r"no key\.json"):
         call_command("captcha_panel", "score", str(tmp_path / "none"))
+
+
+def _panel(tmp_path: Path, count: int = 2) -> Path:
+    panel.write_panel(tmp_path / "p", _challenges(count), 20, {})
+    return tmp_path / "p"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        [],
+        {"schema": 2, "sheets": {}, "challenges": {}},
+        {"schema": 1, "sheets": ["sheet-01.png"], "challenges": {}},
+        {"schema": 1, "sheets": {"sheet-01.png": "x"}, "challenges": {}},
+        {"schema": 1, "sheets": {"sheet-01.png": "x"}, "challenges": {"1": "1234"}},
+        {"schema": 1, "sheets": {"s": "x"}, "challenges": {"x": {"answer": "1"}}},
+        {
+            "schema": 1,
+            "sheets": {"s": "x"},
+            "challenges": {"1": {"answer": 1234, "baits": []}},
+        },
+    ],
+)
+def test_a_malformed_key_is_a_clear_error(tmp_path: Path, key: object) -> None:
+    out = _panel(tmp_path)
+    (out / panel.KEY_FILE).write_text(json.dumps(key))
+    with pytest.raises(panel.PanelError, match="not a panel's key"):
+        panel.score_panel(out)
+    (out / panel.KEY_FILE).write_bytes(b"\xff{")
+    with pytest.raises(panel.PanelError, match="unreadable"):
+        panel.score_panel(out)
+
+
+def test_unreadable_transcripts_and_stray_sheets_are_clear_errors(
+    tmp_path: Path,
+) -> None:
+    out = _panel(tmp_path)
+    (out / "readers" / "a.txt").write_bytes(b"1 \xff\xfe\n")
+    with pytest.raises(panel.PanelError, match="unreadable"):
+        panel.score_panel(out)
+    (out / "readers" / "a.txt").write_text("1" * 12 + " 1234\n")
+    with pytest.raises(panel.PanelError, match="line 1"):
+        panel.score_panel(out)
+    (out / "readers" / "a.txt").unlink()
+    (out / "readers" / "b.txt").mkdir()
+    with pytest.raises(panel.PanelError, match="unreadable"):
+        panel.score_panel(out)
+    (out / "readers" / "b.txt").rmdir()
+    # A sheet the key does not list (left by another draw) is never scored.
+    Image.new("L", (4, 4), 255).save(out / "sheet-09.png")
+    with pytest.raises(panel.PanelError, match="does not list"):
+        panel.load_key(out)
+
+
+def test_a_panel_is_drawn_only_into_a_new_or_empty_directory(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(panel.PanelError, match="not a directory"):
+        panel.write_panel(tmp_path / "file", _challenges(1), 20, {})
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "sheet-02.png").write_bytes(b"")
+    with pytest.raises(panel.PanelError, match="not empty"):
+        panel.write_panel(tmp_path / "old", _challenges(1), 20, {})
+    assert sorted(p.name for p in (tmp_path / "old").iterdir()) == ["sheet-02.png"]
+    (tmp_path / "empty").mkdir()
+    panel.write_panel(tmp_path / "empty", _challenges(1), 20, {})
+    assert (tmp_path / "empty" / panel.KEY_FILE).is_file()
+
+
+@pytest.mark.django_db
+def test_the_command_refuses_before_drawing_and_reports_write_errors(
+    tmp_path: Path, fake_registry: FakeRegistry
+) -> None:
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "x").write_text("")
+    with pytest.raises(CommandError, match="not empty"):
+        call_command("captcha_panel", "draw", str(tmp_path / "used"), "--count", "2")
+    assert fake_registry.drawn == []  # refused before a digit was drawn
+    out = _panel(tmp_path)
+    (out / "readers" / "r.txt").write_text("1 0000\n")
+    with pytest.raises(CommandError, match="Could not write"):
+        call_command(
+            "captcha_panel",
+            "score",
+            str(out),
+            "--json",
+            str(tmp_path / "no" / "s.json"),
+        )

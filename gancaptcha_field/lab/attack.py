@@ -15,6 +15,7 @@ labelled challenges, or its own synthetic ones), never on the test set.
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import logging
 import math
@@ -480,7 +481,8 @@ def run(
         "quick": config.quick,
         "bank": str(bank_dir),
         # GANCAPTCHA_TRAP: the share of test challenges the site baited, and
-        # how often a one-digit slip (any place, any wrong digit) springs it.
+        # how often a two-digit slip (any two places, any wrong digits) springs
+        # it; a one-digit slip never does (challenges.SPRING_DIGITS).
         "baited": sum(bool(baits[i]) for i in range(config.calibration, base_need))
         / max(1, len(test)),
         "slip_springs": slip_springs(
@@ -710,19 +712,22 @@ def per_client(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def slip_springs(answers: Sequence[str], baits: Sequence[tuple[str, ...]]) -> float:
-    """The share of one-digit slips that spring the trap: each answer with
-    each place typed as each wrong digit, equally likely (a person's typo,
-    not a person who misreads as the classifiers did: that is not measured)."""
+    """The share of two-digit slips that spring the trap: each answer with
+    each two places typed as any wrong digits, equally likely (a person's
+    typos, not a person who misreads as the classifiers did: the panel
+    measures that). A one-digit slip never springs it."""
     from gancaptcha_field.challenges import springs
 
     sprung = total = 0
     for answer, found in zip(answers, baits, strict=True):
-        for place, digit in enumerate(answer):
-            for other in "0123456789":
-                if other != digit:
-                    slip = answer[:place] + other + answer[place + 1 :]
-                    sprung += springs(slip, answer, found)
-                    total += 1
+        for first, second in itertools.combinations(range(len(answer)), 2):
+            for a, b in itertools.product("0123456789", repeat=2):
+                if a == answer[first] or b == answer[second]:
+                    continue
+                slip = list(answer)
+                slip[first], slip[second] = a, b
+                sprung += springs("".join(slip), answer, found)
+                total += 1
     return sprung / total if total else 0.0
 
 
@@ -733,7 +738,7 @@ def _trap_line(report: dict[str, Any]) -> str:
     return (
         f"trap: {baited:.0%} of the test challenges baited; trapped/failed "
         "counts wrong answers that repeated two misread digits of a bait; a "
-        f"one-digit slip springs it {report.get('slip_springs', 0.0):.1%} of the time"
+        f"two-digit slip springs it {report.get('slip_springs', 0.0):.2%} of the time"
     )
 
 

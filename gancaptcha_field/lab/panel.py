@@ -61,7 +61,7 @@ class Challenge:
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size)
-    except TypeError:  # Pillow without FreeType: the bitmap font
+    except (TypeError, ImportError, OSError):  # no FreeType: the bitmap font
         return ImageFont.load_default()
 
 
@@ -102,17 +102,32 @@ def draw_challenges(count: int) -> list[Challenge]:
     ]
 
 
+def check_new(out: Path) -> None:
+    """Refuse anything but a new or empty directory: a panel is drawn once,
+    and no sheet or transcript of another may sit beside its key."""
+    if out.exists() and not out.is_dir():
+        raise PanelError(f"{out} is not a directory")
+    if out.is_dir() and any(out.iterdir()):
+        raise PanelError(f"{out} is not empty; a panel is drawn once, into a new one")
+
+
 def write_panel(
     out: Path, challenges: Sequence[Challenge], per_sheet: int, about: dict[str, Any]
 ) -> list[Path]:
-    """Write the sheets, the key and the manifest to ``out``; return the sheets.
-
-    Refuses a directory that already holds a key: a panel is drawn once.
-    """
+    """Write the sheets, the manifest and, last, the key to a new ``out``;
+    return the sheets. A directory without a key is an unfinished panel."""
     if per_sheet < 1:
         raise PanelError("per_sheet must be at least 1")
-    if (out / KEY_FILE).exists():
-        raise PanelError(f"{out / KEY_FILE} exists; a panel is drawn once")
+    check_new(out)
+    try:
+        return _write_panel(out, challenges, per_sheet, about)
+    except OSError as exc:
+        raise PanelError(f"could not write the panel to {out}: {exc}") from None
+
+
+def _write_panel(
+    out: Path, challenges: Sequence[Challenge], per_sheet: int, about: dict[str, Any]
+) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     (out / READERS_DIR).mkdir(exist_ok=True)
     sheets = []
@@ -149,7 +164,7 @@ def write_panel(
 
 # --- scoring ---------------------------------------------------------------
 
-_LINE = re.compile(r"^\s*(\d+)[.):]?\s*(.*?)\s*$")
+_LINE = re.compile(r"^\s*(\d{1,9})(?:[.):]\s*|\s+)(.*?)\s*$")
 
 
 @dataclass
@@ -226,23 +241,54 @@ class Score:
         }
 
 
-def load_key(panel: Path) -> dict[str, Any]:
-    """The key, after checking that the sheets beside it are the ones it keys."""
+def _read_text(path: Path) -> str:
     try:
-        key = json.loads((panel / KEY_FILE).read_text())
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PanelError(f"no {KEY_FILE} in {panel}") from None
-    except (OSError, ValueError) as exc:
+        raise PanelError(f"no {path.name} in {path.parent}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PanelError(f"{path} is unreadable: {exc}") from None
+
+
+def _valid_key(key: object) -> bool:
+    """A panel's key: its schema, sheet digests, and numbered challenges."""
+    if not isinstance(key, dict) or key.get("schema") != SCHEMA_VERSION:
+        return False
+    sheets, challenges = key.get("sheets"), key.get("challenges")
+    if not isinstance(sheets, dict) or not sheets or not isinstance(challenges, dict):
+        return False
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in sheets.items()):
+        return False
+    return bool(challenges) and all(
+        isinstance(number, str)
+        and number.isdigit()
+        and isinstance(entry, dict)
+        and isinstance(entry.get("answer"), str)
+        and isinstance(entry.get("baits"), list)
+        and all(isinstance(bait, str) for bait in entry["baits"])
+        for number, entry in challenges.items()
+    )
+
+
+def load_key(panel: Path) -> dict[str, Any]:
+    """The key, after checking it and that the sheets beside it are the ones
+    it keys, no more and no fewer."""
+    try:
+        key = json.loads(_read_text(panel / KEY_FILE))
+    except ValueError as exc:
         raise PanelError(f"{panel / KEY_FILE} is unreadable: {exc}") from None
-    if not isinstance(key, dict) or not isinstance(key.get("challenges"), dict):
+    if not _valid_key(key):
         raise PanelError(f"{panel / KEY_FILE} is not a panel's key")
-    for name, digest in key.get("sheets", {}).items():
+    on_disk = {p.name for p in panel.glob("sheet-*.png")}
+    if on_disk - set(key["sheets"]):
+        raise PanelError(f"{panel} holds sheets its key does not list")
+    for name, digest in key["sheets"].items():
         sheet = panel / name
         if not sheet.is_file() or artifacts.sha256(sheet) != digest:
             raise PanelError(
                 f"{sheet} is missing or not the sheet this key was made for"
             )
-    return key
+    return key  # type: ignore[no-any-return]
 
 
 def score(key: dict[str, Any], transcript: Transcript) -> Score:
@@ -298,11 +344,13 @@ def score_panel(panel: Path) -> dict[str, Any]:
     paths = sorted((panel / READERS_DIR).glob("*.txt"))
     if not paths:
         raise PanelError(f"no transcripts in {panel / READERS_DIR}")
-    scores = [score(key, parse_transcript(p.stem, p.read_text())) for p in paths]
+    scores = [score(key, parse_transcript(p.stem, _read_text(p))) for p in paths]
     rates = [s.solved / s.attempts for s in scores]
     try:
-        manifest = json.loads((panel / MANIFEST_FILE).read_text())
+        manifest = json.loads((panel / MANIFEST_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        manifest = {}
+    if not isinstance(manifest, dict):
         manifest = {}
     baited = sum(bool(c["baits"]) for c in key["challenges"].values())
     return {

@@ -63,8 +63,8 @@ MILD = Design()
 # What GANCAPTCHA_HARDEN draws: neighbours' strokes cross, upright, no pen
 # line and no warp. Crossing ink defeats the usual cuts (components,
 # projections) as the pen line did, at the same cost to readers: the panel's
-# confirmation panels read 89.3% and 87.x% (docs/panel.md), and stock
-# solvers read 20-25%, against 27-48% of MILD. Steeper slants, pen lines over
+# confirmation panels read 89.3% and 87.3% (docs/panel.md), and the lab's
+# stock solvers read 21-30%, against 27.5-47.5% of MILD. Steeper slants, pen lines over
 # crossing digits, deeper crossing and the warp all read worse.
 LAYOUT = Design(
     x_scale=(0.9, 1.1),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import inspect
 import json
 from argparse import ArgumentParser
 from pathlib import Path
@@ -57,13 +59,19 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(panel.format_report(report))
         if options["json"] is not None:
-            with artifacts.atomic_path(options["json"]) as tmp:
-                tmp.write_text(json.dumps(report, indent=1) + "\n")
+            try:
+                with artifacts.atomic_path(options["json"]) as tmp:
+                    tmp.write_text(json.dumps(report, indent=1) + "\n")
+            except OSError as exc:
+                raise CommandError(
+                    f"Could not write {options['json']}: {exc}"
+                ) from None
             self.stdout.write(f"Wrote {options['json']}")
 
     def _draw(self, panel: Any, directory: Path, options: dict[str, Any]) -> None:
-        from gancaptcha_field.supply import harden, registry
+        from gancaptcha_field.supply import harden, registry, render
 
+        panel.check_new(directory)  # before minutes of drawing
         status = registry.get_registry().load()
         if not status.ok:
             raise CommandError(
@@ -71,8 +79,14 @@ class Command(BaseCommand):
             )
         count: int = options["count"]
         self.stdout.write(f"Drawing {count} challenges ...")
-        challenges = panel.draw_challenges(count)
+        try:
+            challenges = panel.draw_challenges(count)
+        except registry.CaptchaUnavailable as exc:
+            raise CommandError(f"Could not draw the challenges: {exc}") from exc
+        # The renderer's code, so a panel names exactly what its readers saw.
+        source = inspect.getsource(harden) + inspect.getsource(render)
         about = {
+            "renderer_sha256": hashlib.sha256(source.encode()).hexdigest(),
             "design": options["design"],
             "harden": conf.HARDEN,
             "trap": conf.TRAP,
