@@ -41,6 +41,9 @@ from gancaptcha_field import audio, challenges, constants
 from gancaptcha_field.lab.attack import _attack_form, wilson_interval, write_text
 
 ATTACKERS = ("ncc", "dtw", "size")
+# "trained-N": a recogniser trained on N files of our own renderer
+# (lab/recogniser.py); any N of at least 100.
+TRAINED = "trained-"
 RATE = audio.SAMPLE_RATE
 # Matching runs at half rate: speech below 4 kHz is what the words are made of.
 _DECIMATE = 2
@@ -66,6 +69,7 @@ class AudioAttackConfig:
     attackers: tuple[str, ...] = ATTACKERS
     baseline: bool = True  # also attack the plain (0.x) renderer, offline
     json_path: Path | None = None
+    cache_dir: Path | None = None  # where trained recognisers are kept
 
 
 @dataclass
@@ -378,8 +382,34 @@ def render_plain(answer: str, language: str, rng: np.random.Generator) -> bytes:
     return audio.encode(speech + noise)
 
 
-def make_solver(name: str, language: str, render: Any = audio.render_wav) -> Solver:
-    """One attacker, ready for a language (templates built once)."""
+def trained_count(name: str) -> int | None:
+    """N of a "trained-N" attacker; None for any other name or a bad N."""
+    if not name.startswith(TRAINED):
+        return None
+    digits = name[len(TRAINED) :]
+    if not (digits.isascii() and digits.isdigit()) or int(digits) < 100:
+        return None
+    return int(digits)
+
+
+def make_solver(
+    name: str,
+    language: str,
+    render: Any = audio.render_wav,
+    cache_dir: Path | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> Solver:
+    """One attacker, ready for a language (templates built, or a model trained,
+    once)."""
+    count = trained_count(name)
+    if count is not None:
+        from gancaptcha_field.lab import recogniser
+
+        if cache_dir is None:
+            raise AudioAttackError("a trained recogniser needs a cache directory")
+        return recogniser.RecogniserSolver(
+            recogniser.load_or_train(language, count, cache_dir, log)
+        )
     if name == "ncc":
         return NccSolver(language)
     if name == "dtw":
@@ -532,16 +562,19 @@ def run(config: AudioAttackConfig, log: Callable[[str], None]) -> dict[str, Any]
     if config.count < 1:
         raise AudioAttackError("count must be at least 1")
     for name in config.attackers:
-        if name not in ATTACKERS:
+        if name not in ATTACKERS and trained_count(name) is None:
             raise AudioAttackError(
-                f"unknown attacker {name!r}; choose from {ATTACKERS}"
+                f"unknown attacker {name!r}; choose from {ATTACKERS} or "
+                f"{TRAINED}N (N of at least 100)"
             )
     tallies: list[Tally] = []
     for language in config.languages:
         if language not in audio.LANGUAGES:
             raise AudioAttackError(f"no voice for language {language!r}")
         for name in config.attackers:
-            if config.baseline:
+            # The plain renderer is another renderer: a recogniser trained on
+            # the served one has no baseline there.
+            if config.baseline and trained_count(name) is None:
                 plain = Tally(name, language, "plain renderer")
                 attack_plain(
                     make_solver(name, language, render_plain), plain, config.count
@@ -551,7 +584,8 @@ def run(config: AudioAttackConfig, log: Callable[[str], None]) -> dict[str, Any]
                     f"{name} {language}: plain renderer {plain.solved}/{plain.attempts}"
                 )
             served = Tally(name, language, "served")
-            attack_served(make_solver(name, language), served, config.count, log)
+            solver = make_solver(name, language, cache_dir=config.cache_dir, log=log)
+            attack_served(solver, served, config.count, log)
             tallies.append(served)
     oracle = [oracle_report(language, config.count) for language in config.languages]
     report = {
@@ -572,8 +606,8 @@ def format_table(report: dict[str, Any]) -> str:
         f"{'rate':>7} {'95% interval':>13} {'digits':>7} {'CPU s':>6} {'sizes':>6}"
     )
     lines = [
-        "Audio: template matching against the shipped clips "
-        "(attacker holds every clip and the code)",
+        "Audio: attackers that hold every clip and the code (template matching, "
+        "file size, recognisers trained on N files of our renderer)",
         header,
     ]
     for s in report["scores"]:

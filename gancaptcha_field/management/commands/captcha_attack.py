@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from argparse import ArgumentParser
+from argparse import ArgumentParser, ArgumentTypeError
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,14 @@ def _counts(value: str) -> tuple[int, ...]:
     if not value.strip():
         return ()
     return tuple(positive_int(part) for part in value.split(","))
+
+
+def _names(value: str) -> tuple[str, ...]:
+    """Comma-separated attacker names (checked by the lab, which knows them)."""
+    names = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not names:
+        raise ArgumentTypeError("name at least one attacker")
+    return names
 
 
 class Command(BaseCommand):
@@ -94,6 +102,14 @@ class Command(BaseCommand):
             "size against --challenges (100) per language, end to end through "
             "the audio view and a form (lab/audio.py).",
         )
+        parser.add_argument(
+            "--audio-attackers",
+            type=_names,
+            default=None,
+            help="With --audio: which attackers, comma-separated (ncc,dtw,size); "
+            "trained-N trains a recogniser on N files of our renderer "
+            "(lab/recogniser.py), e.g. trained-1000,trained-10000.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Run the battery and print the table."""
@@ -107,6 +123,12 @@ class Command(BaseCommand):
             config = audio.AudioAttackConfig(
                 count=count if count is not None else (4 if options["quick"] else 100),
                 json_path=options["json"],
+                cache_dir=options["cache_dir"],
+                **(
+                    {"attackers": options["audio_attackers"]}
+                    if options["audio_attackers"]
+                    else {}
+                ),
             )
             try:
                 report = audio.run(config, self.stdout.write)
