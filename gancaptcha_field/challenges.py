@@ -357,20 +357,23 @@ def _check(key: str, answer: str | None) -> Result:
 SPRING_DIGITS = 2
 
 
-def springs(answer: str, truth: str, baits: tuple[str, ...]) -> bool:
+def springs(
+    answer: str, truth: str, baits: tuple[str, ...], digits: int = SPRING_DIGITS
+) -> bool:
     """True when a wrong answer repeats a stock solver's misreading of two digits.
 
     Two digits of the answer are wrong in the very way one bait (a stock
     reading kept at render time) got them wrong, each in its place. A person
     who misreads one ambiguous digit as the classifiers did, or slips once,
-    never springs it.
+    never springs it. ``digits`` other than SPRING_DIGITS is for measuring
+    other rules (the reading panel reports the first rule, one digit).
     """
     if answer == truth or len(answer) != len(truth):
         return False
     return any(
         len(bait) == len(truth)
         and sum(a == b != t for a, b, t in zip(answer, bait, truth, strict=True))
-        >= SPRING_DIGITS
+        >= digits
         for bait in baits
     )
 

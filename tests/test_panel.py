@@ -117,10 +117,13 @@ def test_the_scorer_counts_challenges_digits_misses_and_the_trap(
     )
     assert (row["digits"], row["digits_right"]) == (16, 2 + 4 + 3)
     assert (row["sprang"], row["baited_wrong"]) == (1, 2)
+    # The first rule (one repeated digit) springs on the bait too, and on
+    # nothing else here: challenge 3 has no bait.
+    assert row["sprang_one_digit"] == 1
     assert row["interval_95"] == pytest.approx([0.0456, 0.6994], abs=1e-4)
     assert report["mean_reader_rate"] == report["lowest_reader_rate"] == 0.25
     text = panel.format_report(report)
-    assert "| r1 | 1/4 (25.0%)" in text and "| 1/3 wrong |" in text
+    assert "| r1 | 1/4 (25.0%)" in text and "| 1/3 wrong | 25.0% | 1/4 |" in text
 
 
 def test_readers_are_reported_one_by_one_and_pooled(tmp_path: Path) -> None:

@@ -215,6 +215,7 @@ class Score:
     missing: int = 0  # numbers on the sheets the reader left out
     wrong: int = 0
     sprang: int = 0  # wrong answers that sprang the trap
+    sprang_one_digit: int = 0  # ... under the first rule (one repeated digit)
     baited_wrong: int = 0  # wrong answers on challenges that carry a bait
 
     def as_dict(self) -> dict[str, Any]:
@@ -237,6 +238,7 @@ class Score:
             if self.attempts
             else None,
             "sprang_interval_95": list(wilson_interval(self.sprang, self.attempts)),
+            "sprang_one_digit": self.sprang_one_digit,
             "baited_wrong": self.baited_wrong,
         }
 
@@ -317,6 +319,7 @@ def score(key: dict[str, Any], transcript: Transcript) -> Score:
         result.wrong += 1
         result.baited_wrong += bool(baits)
         result.sprang += springs(given, truth, baits)
+        result.sprang_one_digit += springs(given, truth, baits, digits=1)
     return result
 
 
@@ -332,6 +335,7 @@ def pooled(name: str, scores: Sequence[Score]) -> Score:
             "missing",
             "wrong",
             "sprang",
+            "sprang_one_digit",
             "baited_wrong",
         ):
             setattr(total, attr, getattr(total, attr) + getattr(s, attr))
@@ -381,8 +385,8 @@ def format_report(report: dict[str, Any]) -> str:
         + f"; {report['baited']} carry a bait",
         "",
         "| reader | challenges right | 95% (Wilson) | digits right | 95% (Wilson) "
-        "| sprang the trap | of attempts |",
-        "|---|---|---|---|---|---|---|",
+        "| sprang the trap | of attempts | first rule (one digit) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in [*report["readers"], report["all"]]:
         lines.append(
@@ -391,7 +395,8 @@ def format_report(report: dict[str, Any]) -> str:
             f"| {row['digits_right']}/{row['digits']} ({_pct(row['digit_rate'])}) "
             f"| {_span(row['digit_interval_95'])} "
             f"| {row['sprang']}/{row['wrong']} wrong "
-            f"| {_pct(row['sprang_of_attempts'])} |"
+            f"| {_pct(row['sprang_of_attempts'])} "
+            f"| {row['sprang_one_digit']}/{row['attempts']} |"
         )
     lines.append("")
     lines.append(
