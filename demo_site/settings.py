@@ -17,6 +17,7 @@ DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -89,6 +90,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Django's LoginView (/login/) uses the CAPTCHA's login form; after it, home.
+LOGIN_REDIRECT_URL = "signup:home"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 GANCAPTCHA_MODEL_DIR = BASE_DIR / "ml_models"

@@ -15,14 +15,24 @@ hold no CSRF cookie. Abuse by volume is what is left, and the ``create`` rate
 limit covers it as it covers page renders. Both are POST only, so that link
 prefetchers and crawlers never issue challenges.
 
-Errors are JSON with ``error`` and ``message``, never a 500 page: 429
-``rate_limited`` and 503 ``busy`` (drawing for another visitor, or an empty
-pool: try again in a few seconds) and 503 ``unavailable``, each with
-Retry-After.
+``POST /gancaptcha/no-reading/`` with a live challenge's ``key`` (form-encoded
+or JSON) answers a no-reading puzzle: the way through that needs no reading
+(WCAG 2.2, SC 3.3.8). The client solves it (the widget's script does, in Web
+Workers) and sends the solution as ``no_reading`` with the key, in place of an
+answer. Each puzzle counts against the client's strict ``no_reading`` rate
+(3 an hour by default) and towards the site-wide rate that makes the next
+puzzles heavier (pow.py). It needs no cookie, so it is CSRF-exempt for the
+reasons the issue endpoint is.
+
+Errors are JSON with ``error`` and ``message``, never a 500 page: 400
+``malformed``, 410 ``gone`` (no such live challenge), 429 ``rate_limited``
+and 503 ``busy`` (drawing for another visitor, or an empty pool: try again in
+a few seconds) and 503 ``unavailable``, the last three with Retry-After.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +45,9 @@ from gancaptcha_field import audio, challenges, links, ratelimit
 from gancaptcha_field import pow as proof_of_work
 from gancaptcha_field.conf import conf
 from gancaptcha_field.messages import (
+    GONE,
+    MALFORMED_KEY,
+    NO_READING_LIMITED,
     RATE_LIMITED,
     TRY_AGAIN_SHORTLY,
     UNAVAILABLE,
@@ -68,6 +81,7 @@ def challenge_payload(
         "audio_url": request.build_absolute_uri(audio.audio_url(key)),
         "expires_at": challenge.expires_at.isoformat(),
         **_pow_part(key),
+        **_no_reading_part(request),
     }
 
 
@@ -94,6 +108,15 @@ def _pow_part(key: str) -> dict[str, Any]:
     return {"pow": proof_of_work.puzzle_for(key).as_dict()}
 
 
+def _no_reading_part(request: HttpRequest) -> dict[str, Any]:
+    """Where to get a no-reading puzzle: with GANCAPTCHA_NO_READING, or when
+    the client asks (``no_reading=1``: a login form offers it whatever the
+    setting)."""
+    if not (conf.NO_READING or request.POST.get("no_reading") == "1"):
+        return {}
+    return {"no_reading_url": request.build_absolute_uri(links.no_reading_url())}
+
+
 def _refresh_payload(
     request: HttpRequest, challenge: challenges.Issued
 ) -> dict[str, Any]:
@@ -108,15 +131,16 @@ def _refresh_payload(
     }
 
 
-def _error(error: str, message: Any, status: int, retry_after: int) -> JsonResponse:
+def _error(
+    error: str, message: Any, status: int, retry_after: int | None = None
+) -> JsonResponse:
     body: dict[str, Any] = {"error": error, "message": str(message)}
-    if status == 429:
-        body["retry_after"] = retry_after
-    return JsonResponse(
-        body,
-        status=status,
-        headers={**_NO_STORE, "Retry-After": str(retry_after)},
-    )
+    headers = dict(_NO_STORE)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+        if status == 429:
+            body["retry_after"] = retry_after
+    return JsonResponse(body, status=status, headers=headers)
 
 
 def issue_json(
@@ -153,3 +177,45 @@ def issue(request: HttpRequest) -> JsonResponse:
 def refresh(request: HttpRequest) -> JsonResponse:
     """Discard the posted old key (if any) and issue a new challenge as JSON."""
     return issue_json(request, _refresh_payload, 200, request.POST.get("key", ""))
+
+
+# A key is at most 43 characters; anything much longer is not a key request.
+_MAX_BODY = 1024
+
+
+def _posted_key(request: HttpRequest) -> object:
+    """The ``key`` of a form-encoded or JSON body; None when there is none."""
+    if request.content_type == "application/json":
+        if len(request.body) > _MAX_BODY:
+            return None
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return body.get("key") if isinstance(body, dict) else None
+    return request.POST.get("key")
+
+
+@csrf_exempt
+@require_POST
+def no_reading(request: HttpRequest) -> JsonResponse:
+    """A no-reading puzzle for a live challenge (200); 400, 410, 429 or 503."""
+    key = _posted_key(request)
+    if not challenges.is_valid_key(key):
+        return _error("malformed", MALFORMED_KEY, 400)
+    assert isinstance(key, str)  # is_valid_key() says so; for the type checker
+    try:
+        live = challenges.is_live(key)
+    except Exception:
+        logger.exception("GanCaptcha: could not look a challenge up")
+        return _error("unavailable", UNAVAILABLE, 503, UNAVAILABLE_RETRY_AFTER)
+    if not live:
+        return _error("gone", GONE, 410)
+    verdict = ratelimit.hit(ratelimit.NO_READING, request)
+    if verdict.limited:
+        return _error("rate_limited", NO_READING_LIMITED, 429, verdict.retry_after)
+    puzzle = proof_of_work.puzzle_for(key, purpose=proof_of_work.NO_READING)
+    proof_of_work.record(proof_of_work.NO_READING)  # heavier for the next ones
+    return JsonResponse(
+        {"no_reading": {"key": key, **puzzle.as_dict()}}, headers=_NO_STORE
+    )

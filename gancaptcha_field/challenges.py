@@ -66,6 +66,7 @@ __all__ = [
     "get_answer_for_audio",
     "get_png",
     "is_available",
+    "is_live",
     "is_valid_key",
     "normalise_answer",
     "purge_expired",
@@ -200,6 +201,9 @@ def attempt(
     raw_answer: object,
     request: HttpRequest | None = None,
     proof: object = None,
+    *,
+    no_reading: object = None,
+    allow_no_reading: bool = False,
 ) -> Result:
     """Check raw_answer against the challenge key; every rule is here.
 
@@ -211,6 +215,11 @@ def attempt(
     never passed. request defaults to the one RateLimitMiddleware is handling.
     With GANCAPTCHA_POW, ``proof`` (the solved puzzle) is checked before the
     answer; an attempt without one counts against the ``nojs`` rate instead.
+
+    ``no_reading``, a solved no-reading puzzle (no_reading.py), passes in
+    place of an answer when the caller offers that way (``allow_no_reading``);
+    it was rate-limited when its puzzle was handed out. Offered or not, it is
+    checked before any typed answer and uses the challenge up.
     """
     request = request if request is not None else ratelimit.current_request()
     key_text = key if isinstance(key, str) else ""
@@ -219,12 +228,15 @@ def attempt(
         if verdict is not None and verdict.limited:
             discard(key_text)  # no guessing past the limit
             return Result(Code.RATE_LIMITED)
-        refused = _check_proof(key_text, proof, request) if conf.POW else None
-        if refused is not None:
-            discard(key_text)  # a refused proof still uses the challenge up
-            result = refused
+        if no_reading is not None and no_reading != "":
+            result = _check_no_reading(key_text, no_reading, allow_no_reading)
         else:
-            result = _check(key_text, _parse_answer(raw_answer))
+            refused = _check_proof(key_text, proof, request) if conf.POW else None
+            if refused is not None:
+                discard(key_text)  # a refused proof still uses the challenge up
+                result = refused
+            else:
+                result = _check(key_text, _parse_answer(raw_answer))
     except UseNotCommitted:  # logged by the store, with what to do about it
         return Result(Code.UNAVAILABLE)
     except Exception:  # fail closed: a refusal, never a pass or a 500
@@ -275,6 +287,29 @@ def _check_proof(key: str, proof: object, request: HttpRequest | None) -> Result
     if not proof_of_work.check(key, proof):
         return Result(Code.POW_FAILED)
     return None
+
+
+def _check_no_reading(key: str, solution: object, allowed: bool) -> Result:
+    """A pass without an answer when the solved no-reading puzzle holds."""
+    if not allowed:
+        discard(key)
+        return Result(Code.MALFORMED)  # this form does not offer the way
+    if not proof_of_work.check(key, solution, proof_of_work.NO_READING):
+        discard(key)
+        return Result(Code.POW_FAILED)
+    if not is_valid_key(key):
+        return Result(Code.UNKNOWN)
+    consumed = get_store().consume(key, timezone.now())
+    if consumed is None:
+        return Result(Code.UNKNOWN)
+    if consumed.expired or consumed.answer is None:
+        return Result(Code.EXPIRED)
+    return Result(Code.OK)
+
+
+def is_live(key: object) -> bool:
+    """True when ``key`` names a challenge that can still be answered."""
+    return isinstance(key, str) and get_answer_for_audio(key) is not None
 
 
 def verify(key: str, answer: str) -> Result:

@@ -27,6 +27,10 @@ DEFAULT_RATELIMIT_RATES: dict[str, str | None] = {
     "fail": "10/m",
     # Only with GANCAPTCHA_POW: answers sent without a proof-of-work.
     "nojs": "3/m",
+    # Audio files fetched (each play of a new challenge's digits).
+    "audio": "10/m",
+    # Puzzles of the way through without reading (GANCAPTCHA_NO_READING).
+    "no_reading": "3/h",
 }
 
 STORES = ("database", "cache")
@@ -145,6 +149,10 @@ _TYPED: dict[str, _Typed] = {
     "POW_MIN_TRIES": _Typed(8, _int_at_least(1)),
     "POW_MAX_TRIES": _Typed(1000, _int_at_least(1)),
     "POW_ATTACK_RATE": _Typed(60, _positive_number),
+    "NO_READING": _Typed(True, parse_bool),
+    "NO_READING_MIN_TRIES": _Typed(6000, _int_at_least(1)),
+    "NO_READING_MAX_TRIES": _Typed(30000, _int_at_least(1)),
+    "NO_READING_ATTACK_RATE": _Typed(30, _positive_number),
 }
 
 
@@ -331,6 +339,29 @@ class Settings:
     def POW_ATTACK_RATE(self) -> float:
         # Site-wide failed attempts per minute taken as an attack.
         return float(self._typed("POW_ATTACK_RATE"))
+
+    @property
+    def NO_READING(self) -> bool:
+        # The way through without reading (no_reading.py), offered by every
+        # field that does not say otherwise; the shipped login forms always
+        # offer it (WCAG 2.2, SC 3.3.8).
+        return bool(self._typed("NO_READING"))
+
+    @property
+    def NO_READING_MIN_TRIES(self) -> int:
+        # Expected PBKDF2 tries of a no-reading puzzle on a quiet site: a few
+        # seconds of a visitor's browser, as many CPU-seconds of a bot's.
+        return int(self._typed("NO_READING_MIN_TRIES"))
+
+    @property
+    def NO_READING_MAX_TRIES(self) -> int:
+        # Expected tries at GANCAPTCHA_NO_READING_ATTACK_RATE puzzles a minute.
+        return max(self.NO_READING_MIN_TRIES, int(self._typed("NO_READING_MAX_TRIES")))
+
+    @property
+    def NO_READING_ATTACK_RATE(self) -> float:
+        # Site-wide no-reading puzzles per minute taken as an attack.
+        return float(self._typed("NO_READING_ATTACK_RATE"))
 
     @property
     def INLINE_IMAGE(self) -> bool:

@@ -5,6 +5,11 @@ client gets a challenge from ``POST /gancaptcha/issue/`` and sends back::
 
     {"captcha": {"key": "<key>", "answer": "1234"}, ...}
 
+or, in place of the answer, a solved no-reading puzzle (``POST
+/gancaptcha/no-reading/``, then the solution)::
+
+    {"captcha": {"key": "<key>", "no_reading": "<solution>"}, ...}
+
 The check is the form field's, challenges.attempt(): the same normalisation,
 store, rate limit and single use (every attempt consumes the challenge,
 committed even when the view's transaction rolls back), fail closed. This
@@ -26,6 +31,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from gancaptcha_field import challenges, messages
 from gancaptcha_field.challenges import Code
+from gancaptcha_field.conf import conf
 from gancaptcha_field.fields import CODE_TO_ERROR, ERROR_MESSAGES
 
 
@@ -34,9 +40,11 @@ class GanCaptchaSerializerField(serializers.Field):  # type: ignore[type-arg]
 
     default_error_messages = {**ERROR_MESSAGES, "malformed": messages.MALFORMED}
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, no_reading: bool | None = None, **kwargs: Any) -> None:
+        """``no_reading``: as GanCaptchaField's (True on login endpoints)."""
         kwargs["write_only"] = True
         super().__init__(**kwargs)
+        self.no_reading = no_reading
 
     def to_representation(self, value: Any) -> Any:
         """Never shown: the field is write-only."""
@@ -55,7 +63,16 @@ class GanCaptchaSerializerField(serializers.Field):  # type: ignore[type-arg]
         answer = data.get("answer")
         if isinstance(answer, int) and not isinstance(answer, bool):
             answer = str(answer)  # JSON clients may send 1234 as a number
-        code = challenges.attempt(key, answer, request, proof=data.get("pow")).code
+        code = challenges.attempt(
+            key,
+            answer,
+            request,
+            proof=data.get("pow"),
+            no_reading=data.get("no_reading"),
+            allow_no_reading=(
+                conf.NO_READING if self.no_reading is None else self.no_reading
+            ),
+        ).code
         if code is not Code.OK:
             self.fail(CODE_TO_ERROR[code])
         return key

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 
 from gancaptcha_field import challenges, messages
 from gancaptcha_field.challenges import Code, normalise_answer
+from gancaptcha_field.conf import conf
 from gancaptcha_field.widgets import GanCaptchaWidget
 
 __all__ = ["GanCaptchaField", "normalise_answer"]
@@ -46,13 +47,23 @@ class GanCaptchaField(forms.MultiValueField):
     widget = GanCaptchaWidget
     default_error_messages = ERROR_MESSAGES
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, no_reading: bool | None = None, **kwargs: Any) -> None:
+        """``no_reading``: offer the way through without reading (True: always,
+        as login forms must under WCAG 2.2 SC 3.3.8; False: never; None:
+        as GANCAPTCHA_NO_READING says)."""
         # The parts are never cleaned on their own: clean() below does it all.
         fields = (forms.CharField(), forms.CharField())
         super().__init__(fields=fields, require_all_fields=True, **kwargs)
-        # (key, answer) -> outcome: a form cleaned twice must not look the
+        self.no_reading = no_reading
+        self.widget.no_reading = no_reading
+        # What was posted -> outcome: a form cleaned twice must not look the
         # challenge up twice, as the first look consumed it.
-        self._last: tuple[tuple[object, object, object], Code] | None = None
+        self._last: tuple[tuple[object, ...], Code] | None = None
+
+    @property
+    def offers_no_reading(self) -> bool:
+        """True when this field passes a solved no-reading puzzle."""
+        return conf.NO_READING if self.no_reading is None else self.no_reading
 
     def __deepcopy__(self, memo: dict[int, Any]) -> GanCaptchaField:
         result = super().__deepcopy__(memo)
@@ -65,12 +76,19 @@ class GanCaptchaField(forms.MultiValueField):
 
     def clean(self, value: Any) -> str:
         """Verify (and consume) the challenge; return its key."""
-        key, answer, proof = _split(value)
-        if self._last is not None and self._last[0] == (key, answer, proof):
+        posted = _split(value)
+        key, answer, proof, no_reading = posted
+        if self._last is not None and self._last[0] == posted:
             code = self._last[1]
         else:
-            code = challenges.attempt(key, answer, proof=proof).code
-            self._last = ((key, answer, proof), code)
+            code = challenges.attempt(
+                key,
+                answer,
+                proof=proof,
+                no_reading=no_reading,
+                allow_no_reading=self.offers_no_reading,
+            ).code
+            self._last = (posted, code)
         if code is not Code.OK:
             error = CODE_TO_ERROR[code]
             raise ValidationError(self.error_messages[error], code=error)
@@ -82,13 +100,13 @@ class GanCaptchaField(forms.MultiValueField):
 _JUNK = object()
 
 
-def _split(value: Any) -> tuple[object, object, object]:
-    """(key, raw answer, proof-of-work or None) as posted."""
+def _split(value: Any) -> tuple[object, object, object, object]:
+    """(key, raw answer, proof-of-work or None, no-reading solution or None)."""
     if not value:
-        return None, None, None
-    if not isinstance(value, (list, tuple)) or len(value) not in (2, 3):
-        return None, _JUNK, None
+        return None, None, None, None
+    if not isinstance(value, (list, tuple)) or not 2 <= len(value) <= 4:
+        return None, _JUNK, None, None
     raw_key, raw_answer, *rest = value
-    proof = rest[0] if rest else None
+    proof, no_reading = (*rest, None, None)[:2]
     key = raw_key if isinstance(raw_key, str) and raw_key else None
-    return key, raw_answer, proof
+    return key, raw_answer, proof, no_reading

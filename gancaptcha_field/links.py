@@ -62,3 +62,8 @@ def audio_path(key: str) -> str:
 def refresh_url() -> str:
     """The refresh endpoint."""
     return _reversed("gancaptcha:refresh", False, *_where())
+
+
+def no_reading_url() -> str:
+    """The endpoint that hands out no-reading puzzles."""
+    return _reversed("gancaptcha:no_reading", False, *_where())

@@ -20,3 +20,10 @@ MALFORMED = _("Send the CAPTCHA as an object with a key and an answer.")
 TRY_AGAIN_SHORTLY = _("Too many people at once. Please try again in a few seconds.")
 # The proof-of-work sent with the answer was missing its mark or wrong.
 POW_FAILED = _("Your browser could not finish the check. Please try the new image.")
+# The way through without reading (api.no_reading).
+MALFORMED_KEY = _("Send the key of the challenge you were given.")
+GONE = _("This challenge has expired or was used. Please get a new image.")
+NO_READING_LIMITED = _(
+    "You have verified without reading too often. Please type the digits, "
+    "or try again later."
+)

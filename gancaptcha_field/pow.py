@@ -17,6 +17,13 @@ in GANCAPTCHA_RATELIMIT_CACHE): from GANCAPTCHA_POW_MIN_TRIES when the site is
 quiet to GANCAPTCHA_POW_MAX_TRIES at GANCAPTCHA_POW_ATTACK_RATE failures per
 minute, geometrically in between. Visitors without JavaScript send no solution;
 they are served under the stricter ``nojs`` rate limit instead (ratelimit.py).
+
+The same puzzle, much heavier, is the way through that needs no reading
+(GANCAPTCHA_NO_READING, no_reading.py): a puzzle of purpose NO_READING is
+salted apart, so neither kind of solution passes for the other, and its
+difficulty rises with the site-wide rate of such puzzles handed out, from
+GANCAPTCHA_NO_READING_MIN_TRIES to GANCAPTCHA_NO_READING_MAX_TRIES at
+GANCAPTCHA_NO_READING_ATTACK_RATE per minute.
 """
 
 from __future__ import annotations
@@ -38,8 +45,14 @@ logger = logging.getLogger(__name__)
 
 ALGORITHM = "PBKDF2-SHA256"
 _SALT_NAMESPACE = "gancaptcha_field.pow"
-_WINDOW = 60  # seconds over which failures are counted
-_FAIL_KEY = "gancaptcha:pow:fails:{window}"
+_WINDOW = 60  # seconds over which failures (or no-reading puzzles) are counted
+_COUNT_KEY = "gancaptcha:pow:{purpose}:{window}"
+
+# What a puzzle is for: the proof sent with a typed answer (GANCAPTCHA_POW),
+# or the way through without reading (GANCAPTCHA_NO_READING).
+ANSWER = "fails"
+NO_READING = "no-reading"
+PURPOSES = (ANSWER, NO_READING)
 _MAX_NONCE = 2**53 - 1  # what a JavaScript number holds exactly
 _MAX_SOLUTION_LENGTH = 96
 
@@ -51,7 +64,8 @@ class Puzzle:
     key: str
     tries: int  # expected PBKDF2 calls
     iterations: int  # PBKDF2 iterations per call
-    salt: str  # hex, signs key and difficulty
+    salt: str  # hex, signs key, difficulty and purpose
+    purpose: str = ANSWER
 
     @property
     def threshold(self) -> int:
@@ -69,17 +83,33 @@ class Puzzle:
         }
 
 
-def _salt(key: str, tries: int, iterations: int) -> str:
+def _salt(key: str, tries: int, iterations: int, purpose: str) -> str:
+    # The answer's proof keeps its first namespace: puzzles issued before the
+    # no-reading path existed still check.
+    namespace = _SALT_NAMESPACE if purpose == ANSWER else f"{_SALT_NAMESPACE}.{purpose}"
     return salted_hmac(
-        _SALT_NAMESPACE, f"{key}|{tries}|{iterations}", algorithm="sha256"
+        namespace, f"{key}|{tries}|{iterations}", algorithm="sha256"
     ).hexdigest()[:32]
 
 
-def puzzle_for(key: str, tries: int | None = None) -> Puzzle:
+def bounds(purpose: str = ANSWER) -> tuple[int, int, float]:
+    """(fewest tries, most tries, site-wide count per minute that reaches the most)."""
+    if purpose == NO_READING:
+        return (
+            conf.NO_READING_MIN_TRIES,
+            conf.NO_READING_MAX_TRIES,
+            conf.NO_READING_ATTACK_RATE,
+        )
+    return conf.POW_MIN_TRIES, conf.POW_MAX_TRIES, conf.POW_ATTACK_RATE
+
+
+def puzzle_for(key: str, tries: int | None = None, purpose: str = ANSWER) -> Puzzle:
     """The puzzle for a new challenge key, at the current difficulty."""
-    tries = current_tries() if tries is None else tries
+    tries = current_tries(purpose) if tries is None else tries
     iterations = conf.POW_ITERATIONS
-    return Puzzle(key, tries, iterations, _salt(key, tries, iterations))
+    return Puzzle(
+        key, tries, iterations, _salt(key, tries, iterations, purpose), purpose
+    )
 
 
 def digest(key: str, nonce: int, salt: str, iterations: int) -> bytes:
@@ -108,12 +138,13 @@ def format_solution(puzzle: Puzzle, nonce: int) -> str:
     return f"{puzzle.tries}.{puzzle.iterations}.{puzzle.salt}.{nonce}"
 
 
-def check(key: str, solution: object) -> bool:
+def check(key: str, solution: object, purpose: str = ANSWER) -> bool:
     """True when ``solution`` solves a puzzle this site issued for ``key``.
 
-    The solution carries its difficulty and salt back; the salt signs key and
-    difficulty, so a client cannot claim an easier puzzle than it was given
-    (without the signature, a random nonce would win one claimed try in N).
+    The solution carries its difficulty and salt back; the salt signs key,
+    difficulty and purpose, so a client cannot claim an easier puzzle than it
+    was given (without the signature, a random nonce would win one claimed try
+    in N), nor pass an answer's proof off as a no-reading one.
     """
     if not isinstance(solution, str) or len(solution) > _MAX_SOLUTION_LENGTH:
         return False
@@ -124,54 +155,68 @@ def check(key: str, solution: object) -> bool:
     if not all(p.isascii() and p.isdigit() for p in (tries_s, iterations_s, nonce_s)):
         return False
     tries, iterations, nonce = int(tries_s), int(iterations_s), int(nonce_s)
+    low, high, _ = bounds(purpose)
     if not (
-        conf.POW_MIN_TRIES <= tries <= conf.POW_MAX_TRIES
+        low <= tries <= high
         and iterations == conf.POW_ITERATIONS
         and 0 <= nonce <= _MAX_NONCE
     ):
         return False
-    expected = _salt(key, tries, iterations)
+    expected = _salt(key, tries, iterations, purpose)
     if not constant_time_compare(salt, expected):
         return False
-    return wins(Puzzle(key, tries, iterations, expected), nonce)
+    return wins(Puzzle(key, tries, iterations, expected, purpose), nonce)
 
 
-def _fail_key(now: float) -> str:
-    return _FAIL_KEY.format(window=math.floor(now / _WINDOW))
+def _count_key(purpose: str, now: float) -> str:
+    return _COUNT_KEY.format(purpose=purpose, window=math.floor(now / _WINDOW))
+
+
+def record(purpose: str) -> None:
+    """Count one event site-wide (a failed answer, or a no-reading puzzle
+    handed out): it raises that purpose's difficulty for everyone."""
+    key = _count_key(purpose, timezone.now().timestamp())
+    try:
+        ratelimit.increment(caches[conf.RATELIMIT_CACHE], key, 2 * _WINDOW + 1)
+    except Exception:  # an outage leaves the difficulty where it was
+        logger.warning("GanCaptcha: could not count towards the %s difficulty", purpose)
 
 
 def record_failure() -> None:
     """Count one failed attempt site-wide (raises the difficulty for everyone)."""
-    if not conf.POW:
-        return
-    key = _fail_key(timezone.now().timestamp())
-    try:
-        ratelimit.increment(caches[conf.RATELIMIT_CACHE], key, 2 * _WINDOW + 1)
-    except Exception:  # an outage leaves the difficulty where it was
-        logger.warning("GanCaptcha: could not count a failure for the proof-of-work")
+    if conf.POW:
+        record(ANSWER)
 
 
-def failure_rate() -> float:
-    """Failures per minute, site-wide: the last full window or the current one."""
+def rate(purpose: str = ANSWER) -> float:
+    """Events per minute, site-wide: the last full window or the current one."""
     # timezone.now(), as the rate limits: one clock for every window.
     now = timezone.now().timestamp()
     try:
         cache = caches[conf.RATELIMIT_CACHE]
-        current = int(cache.get(_fail_key(now), 0))
-        previous = int(cache.get(_fail_key(now - _WINDOW), 0))
+        current = int(cache.get(_count_key(purpose, now), 0))
+        previous = int(cache.get(_count_key(purpose, now - _WINDOW), 0))
     except Exception:
-        logger.warning("GanCaptcha: could not read the failure rate; assuming attack")
-        return float(conf.POW_ATTACK_RATE)
+        logger.warning(
+            "GanCaptcha: could not read the %s rate; assuming attack", purpose
+        )
+        return float(bounds(purpose)[2])
     return float(max(current, previous)) * 60.0 / _WINDOW
 
 
-def tries_for(rate: float) -> int:
-    """Difficulty for a failure rate: geometric from the minimum to the maximum."""
-    low, high = conf.POW_MIN_TRIES, conf.POW_MAX_TRIES
-    share = min(1.0, max(0.0, rate / max(conf.POW_ATTACK_RATE, 1e-9)))
+def failure_rate() -> float:
+    """Failed answers per minute, site-wide."""
+    return rate(ANSWER)
+
+
+def tries_for(per_minute: float, purpose: str = ANSWER) -> int:
+    """Difficulty for a site-wide rate: geometric from the minimum to the maximum."""
+    low, high, attack = bounds(purpose)
+    high = max(low, high)
+    share = min(1.0, max(0.0, per_minute / max(attack, 1e-9)))
     return round(float(low * (high / low) ** share))
 
 
-def current_tries() -> int:
+def current_tries(purpose: str = ANSWER) -> int:
     """The difficulty to issue now."""
-    return tries_for(failure_rate())
+    return tries_for(rate(purpose), purpose)

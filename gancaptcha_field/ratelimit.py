@@ -46,14 +46,18 @@ IMAGE = "image"  # a challenge image fetched
 FAIL = "fail"  # a wrong, empty, expired or unknown answer posted
 # An answer without a proof-of-work while GANCAPTCHA_POW is on (no JavaScript).
 NOJS = "nojs"
-ACTIONS = (CREATE, IMAGE, FAIL, NOJS)
+AUDIO = "audio"  # a challenge's audio fetched
+NO_READING = "no_reading"  # a puzzle of the way through without reading
+ACTIONS = (CREATE, IMAGE, FAIL, NOJS, AUDIO, NO_READING)
 
 __all__ = [
     "ACTIONS",
     "ALLOWED",
+    "AUDIO",
     "CREATE",
     "FAIL",
     "IMAGE",
+    "NO_READING",
     "Rate",
     "RateLimitMiddleware",
     "Verdict",

@@ -14,4 +14,5 @@ urlpatterns = [
     path("<str:key>/audio.wav", views.audio, name="audio"),
     path("issue/", api.issue, name="issue"),
     path("refresh/", api.refresh, name="refresh"),
+    path("no-reading/", api.no_reading, name="no_reading"),
 ]

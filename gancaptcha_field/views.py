@@ -26,10 +26,11 @@ def _live(
     what: str,
     lookup: Callable[[], T | None],
     respond: Callable[[T], HttpResponse],
+    action: str = ratelimit.IMAGE,
 ) -> HttpResponse:
     """Rate-limit, look the live challenge up, respond; 410 if not live, 503 on
     a store failure (never a 500)."""
-    verdict = ratelimit.hit(ratelimit.IMAGE, request)
+    verdict = ratelimit.hit(action, request)
     if verdict.limited:
         return ratelimit.too_many_requests(verdict)
     try:
@@ -68,4 +69,12 @@ def audio(request: HttpRequest, key: str) -> HttpResponse:
         wav = spoken.render_wav(answer, language)
         return HttpResponse(wav, content_type=spoken.CONTENT_TYPE, headers=_NO_STORE)
 
-    return _live(request, "audio", lambda: challenges.get_answer_for_audio(key), speak)
+    # Its own rate (``audio``): a recogniser should get no more through the
+    # audio than a stock solver through the image.
+    return _live(
+        request,
+        "audio",
+        lambda: challenges.get_answer_for_audio(key),
+        speak,
+        ratelimit.AUDIO,
+    )

@@ -46,11 +46,22 @@ _TEXTS = {
     "download_label": _("Download the digits as audio"),
     "refreshed_message": _("New image loaded."),
     "audio_error_message": _("The audio could not be played. Please get a new image."),
+    "no_reading_label": _("Verify without reading"),
+    "no_reading_working": _(
+        "Verifying without reading. Your browser is working; this takes a few seconds."
+    ),
+    "no_reading_still": _("Still verifying. Please wait."),
+    "no_reading_done": _("Verified. You can send the form without typing the digits."),
+    "no_reading_failed": _(
+        "Verifying without reading did not work here. Please type the digits."
+    ),
 }
 
 DEFAULT_TEMPLATE = "gancaptcha_field/widget.html"
 # The proof-of-work input's name: the field's name and this.
 POW_SUFFIX = "_pow"
+# The solved no-reading puzzle's input: the field's name and this.
+NO_READING_SUFFIX = "_no_reading"
 _PACKAGED_TEMPLATE = Path(__file__).resolve().parent / "templates" / DEFAULT_TEMPLATE
 # Template file names seen, and whether each is the packaged template.
 _is_packaged: dict[str, bool] = {}
@@ -61,19 +72,28 @@ class GanCaptchaWidget(forms.MultiWidget):
 
     template_name = DEFAULT_TEMPLATE
 
+    # None: GANCAPTCHA_NO_READING decides; the field sets it (no_reading=).
+    no_reading: bool | None = None
+
+    @property
+    def offers_no_reading(self) -> bool:
+        """True when this widget shows the way through without reading."""
+        return conf.NO_READING if self.no_reading is None else self.no_reading
+
     @property
     def media(self) -> forms.Media:
-        """The refresh and audio script; the proof-of-work's with GANCAPTCHA_POW."""
+        """The refresh and audio script; the proof-of-work's with GANCAPTCHA_POW
+        or the way through without reading."""
         js = ["gancaptcha_field/gancaptcha.js"]
-        if conf.POW:
+        if conf.POW or self.offers_no_reading:
             js.append("gancaptcha_field/gancaptcha-pow.js")
         return forms.Media(js=js)
 
     def value_from_datadict(self, data: Any, files: Any, name: str) -> list[Any]:
-        """[key, answer], and the proof-of-work when the form carried one."""
+        """[key, answer, proof-of-work or None, no-reading solution or None]."""
         value: list[Any] = super().value_from_datadict(data, files, name)
-        if f"{name}{POW_SUFFIX}" in data:
-            value.append(data.get(f"{name}{POW_SUFFIX}"))
+        value.append(data.get(f"{name}{POW_SUFFIX}"))
+        value.append(data.get(f"{name}{NO_READING_SUFFIX}"))
         return value
 
     def __init__(
@@ -174,6 +194,18 @@ class GanCaptchaWidget(forms.MultiWidget):
             **_image_sources(key),
             "audio_url": audio.audio_url(key) if key else "",
             "refresh_url": links.refresh_url(),
+            "no_reading_url": (
+                links.no_reading_url() if key and self.offers_no_reading else ""
+            ),
+            "no_reading_input": _input_html(
+                {
+                    "type": "hidden",
+                    "name": f"{name}{NO_READING_SUFFIX}",
+                    "value": "",
+                    "attrs": {"data-gancaptcha-no-reading": True},
+                }
+            ),
+            "worker_url": static("gancaptcha_field/pow-worker.js"),
             "width": size * constants.ANSWER_LENGTH,
             "height": size,
             **_TEXTS,
@@ -208,6 +240,9 @@ _CONTEXT_VALUES = (
     "image_2x_url",
     "audio_url",
     "refresh_url",
+    "no_reading_url",
+    "no_reading_input",
+    "worker_url",
     "width",
     "height",
     "unavailable_message",
@@ -286,6 +321,19 @@ def _packaged_html(context: dict[str, Any]) -> str:
         f"{g['refresh_label']}</button>\n"
         f'    <button type="button" class="gancaptcha-play" hidden{controls}>'
         f"{g['play_label']}</button>\n"
+    )
+    if given["no_reading_url"]:
+        parts.append(
+            f'    <button type="button" class="gancaptcha-no-reading" hidden'
+            f' data-url="{g["no_reading_url"]}" data-worker="{g["worker_url"]}"'
+            f' data-working-message="{g["no_reading_working"]}"'
+            f' data-still-message="{g["no_reading_still"]}"'
+            f' data-done-message="{g["no_reading_done"]}"'
+            f' data-failed-message="{g["no_reading_failed"]}">'
+            f"{g['no_reading_label']}</button>\n"
+            f"    {g['no_reading_input']}\n"
+        )
+    parts.append(
         f"  </div>\n"
         f'  <audio class="gancaptcha-audio"{id_attr("audio")} src="{g["audio_url"]}"'
         f' controls preload="none" aria-label="{g["audio_label"]}">\n'

@@ -44,6 +44,8 @@ FAKE_REGISTRY_MODULES = frozenset(
         "tests.test_fields",
         "tests.test_hostile_input",
         "tests.test_i18n",
+        "tests.test_login",
+        "tests.test_no_reading",
         "tests.test_pool",
         "tests.test_pow",
         "tests.test_ratelimit",

@@ -12,9 +12,11 @@ SECRET_KEY = "tests-only-not-secret"
 ALLOWED_HOSTS = ["testserver"]
 
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "django.contrib.messages",
     "django.contrib.staticfiles",
     "gancaptcha_field",
     "demo_site.signup",
@@ -25,6 +27,7 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "gancaptcha_field.ratelimit.RateLimitMiddleware",
 ]
 # Rate limits are on by default; off here, as the suite is one client posting
@@ -41,6 +44,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
             ],
         },
     },

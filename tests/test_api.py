@@ -56,6 +56,7 @@ class TestIssue:
             "image_data_uri",
             "audio_url",
             "expires_at",
+            "no_reading_url",
         }
         key = data["key"]
         assert challenges.is_valid_key(key)

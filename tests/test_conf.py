@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
         "image": "120/m",
         "fail": "10/m",
         "nojs": "3/m",
+        "audio": "10/m",
+        "no_reading": "3/h",
     },
     "RATELIMIT_CACHE": "default",
     "CLIENT_IP": "REMOTE_ADDR",
@@ -54,6 +56,10 @@ DEFAULTS: dict[str, Any] = {
     "POW_MIN_TRIES": 8,
     "POW_MAX_TRIES": 1000,
     "POW_ATTACK_RATE": 60.0,
+    "NO_READING": True,
+    "NO_READING_MIN_TRIES": 6000,
+    "NO_READING_MAX_TRIES": 30000,
+    "NO_READING_ATTACK_RATE": 30.0,
 }
 
 # A value a project might set, and what the property gives for it.
@@ -159,6 +165,8 @@ def test_partial_rates_override_only_the_actions_they_name(settings: Settings) -
         "image": None,
         "fail": "3/m",
         "nojs": "3/m",
+        "audio": "10/m",
+        "no_reading": "3/h",
     }
     assert DEFAULT_RATELIMIT_RATES["fail"] == "10/m"  # the defaults stay untouched
 

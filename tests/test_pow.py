@@ -229,6 +229,7 @@ def test_the_json_endpoints_carry_the_puzzle() -> None:
 @pytest.mark.django_db
 def test_no_puzzle_when_off(settings: SettingsWrapper) -> None:
     settings.GANCAPTCHA_POW = False
+    settings.GANCAPTCHA_NO_READING = False  # it needs the script too
     html = Client().get("/signup/").content.decode()
     assert "captcha_pow" not in html
     assert "gancaptcha-pow.js" not in html

@@ -120,4 +120,10 @@ def test_signup_page_is_accessible_html(browser: Client) -> None:
     assert find_tag(html, "img")["alt"].startswith(
         "Type the four digits shown in this image."
     )
-    assert find_tag(html, "script")["src"] == "/static/gancaptcha_field/gancaptcha.js"
+    # The widget's script, then the proof-of-work's, which runs the way
+    # through without reading (on by default).
+    assert [s["src"] for s in find_tags(html, "script")] == [
+        "/static/gancaptcha_field/gancaptcha.js",
+        "/static/gancaptcha_field/gancaptcha-pow.js",
+    ]
+    assert find_tag(html, "button", **{"class": "gancaptcha-no-reading"})

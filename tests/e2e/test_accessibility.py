@@ -136,6 +136,65 @@ def test_proof_of_work_done(
 
 
 @LOCALES
+def test_no_reading_running(
+    new_page: Callable[..., Any], settings: Settings, locale: str
+) -> None:
+    # Heavy enough that the audit runs while the workers do.
+    settings.GANCAPTCHA_POW_ITERATIONS = 5_000_000
+    page = new_page(locale=locale)
+    page.goto("/signup/")
+    wait_for_image(page)
+    page.click(".gancaptcha-no-reading")
+    page.wait_for_function(
+        "() => document.querySelector('#id_captcha_status').textContent.trim()"
+    )
+    assert page.locator(".gancaptcha-no-reading").get_attribute("aria-busy") == "true"
+    audited(page)
+
+
+@LOCALES
+def test_no_reading_done(
+    new_page: Callable[..., Any], settings: Settings, locale: str
+) -> None:
+    settings.GANCAPTCHA_NO_READING_MIN_TRIES = 20
+    page = new_page(locale=locale)
+    page.goto("/signup/")
+    wait_for_image(page)
+    page.click(".gancaptcha-no-reading")
+    page.wait_for_function(
+        "() => document.querySelector('[data-gancaptcha]').dataset.noReadingState"
+        " === 'done'"
+    )
+    audited(page)
+
+
+@LOCALES
+def test_no_reading_rate_limited(
+    new_page: Callable[..., Any], settings: Settings, locale: str
+) -> None:
+    settings.GANCAPTCHA_RATELIMIT_ENABLED = True
+    settings.GANCAPTCHA_RATELIMIT_RATES = {"no_reading": "0/h"}
+    page = new_page(locale=locale)
+    page.goto("/signup/")
+    wait_for_image(page)
+    page.click(".gancaptcha-no-reading")
+    page.wait_for_function(
+        "() => document.querySelector('[data-gancaptcha]').dataset.noReadingState"
+        " === 'failed'"
+    )
+    audited(page)
+
+
+@LOCALES
+@pytest.mark.parametrize("path", ["/login/", "/admin/login/"])
+def test_login_pages(new_page: Callable[..., Any], locale: str, path: str) -> None:
+    page = new_page(locale=locale)
+    page.goto(path)
+    wait_for_image(page)
+    audited(page)
+
+
+@LOCALES
 def test_rate_limited(
     new_page: Callable[..., Any], settings: Settings, locale: str
 ) -> None:
@@ -178,7 +237,11 @@ def test_every_control_has_its_visible_label_as_its_accessible_name(
     wait_for_image(page)
     label = page.locator(".gancaptcha-label").inner_text().strip()
     assert page.get_by_role("textbox", name=label, exact=True).count() == 1
-    for selector in (".gancaptcha-refresh", ".gancaptcha-play"):
+    for selector in (
+        ".gancaptcha-refresh",
+        ".gancaptcha-play",
+        ".gancaptcha-no-reading",
+    ):
         text = page.locator(selector).inner_text().strip()
         assert text and page.get_by_role("button", name=text, exact=True).count() == 1
     alt = page.locator(".gancaptcha-image").get_attribute("alt")

@@ -146,7 +146,10 @@ def test_the_whole_flow_with_the_keyboard_only(
     wait_for_image(page)
     assert focused(page) == "input#id_captcha_1.gancaptcha-answer"
     page.keyboard.press("Shift+Tab")
+    assert focused(page) == "button.gancaptcha-no-reading"
+    page.keyboard.press("Shift+Tab")
     assert focused(page) == "button.gancaptcha-play"
+    page.keyboard.press("Tab")
     page.keyboard.press("Tab")
     assert focused(page) == "input#id_captcha_1.gancaptcha-answer"
     screenshot(page, "focus")
