@@ -55,11 +55,11 @@ def _cost(tries: int, seconds: list[float]) -> Cost:
     )
 
 
-def native_cost(tries: int, attempts: int) -> Cost:
+def native_cost(tries: int, attempts: int, purpose: str = proof.ANSWER) -> Cost:
     """CPU-seconds a native solver spends per solved puzzle (fresh key each)."""
     seconds = []
     for _ in range(attempts):
-        puzzle = proof.puzzle_for(secrets.token_urlsafe(24), tries)
+        puzzle = proof.puzzle_for(secrets.token_urlsafe(24), tries, purpose)
         start = time.process_time()
         proof.solve(puzzle)
         seconds.append(time.process_time() - start)
@@ -95,7 +95,11 @@ def _serve_static() -> Iterator[str]:
 
 
 def chromium_cost(
-    tries: int, attempts: int, executable: str = CHROMIUM, browser: Any = None
+    tries: int,
+    attempts: int,
+    executable: str = CHROMIUM,
+    browser: Any = None,
+    purpose: str = proof.ANSWER,
 ) -> Cost:
     """Wall seconds Chromium takes per solved puzzle with the shipped script.
 
@@ -103,25 +107,25 @@ def chromium_cost(
     launched from ``executable``.
     """
     if browser is not None:
-        return _cost(tries, _solve_in(browser, tries, attempts))
+        return _cost(tries, _solve_in(browser, tries, attempts, purpose))
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable)
         try:
-            return _cost(tries, _solve_in(launched, tries, attempts))
+            return _cost(tries, _solve_in(launched, tries, attempts, purpose))
         finally:
             launched.close()
 
 
-def _solve_in(browser: Any, tries: int, attempts: int) -> list[float]:
+def _solve_in(browser: Any, tries: int, attempts: int, purpose: str) -> list[float]:
     seconds = []
     with _serve_static() as url:
         page = browser.new_page()
         try:
             page.goto(url)
             for _ in range(attempts):
-                puzzle = proof.puzzle_for(secrets.token_urlsafe(24), tries)
+                puzzle = proof.puzzle_for(secrets.token_urlsafe(24), tries, purpose)
                 elapsed, solution = page.evaluate(
                     """async (p) => {
                         const t0 = performance.now();
@@ -130,7 +134,7 @@ def _solve_in(browser: Any, tries: int, attempts: int) -> list[float]:
                     }""",
                     {"key": puzzle.key, **puzzle.as_dict()},
                 )
-                if not proof.check(puzzle.key, solution):
+                if not proof.check(puzzle.key, solution, purpose):
                     raise AssertionError(f"Chromium's solution was refused: {solution}")
                 seconds.append(float(elapsed))
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from argparse import ArgumentParser, ArgumentTypeError
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,15 @@ class Command(BaseCommand):
             "--markdown", type=Path, default=None, help="Also write the table here."
         )
         parser.add_argument(
+            "--no-reading",
+            action="store_true",
+            help="Measure the way through without reading instead: Chromium's "
+            "wait and a native solver's CPU per pass at the default difficulty, "
+            "and what a perfect bot gets through each way in, per address, in a "
+            "simulated hour at the default rate limits (lab/no_reading.py). "
+            "--challenges sets the solves per figure (12).",
+        )
+        parser.add_argument(
             "--audio",
             action="store_true",
             help="Attack the audio instead: template matching (ncc, dtw) and file "
@@ -115,6 +125,9 @@ class Command(BaseCommand):
         """Run the battery and print the table."""
         from gancaptcha_field.lab import attack
 
+        if options["no_reading"]:
+            self._no_reading(options)
+            return
         if options["audio"]:
             from gancaptcha_field.lab import audio
 
@@ -169,3 +182,21 @@ class Command(BaseCommand):
         for path in (battery.json_path, battery.markdown_path):
             if path is not None:
                 self.stdout.write(f"Wrote {path}")
+
+    def _no_reading(self, options: dict[str, Any]) -> None:
+        from gancaptcha_field.lab import no_reading
+        from gancaptcha_field.lab.attack import write_text
+
+        require_tables()
+        count = options["challenges"] or (2 if options["quick"] else 12)
+        report = no_reading.measure(
+            attempts=count,
+            browser_attempts=count,
+            minutes=5.0 if options["quick"] else 60.0,
+        )
+        table = no_reading.format_markdown(report)
+        if options["json"] is not None:
+            write_text(options["json"], json.dumps(report, indent=2) + "\n")
+        if options["markdown"] is not None:
+            write_text(options["markdown"], table)
+        self.stdout.write(table)
