@@ -46,6 +46,11 @@ class Messages:
         "GANCAPTCHA_TRAP is on but GANCAPTCHA_HARDEN is off: stock solvers "
         "seldom misread the plain layout, so few challenges carry a bait."
     )
+    W013 = (
+        "GANCAPTCHA_RATELIMIT_RATES['no_reading'] is None: the way through "
+        "without reading is unlimited per client, so a bot passes as often as "
+        "its CPU solves puzzles."
+    )
     E012 = (
         "GanCaptcha rate limits count in a per-process cache ({backend}) while "
         "DEBUG is False: each process counts alone (a dummy cache counts "
@@ -95,6 +100,10 @@ class Hints:
     )
     W010 = f'Add "{_MIDDLEWARE}" to MIDDLEWARE.'
     W012 = "Set GANCAPTCHA_HARDEN = True as well, or turn GANCAPTCHA_TRAP off."
+    W013 = (
+        "Give it a rate, e.g. 'no_reading': '3/h' (the default). The shipped "
+        "login forms offer the way whatever GANCAPTCHA_NO_READING says."
+    )
     E012 = (
         "Point GANCAPTCHA_RATELIMIT_CACHE at a shared cache (Redis, Memcached), "
         "or set GANCAPTCHA_RATELIMIT_ENABLED = False to go without limits."
@@ -188,7 +197,8 @@ def check_models_load(
 def check_ratelimit(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """E011 bad rate settings, W010 middleware missing."""
+    """E011 bad rate settings, W010 middleware missing, W013 the way without
+    reading unlimited."""
     problems = []
     try:
         rates = conf.RATELIMIT_RATES
@@ -216,6 +226,8 @@ def check_ratelimit(
     found: list[checks.CheckMessage] = []
     if _MIDDLEWARE not in settings.MIDDLEWARE:
         found.append(_issue("W010"))
+    if rates.get(ratelimit.NO_READING, "") is None:
+        found.append(_issue("W013"))
     return found
 
 

@@ -533,6 +533,17 @@ def test_w010_middleware_missing(settings: Settings) -> None:
     assert ids(checks.check_ratelimit()) == ["gancaptcha_field.W010"]
 
 
+def test_w013_the_way_without_reading_unlimited(settings: Settings) -> None:
+    settings.GANCAPTCHA_RATELIMIT_ENABLED = True
+    settings.GANCAPTCHA_RATELIMIT_RATES = {"no_reading": None}
+    assert ids(checks.check_ratelimit()) == ["gancaptcha_field.W013"]
+    settings.GANCAPTCHA_RATELIMIT_RATES = {"no_reading": "10/h"}
+    assert checks.check_ratelimit() == []
+    settings.GANCAPTCHA_RATELIMIT_RATES = {"no_reading": None}
+    settings.GANCAPTCHA_RATELIMIT_ENABLED = False  # all limits off: said elsewhere
+    assert checks.check_ratelimit() == []
+
+
 @pytest.mark.parametrize("backend", ["locmem.LocMemCache", "dummy.DummyCache"])
 def test_e012_per_process_cache_in_production(settings: Settings, backend: str) -> None:
     settings.GANCAPTCHA_RATELIMIT_ENABLED = True
