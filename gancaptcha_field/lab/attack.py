@@ -296,12 +296,22 @@ def _robust_spec(config: BatteryConfig) -> attackers.Spec:
 SHIPPED = "shipped reader (from the public repository)"
 
 
-def _shipped_reader_path() -> Path | None:
+def _shipped_model_dir() -> Path | None:
     from gancaptcha_field.conf import conf
 
     model_dir = conf.MODEL_DIR
-    path = None if model_dir is None else model_dir / constants.READER_FILE
-    return path if path is not None and path.is_file() else None
+    path = None if model_dir is None else model_dir / constants.READER_ONNX_FILE
+    return model_dir if path is not None and path.is_file() else None
+
+
+@dataclass
+class ShippedReader:
+    """The shipped reader (ONNX Runtime), called as the attackers' models are."""
+
+    models: Any
+
+    def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        return np.asarray(self.models.read(np.asarray(x)))
 
 
 ARCH_NAMES = {
@@ -343,19 +353,15 @@ def synthetic_challenges(count: int, seed: int) -> list[Item]:
     """What anyone can make from the public repository: shipped generator draws,
     labelled by the shipped reader, laid out by the shipped renderer (and
     hardened by the shipped hardener when the site hardens)."""
-    import keras
-
     from gancaptcha_field import oracle
     from gancaptcha_field.conf import conf
     from gancaptcha_field.supply import render
+    from gancaptcha_field.supply.models import ModelSet
 
     model_dir = conf.MODEL_DIR
     if model_dir is None:
         raise AttackError("GANCAPTCHA_MODEL_DIR is not configured")
-    generator = keras.models.load_model(
-        model_dir / constants.GENERATOR_FILE, compile=False
-    )
-    reader = keras.models.load_model(model_dir / constants.READER_FILE, compile=False)
+    models = ModelSet.load(model_dir)
     rng = np.random.default_rng(seed)
     need = count * constants.ANSWER_LENGTH
     digits: list[np.ndarray] = []
@@ -364,9 +370,7 @@ def synthetic_challenges(count: int, seed: int) -> list[Item]:
         if len(labels) >= need:
             break
         z = rng.standard_normal((256, constants.LATENT_DIM)).astype(np.float32)
-        images = np.asarray(generator.predict_on_batch(z))
-        unit = constants.generator_to_classifier_range(images)
-        probs = np.asarray(reader.predict_on_batch(unit))
+        images, _, probs = models.draw_and_read(z)
         sure = probs.max(axis=1) >= conf.READER_THRESHOLD
         digits.extend(oracle.to_uint8(images)[sure])
         labels.extend(int(v) for v in probs.argmax(axis=1)[sure])
@@ -538,12 +542,12 @@ def _model_rows(
         )
         models[name], train_cpu[name] = model, cpu
         log(f"{name}: {'cached' if cached else f'trained in {cpu:.0f} CPU-s'}")
-    reader_path = _shipped_reader_path()
-    if reader_path is not None:
-        import keras
+    shipped_dir = _shipped_model_dir()
+    if shipped_dir is not None:
+        from gancaptcha_field.supply.models import ModelSet
 
         # What anyone who downloads the repository holds: our own reader.
-        models[SHIPPED] = keras.models.load_model(reader_path, compile=False)
+        models[SHIPPED] = ShippedReader(ModelSet.load(shipped_dir))
         train_cpu[SHIPPED] = 0.0
     log(f"choosing combinations on {len(calibration)} labelled challenges")
     choices = choose_combination(models, calibration)
