@@ -54,6 +54,9 @@ class ModelSet:
             )
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: no per-node notices
+        # Idle worker threads sleep instead of spinning: a web host shares its
+        # cores with the site, and spinning burnt CPU for no speed here.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         sessions = [
             ort.InferenceSession(
                 str(paths[role]), options, providers=["CPUExecutionProvider"]
