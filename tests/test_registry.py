@@ -117,6 +117,8 @@ def test_a_set_without_onnx_files_fails_closed(
     assert fresh.load().code == "not_exported"
     with pytest.raises(registry.ModelsUnavailable, match="captcha_export_onnx"):
         fresh.draw([1, 2, 3, 4])
+    with pytest.raises(registry.ModelsUnavailable):
+        fresh.model_set()
 
 
 def test_status_before_and_after_loading(settings: Settings, tmp_path: Path) -> None:
@@ -158,6 +160,9 @@ def test_models_load_once_per_directory(
     assert fresh.load().code == "ok"
     assert fresh.status().ok
     assert sorted(loaded) == sorted(constants.ONNX_FILES)  # each file once
+    # The lab reads with the same networks: no second load.
+    assert fresh.model_set() is fresh.model_set()
+    assert len(loaded) == len(constants.ONNX_FILES)
 
     digits = fresh.draw([0, 7])
     assert digits.shape == (2, constants.IMAGE_SIZE, constants.IMAGE_SIZE)

@@ -296,12 +296,14 @@ def _robust_spec(config: BatteryConfig) -> attackers.Spec:
 SHIPPED = "shipped reader (from the public repository)"
 
 
-def _shipped_model_dir() -> Path | None:
-    from gancaptcha_field.conf import conf
+def _shipped_models() -> Any:
+    """The site's own ModelSet, or None when its models cannot serve."""
+    from gancaptcha_field.supply import registry
 
-    model_dir = conf.MODEL_DIR
-    path = None if model_dir is None else model_dir / constants.READER_ONNX_FILE
-    return model_dir if path is not None and path.is_file() else None
+    try:
+        return registry.get_registry().model_set()
+    except registry.ModelsUnavailable:
+        return None
 
 
 @dataclass
@@ -355,13 +357,12 @@ def synthetic_challenges(count: int, seed: int) -> list[Item]:
     hardened by the shipped hardener when the site hardens)."""
     from gancaptcha_field import oracle
     from gancaptcha_field.conf import conf
-    from gancaptcha_field.supply import render
-    from gancaptcha_field.supply.models import ModelSet
+    from gancaptcha_field.supply import registry, render
 
-    model_dir = conf.MODEL_DIR
-    if model_dir is None:
-        raise AttackError("GANCAPTCHA_MODEL_DIR is not configured")
-    models = ModelSet.load(model_dir)
+    try:
+        models = registry.get_registry().model_set()  # loaded once per process
+    except registry.ModelsUnavailable as exc:
+        raise AttackError(f"the shipped models cannot serve: {exc}") from exc
     rng = np.random.default_rng(seed)
     need = count * constants.ANSWER_LENGTH
     digits: list[np.ndarray] = []
@@ -542,12 +543,10 @@ def _model_rows(
         )
         models[name], train_cpu[name] = model, cpu
         log(f"{name}: {'cached' if cached else f'trained in {cpu:.0f} CPU-s'}")
-    shipped_dir = _shipped_model_dir()
-    if shipped_dir is not None:
-        from gancaptcha_field.supply.models import ModelSet
-
+    shipped = _shipped_models()
+    if shipped is not None:
         # What anyone who downloads the repository holds: our own reader.
-        models[SHIPPED] = ShippedReader(ModelSet.load(shipped_dir))
+        models[SHIPPED] = ShippedReader(shipped)
         train_cpu[SHIPPED] = 0.0
     log(f"choosing combinations on {len(calibration)} labelled challenges")
     choices = choose_combination(models, calibration)

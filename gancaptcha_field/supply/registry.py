@@ -138,6 +138,15 @@ class Registry:
             )
             return None
 
+    def model_set(self) -> models.ModelSet:
+        """The loaded networks, for code that reads with them (the lab); raises
+        ModelsUnavailable when they cannot serve."""
+        status = self.load()
+        model_set = self._model_set
+        if not status.ok or model_set is None:
+            raise ModelsUnavailable(status.message)
+        return model_set
+
     @property
     def has_bank(self) -> bool:
         """Whether draws start from the model set's latent bank."""
