@@ -310,6 +310,14 @@ page, key, token, image = show_form()
 response = post(key, token, solve(page)["captcha_1"])
 report["steps"]["right"] = [response.status_code, response.get("Location")]
 report["inference_batches"] = reg.inference_batches
+
+# Exporting is training's work: without it, a clear error, not a traceback.
+from django.core.management import CommandError
+
+try:
+    call_command("captcha_export_onnx", "--model-dir", sys.argv[1] + ".absent")
+except CommandError as exc:
+    report["export_refused"] = str(exc)
 report["modules"] = {name: name in sys.modules for name in sys.argv[2:]}
 report["onnxruntime"] = "onnxruntime" in sys.modules
 print(json.dumps(report))
@@ -351,4 +359,5 @@ def test_drawing_serving_and_checking_work_where_tensorflow_cannot_import(
     assert steps["right"] == [302, "/welcome/"]
     assert report["inference_batches"] > 0  # the models drew, in this process
     assert report["onnxruntime"]
+    assert "pip install 'gancaptcha-field[train]'" in report["export_refused"]
     assert report["modules"] == dict.fromkeys(HEAVY, False), result.stderr
