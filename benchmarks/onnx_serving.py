@@ -184,8 +184,46 @@ def time_calls(model_dir: Path, repeats: int) -> list[dict[str, Any]]:
     return rows
 
 
+def run(model_dir: Path, repeats: int) -> dict[str, Any]:
+    """Both measurements; what ``report`` prints and bench.json keeps."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    calls = time_calls(model_dir, repeats)
+    memory = {kind: peak_rss(kind, model_dir) for kind in ("onnx", "keras", "bare")}
+    assert not memory["onnx"]["tensorflow"], "the ONNX process imported TensorFlow"
+    memory["ratio"] = memory["onnx"]["peak_mib"] / memory["keras"]["peak_mib"]
+    return {"repeats": repeats, "calls": calls, "memory": memory}
+
+
+def report(results: dict[str, Any]) -> str:
+    """The timing table and the memory figures, as text."""
+    lines = [
+        f"ONNX Runtime against Keras, per call, median of {results['repeats']} "
+        "(x: ONNX / Keras; Keras = 1.00)",
+        f"{'network':<9} {'batch':>5} {'Keras ms':>9} {'ONNX ms':>8} "
+        f"{'wall x':>7} {'Keras CPU':>10} {'ONNX CPU':>9} {'CPU x':>6} "
+        f"{'max |diff|':>10}",
+    ]
+    for r in results["calls"]:
+        lines.append(
+            f"{r['network']:<9} {r['batch']:>5} {r['keras_wall_ms']:>9.2f} "
+            f"{r['onnx_wall_ms']:>8.2f} {r['wall_ratio']:>7.2f} "
+            f"{r['keras_cpu_ms']:>10.2f} {r['onnx_cpu_ms']:>9.2f} "
+            f"{r['cpu_ratio']:>6.2f} {r['max_abs_diff']:>10.2g}"
+        )
+    memory = results["memory"]
+    lines += ["", "Peak RSS of a process that loads the three networks and draws 64:"]
+    for kind, label in (
+        ("onnx", "ONNX Runtime (ModelSet)"),
+        ("keras", "Keras / TensorFlow"),
+        ("bare", "python + numpy alone"),
+    ):
+        lines.append(f"  {label:<24} {memory[kind]['peak_mib']:7.0f} MiB")
+    lines.append(f"  ratio ONNX / Keras       {memory['ratio']:7.2f}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Print the timing table and the memory figures."""
+    """Measure, print, and write JSON when asked."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=50, help="Calls per figure.")
     parser.add_argument("--quick", action="store_true", help="5 calls per figure.")
@@ -194,39 +232,10 @@ def main(argv: list[str] | None = None) -> None:
         "--model-dir", type=Path, default=ROOT / "ml_models", help="Model set."
     )
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    repeats = 5 if args.quick else args.repeats
-    rows = time_calls(args.model_dir, repeats)
-    print(f"Per call, median of {repeats} (ratio: ONNX / Keras; Keras = 1.00)")
-    print(
-        f"{'network':<9} {'batch':>5} {'Keras ms':>9} {'ONNX ms':>8} "
-        f"{'wall x':>7} {'Keras CPU':>10} {'ONNX CPU':>9} {'CPU x':>6} "
-        f"{'max |diff|':>10}"
-    )
-    for r in rows:
-        print(
-            f"{r['network']:<9} {r['batch']:>5} {r['keras_wall_ms']:>9.2f} "
-            f"{r['onnx_wall_ms']:>8.2f} {r['wall_ratio']:>7.2f} "
-            f"{r['keras_cpu_ms']:>10.2f} {r['onnx_cpu_ms']:>9.2f} "
-            f"{r['cpu_ratio']:>6.2f} {r['max_abs_diff']:>10.2g}"
-        )
-    memory = {kind: peak_rss(kind, args.model_dir) for kind in ("onnx", "keras")}
-    memory["python_numpy"] = peak_rss("bare", args.model_dir)
-    print("\nPeak RSS of a process that loads the three networks and draws 64:")
-    for kind, label in (
-        ("onnx", "ONNX Runtime (ModelSet)"),
-        ("keras", "Keras / TensorFlow"),
-        ("python_numpy", "python + numpy alone"),
-    ):
-        print(f"  {label:<24} {memory[kind]['peak_mib']:7.0f} MiB")
-    ratio = memory["onnx"]["peak_mib"] / memory["keras"]["peak_mib"]
-    print(f"  ratio ONNX / Keras       {ratio:7.2f}")
-    assert not memory["onnx"]["tensorflow"], "the ONNX process imported TensorFlow"
+    results = run(args.model_dir, 5 if args.quick else args.repeats)
+    print(report(results))
     if args.json:
-        args.json.write_text(
-            json.dumps({"repeats": repeats, "calls": rows, "memory": memory}, indent=2)
-            + "\n"
-        )
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":
