@@ -7,7 +7,7 @@ BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: install run test lint train sample attack panel bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-train.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt

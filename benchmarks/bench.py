@@ -28,6 +28,8 @@ writes benchmarks/results/bench.json. Sections (each can be skipped with --skip)
             machine: the demo as shipped, pool-only workers + a producer, the
             inline image, against the peer; and the producer's challenges/s,
             old path against new (benchmarks/sustained.py)
+  onnx      the serving networks in ONNX Runtime against Keras: time per
+            call and a loading process's peak RSS (benchmarks/onnx_serving.py)
 
 Rate limits are off (benchmarks/settings.py). Not part of the test suite.
 """
@@ -60,7 +62,16 @@ from tests.services import stop_process, unused_port
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 LUA = ROOT / "benchmarks" / "pair.lua"
-SECTIONS = ("seed", "inproc", "http", "startup", "training", "issuing", "sustained")
+SECTIONS = (
+    "seed",
+    "inproc",
+    "http",
+    "startup",
+    "training",
+    "issuing",
+    "sustained",
+    "onnx",
+)
 PG_DEFAULTS = {
     "host": "127.0.0.1",
     "port": "5432",
@@ -1251,6 +1262,11 @@ def main(argv: list[str] | None = None) -> int:
                 results["sustained"] = sustained.run(
                     sustained.parse_args(["--quick"] if args.quick else [])
                 )
+        if "onnx" not in skip and models_ok:
+            from benchmarks import onnx_serving
+
+            log("ONNX Runtime against Keras")
+            results["onnx"] = onnx_serving.run(model_dir, 5 if args.quick else 50)
     results["targets"] = targets(results)
     report = table(results)
     if "issuing" in results:
@@ -1263,6 +1279,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import sustained
 
         report += "\n\n" + sustained.table(results["sustained"])
+    if "onnx" in results:
+        from benchmarks import onnx_serving
+
+        report += "\n\n" + onnx_serving.report(results["onnx"])
     print(report)
     print()
     for name, met in results["targets"]["met"].items():

@@ -93,7 +93,7 @@ class GanCaptchaConfig(AppConfig):
         checks.register()
         preload = conf.PRELOAD
         if conf.POOL_ONLY:
-            # Serves from the shared pool only: never loads TensorFlow.
+            # Serves from the shared pool only: never loads the models.
             return
         if preload is True or (
             preload == "auto"

@@ -33,7 +33,8 @@ class Status:
     """Whether the models can serve, with a code and a sentence saying why not."""
 
     ok: bool
-    code: str  # "ok", "missing", "incompatible", "not_configured", "unloaded"
+    # "ok", "missing", "not_exported", "incompatible", "not_configured", "unloaded"
+    code: str
     message: str
 
 
@@ -81,10 +82,10 @@ def sha256(path: Path) -> str:
 
 
 def checksums(model_dir: Path) -> dict[str, str]:
-    """The sha256 of each model file present in ``model_dir``."""
+    """The sha256 of each model file (.keras and .onnx) present in ``model_dir``."""
     return {
         name: sha256(model_dir / name)
-        for name in constants.MODEL_FILES
+        for name in (*constants.MODEL_FILES, *constants.ONNX_FILES)
         if (model_dir / name).is_file()
     }
 
@@ -124,7 +125,8 @@ def install_staged(staging: Path, model_dir: Path) -> list[str]:
 
 
 def inspect_model_dir(model_dir: Path | None) -> Status:
-    """Check the files without TensorFlow: present, of our format, unaltered."""
+    """Check the files without loading them: present, of our format, unaltered,
+    exported to ONNX."""
     if model_dir is None:
         return Status(False, "not_configured", "GANCAPTCHA_MODEL_DIR is not set.")
     names = (*constants.MODEL_FILES, constants.METADATA_FILE)
@@ -162,7 +164,35 @@ def inspect_model_dir(model_dir: Path | None) -> Status:
                 f"{name} does not match the checksum in metadata.json; the "
                 "model set is mixed or damaged. Retrain or restore it.",
             )
+    # Serving runs the ONNX export; a set trained before it existed has none.
+    unexported = [
+        name
+        for name in constants.ONNX_FILES
+        if name not in hashes or not (model_dir / name).is_file()
+    ]
+    if unexported:
+        return Status(
+            False,
+            "not_exported",
+            f"The models in {model_dir} have no ONNX export "
+            f"({', '.join(unexported)}), which serving runs. Export them once: "
+            f"{export_command(model_dir)}",
+        )
+    for name in constants.ONNX_FILES:
+        if hashes[name] != sha256(model_dir / name):
+            return Status(
+                False,
+                "incompatible",
+                f"{name} does not match the checksum in metadata.json; the "
+                f"model set is mixed or damaged. Export it again: "
+                f"{export_command(model_dir)}",
+            )
     return Status(True, "ok", f"Models in {model_dir} are ready.")
+
+
+def export_command(model_dir: Path) -> str:
+    """The one command that adds the ONNX files to an older model set."""
+    return f"`python manage.py captcha_export_onnx --model-dir {model_dir}`"
 
 
 def report_path(model_dir: Path | None, name: str) -> Path | None:

@@ -29,6 +29,7 @@ class Messages:
         "(GANCAPTCHA_TEST_MODE_ALLOW_WITHOUT_DEBUG): any CAPTCHA passes."
     )
     W003 = "The GanCaptcha URLs are not included, so images cannot be served."
+    W004 = "The GanCaptcha models are not exported to ONNX: {detail}"
     E010 = "The GanCaptcha models could not be loaded: {detail}"
     E011 = "GanCaptcha rate-limit settings are invalid: {detail}"
     E020 = "Invalid GanCaptcha setting: {detail}"
@@ -78,6 +79,11 @@ class Hints:
         "package, or set it to a directory of models."
     )
     W002 = "Turn GANCAPTCHA_TEST_MODE off outside tests."
+    W004 = (
+        "Export them once, on a host with the [train] extra (TensorFlow): "
+        "`python manage.py captcha_export_onnx --model-dir DIR` (DIR: "
+        "GANCAPTCHA_MODEL_DIR). Until then the field says it is unavailable."
+    )
     E020 = (
         "Booleans are True or False (not strings such as 'False' or '0'), "
         "numbers are ints or floats; see the README's Settings table. An "
@@ -114,7 +120,8 @@ class Hints:
 def check_models(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """W001 models missing, E001 incompatible or corrupt, E002 not configured."""
+    """W001 models missing, W004 not exported to ONNX, E001 incompatible or
+    corrupt, E002 not configured."""
     if conf.POOL_ONLY:
         return []  # serves from the pool only: never reads the model directory
     model_dir = conf.MODEL_DIR
@@ -125,6 +132,8 @@ def check_models(
         return [_issue("E002")]
     if status.code == "missing":
         return [_issue("W001", detail=status.message)]
+    if status.code == "not_exported":
+        return [_issue("W004", detail=status.message)]
     return [_issue("E001", detail=status.message)]
 
 
@@ -185,7 +194,7 @@ def check_urls(
 def check_models_load(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """E010 (deploy only, as it loads TensorFlow): sound files that do not load."""
+    """E010 (deploy only, as it loads the models): sound files that do not load."""
     if conf.POOL_ONLY or not artifacts.inspect_model_dir(conf.MODEL_DIR).ok:
         return []  # never loads the models, or check_models has said why
     status = registry.get_registry().status()

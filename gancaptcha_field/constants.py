@@ -26,6 +26,15 @@ LOSS_PLOT_FILE = "report_losses.png"
 SAMPLE_GRID_FILE = "report_samples.png"
 PASS_RATE_PLOT_FILE = "report_pass_rates.png"
 MODEL_FILES = (GENERATOR_FILE, READER_FILE, VERIFIER_FILE)
+# What serving runs (ONNX Runtime): the same three networks, exported from the
+# .keras files in inference mode (training=False) by the training's last stage
+# or `python manage.py captcha_export_onnx`. A set without them cannot serve.
+GENERATOR_ONNX_FILE = "generator.onnx"
+READER_ONNX_FILE = "reader.onnx"
+VERIFIER_ONNX_FILE = "verifier.onnx"
+ONNX_FILES = (GENERATOR_ONNX_FILE, READER_ONNX_FILE, VERIFIER_ONNX_FILE)
+# The ONNX operator set the export targets.
+ONNX_OPSET = 17
 # Optional: per-label latents that make draws likely to pass (supply/latents.py).
 # A set without it (older sets) is served from plain N(0, I) noise.
 LATENTS_FILE = "latents.npz"

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def fake_model_set(directory: Path) -> Path:
     """Files of the right names and a metadata.json that pins them."""
     directory.mkdir(parents=True, exist_ok=True)
-    for name in constants.MODEL_FILES:
+    for name in (*constants.MODEL_FILES, *constants.ONNX_FILES):
         (directory / name).write_bytes(f"weights of {name}".encode())
     artifacts.write_metadata(
         directory,
@@ -88,6 +88,14 @@ def test_read_metadata_rejects_non_objects(tmp_path: Path) -> None:
 def test_inspect_a_sound_set(tmp_path: Path) -> None:
     status = artifacts.inspect_model_dir(fake_model_set(tmp_path))
     assert (status.ok, status.code) == (True, "ok")
+
+
+def test_inspect_a_set_without_its_onnx_export(tmp_path: Path) -> None:
+    fake_model_set(tmp_path)
+    (tmp_path / constants.GENERATOR_ONNX_FILE).unlink()
+    status = artifacts.inspect_model_dir(tmp_path)
+    assert (status.ok, status.code) == (False, "not_exported")
+    assert artifacts.export_command(tmp_path) in status.message
 
 
 def test_inspect_not_configured_and_missing(tmp_path: Path) -> None:

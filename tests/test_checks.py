@@ -37,6 +37,21 @@ def test_w001_when_the_directory_does_not_exist(
     assert ids(checks.check_models()) == ["gancaptcha_field.W001"]
 
 
+def test_w004_models_not_exported_to_onnx(settings: Settings, tmp_path: Path) -> None:
+    # A set trained by an older version: .keras files and metadata, no ONNX.
+    shipped = Path(settings.BASE_DIR) / "ml_models"
+    for name in (*constants.MODEL_FILES, constants.METADATA_FILE):
+        (tmp_path / name).write_bytes((shipped / name).read_bytes())
+    settings.GANCAPTCHA_MODEL_DIR = tmp_path
+    messages = checks.check_models()
+    assert ids(messages) == ["gancaptcha_field.W004"]
+    assert messages[0].level == django_checks.WARNING
+    assert messages[0].hint == checks.Hints.W004
+    assert "captcha_export_onnx --model-dir" in messages[0].hint
+    # The message names the exact command for this directory.
+    assert f"captcha_export_onnx --model-dir {tmp_path}" in messages[0].msg
+
+
 def test_no_w001_on_pool_only_hosts(settings: Settings, tmp_path: Path) -> None:
     settings.GANCAPTCHA_MODEL_DIR = tmp_path  # no model files
     settings.GANCAPTCHA_POOL_ONLY = True

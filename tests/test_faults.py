@@ -37,24 +37,26 @@ def model_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Built here rather than copied from ml_models/ so that these tests never
     depend on the shipped models, nor touch them.
     """
-    from gancaptcha_field.training import networks
+    from gancaptcha_field.training import export, networks
 
     folder = tmp_path_factory.mktemp("models")
     builders = {
-        constants.GENERATOR_FILE: networks.build_generator,
-        constants.READER_FILE: networks.build_reader,
-        constants.VERIFIER_FILE: networks.build_verifier,
+        "generator": (networks.build_generator, constants.GENERATOR_FILE),
+        "reader": (networks.build_reader, constants.READER_FILE),
+        "verifier": (networks.build_verifier, constants.VERIFIER_FILE),
     }
-    for name, build in builders.items():
-        build().save(folder / name)
+    for role, (build, name) in builders.items():
+        model = build()
+        model.save(folder / name)
+        export.export_model(model, role, folder / f"{role}.onnx")
     write_metadata(folder)
     return folder
 
 
-def write_metadata(folder: Path) -> None:
+def write_metadata(folder: Path, onnx: bool = True) -> None:
     files = {
         name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
-        for name in constants.MODEL_FILES
+        for name in (*constants.MODEL_FILES, *(constants.ONNX_FILES if onnx else ()))
     }
     meta = {
         "format_version": constants.MODEL_FORMAT_VERSION,
@@ -137,7 +139,7 @@ def test_a_corrupt_model_file_fails_closed_and_is_reported(
 
     broken = tmp_path / "broken"
     shutil.copytree(model_set, broken)
-    generator = broken / constants.GENERATOR_FILE
+    generator = broken / constants.GENERATOR_ONNX_FILE  # what serving loads
     generator.write_bytes(generator.read_bytes()[: generator.stat().st_size // 2])
     write_metadata(broken)  # checksums match: only loading can tell
     assert registry.inspect_model_dir(broken).ok
@@ -181,6 +183,33 @@ def test_missing_models_fail_closed_and_are_reported(
     assert checks.check_models_load() == []  # W001 has said it
 
 
+@pytest.mark.django_db
+def test_models_without_their_onnx_export_fail_closed_and_are_reported(
+    client: Client,
+    model_set: Path,
+    tmp_path: Path,
+    use_models: Callable[[Path], registry.Registry],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A set trained by an older version: sound .keras files, no ONNX files.
+    old = tmp_path / "old"
+    shutil.copytree(model_set, old, ignore=shutil.ignore_patterns("*.onnx"))
+    write_metadata(old, onnx=False)
+    use_models(old)
+    with caplog.at_level(logging.ERROR, logger="gancaptcha_field"):
+        assert_page_is_up_without_a_challenge(client)
+        refresh = client.post(REFRESH_URL)
+        response = signup(client, seeded_key("4321"), "1234")
+    assert refresh.status_code == 503  # never a 500
+    assert refresh.json()["error"] == "unavailable"
+    assert captcha_codes(response) == ["invalid"]  # checked without the models
+    assert "GanCaptcha unavailable (not_exported)" in caplog.text
+    messages = checks.check_models()
+    assert [m.id for m in messages] == ["gancaptcha_field.W004"]
+    assert f"captcha_export_onnx --model-dir {old}" in messages[0].msg
+    assert checks.check_models_load() == []  # W004 has said it
+
+
 # Generation errors ----------------------------------------------------------
 
 
@@ -214,7 +243,7 @@ class ExplodingRegistry:
         return self.status()
 
     def draw(self, labels: object) -> object:
-        raise RuntimeError("simulated failure inside TensorFlow")
+        raise RuntimeError("simulated failure inside ONNX Runtime")
 
     def draw_with_details(self, labels: object) -> object:
         return self.draw(labels)

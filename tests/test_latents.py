@@ -139,7 +139,11 @@ SHIPPED = Path(__file__).resolve().parent.parent / "ml_models"
 
 def copy_models(target: Path, with_bank: bool) -> Path:
     target.mkdir()
-    for name in (*constants.MODEL_FILES, constants.METADATA_FILE):
+    for name in (
+        *constants.MODEL_FILES,
+        *constants.ONNX_FILES,
+        constants.METADATA_FILE,
+    ):
         shutil.copy(SHIPPED / name, target / name)
     if with_bank:
         shutil.copy(SHIPPED / constants.LATENTS_FILE, target / constants.LATENTS_FILE)
@@ -170,7 +174,7 @@ def test_shipped_bank_serves_checked_digits_of_the_asked_label(
     assert (reader_conf >= constants.DEFAULT_READER_THRESHOLD).all()
     assert (verifier_conf >= constants.DEFAULT_VERIFIER_THRESHOLD).all()
     # The bank reaches each asked label at the first try: at most one
-    # TensorFlow batch per label, not the many plain noise would need for an 8
+    # model batch per label, not the many plain noise would need for an 8
     # (seeded: the same draws every run).
     assert 1 <= reg.inference_batches <= len(labels)
 

@@ -1,11 +1,11 @@
-"""A pool-only process serves pages, images and answers without TensorFlow.
+"""Serving never needs TensorFlow: it draws with ONNX Runtime, or from the pool.
 
-The base install (no [models] extra) has no TensorFlow, Keras or matplotlib, so
-a web host that serves only the pool must never import them. This runs such a
-process for real: plain Python, a SQLite file, GANCAPTCHA_POOL_ONLY = True, no
-PostgreSQL. It fills the pool with PNGs that Pillow made from fixed arrays,
-serves the signup page, its image, a wrong and a right answer and the "how it
-works" page through Django's test client, then reports what it imported.
+The base install (no [train] extra) has no TensorFlow, Keras or matplotlib.
+These tests run such processes for real: plain Python, a SQLite file, no
+PostgreSQL. One draws with the shipped models in a process where importing
+TensorFlow or Keras fails; another serves only the pool (GANCAPTCHA_POOL_ONLY),
+filled with PNGs that Pillow made from fixed arrays. Each serves the signup
+page, its image and a wrong and a right answer through Django's test client.
 """
 
 from __future__ import annotations
@@ -188,3 +188,176 @@ def test_no_module_outside_training_imports_tensorflow_when_imported() -> None:
         in report["imported"]
     )
     assert report["heavy"] == []
+
+
+# Installed as sitecustomize: from the interpreter's start, importing any of
+# these (or a submodule) raises ImportError, as on a base install.
+BLOCKER = r"""
+import importlib.abc
+import sys
+
+BLOCKED = ("tensorflow", "keras", "tf2onnx")
+
+
+class _Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is blocked: serving must not need it")
+        return None
+
+
+sys.meta_path.insert(0, _Blocker())
+"""
+
+DRAWING_WORKER = r"""
+import json
+import sys
+
+for name in ("tensorflow", "keras"):
+    try:
+        __import__(name)
+    except ImportError:
+        pass
+    else:
+        raise SystemExit(f"{name} imported: the blocker is not installed")
+
+import numpy as np
+
+import django
+from django.conf import settings
+
+import tests.settings as base
+
+values = {name: getattr(base, name) for name in dir(base) if name.isupper()}
+values["DATABASES"] = {
+    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": sys.argv[1]}
+}
+values["GANCAPTCHA_PRELOAD"] = True  # ready() loads the models, once
+values["GANCAPTCHA_HARDEN"] = True
+values["GANCAPTCHA_TRAP"] = True
+settings.configure(**values)
+django.setup()
+
+from django.core.management import call_command
+from django.test import Client
+from django.test.utils import setup_test_environment
+
+from gancaptcha_field import constants
+from gancaptcha_field.supply import registry
+from gancaptcha_field.testing import solve
+from tests.utils import find_tag, find_tags
+
+setup_test_environment()  # responses carry their template context
+call_command("migrate", verbosity=0)
+report = {"steps": {}}
+reg = registry.get_registry()
+report["loaded_in_ready"] = reg._status.ok and reg._model_set is not None
+
+# Draw and check: every digit shows its label to both classifiers.
+labels = list(range(constants.NUM_CLASSES))
+digits, reader_conf, verifier_conf = reg.draw_with_details(labels)
+reader_probs, verifier_probs = reg.read(digits.astype(np.float32) / 255.0)
+report["drawn_labels_read_back"] = (
+    reader_probs.argmax(1).tolist() == labels
+    and verifier_probs.argmax(1).tolist() == labels
+)
+report["drawn_confident"] = bool(
+    (reader_conf >= constants.DEFAULT_READER_THRESHOLD).all()
+    and (verifier_conf >= constants.DEFAULT_VERIFIER_THRESHOLD).all()
+)
+
+client = Client()
+
+
+def show_form():
+    response = client.get("/signup/")
+    html = response.content.decode()
+    key = find_tag(html, "input", name="captcha_0")["value"]
+    token = find_tags(html, "input", name="csrfmiddlewaretoken")[0]["value"]
+    src = find_tag(html, "img", **{"class": "gancaptcha-image"})["src"]
+    image = client.get(src)
+    return response, key, token, image
+
+
+def post(key, token, answer):
+    return client.post(
+        "/signup/",
+        {
+            "csrfmiddlewaretoken": token,
+            "username": "ada",
+            "password1": "correct-horse-battery-staple-42",
+            "password2": "correct-horse-battery-staple-42",
+            "captcha_0": key,
+            "captcha_1": answer,
+        },
+    )
+
+
+page, key, token, image = show_form()
+answer = solve(page)["captcha_1"]
+report["steps"]["page"] = page.status_code
+report["steps"]["image"] = [image.status_code, image["Content-Type"]]
+report["steps"]["png"] = image.content.startswith(b"\x89PNG\r\n\x1a\n")
+wrong = "0000" if answer != "0000" else "1111"
+response = post(key, token, wrong)
+report["steps"]["wrong"] = [
+    response.status_code,
+    "captcha" in response.context["form"].errors,
+]
+report["steps"]["reused_key_image"] = client.get(image.wsgi_request.path).status_code
+
+page, key, token, image = show_form()
+response = post(key, token, solve(page)["captcha_1"])
+report["steps"]["right"] = [response.status_code, response.get("Location")]
+report["inference_batches"] = reg.inference_batches
+
+# Exporting is training's work: without it, a clear error, not a traceback.
+from django.core.management import CommandError
+
+try:
+    call_command("captcha_export_onnx", "--model-dir", sys.argv[1] + ".absent")
+except CommandError as exc:
+    report["export_refused"] = str(exc)
+report["modules"] = {name: name in sys.modules for name in sys.argv[2:]}
+report["onnxruntime"] = "onnxruntime" in sys.modules
+print(json.dumps(report))
+"""
+
+
+def test_drawing_serving_and_checking_work_where_tensorflow_cannot_import(
+    tmp_path: Path,
+) -> None:
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(BLOCKER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hooks), str(ROOT)])}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            DRAWING_WORKER,
+            str(tmp_path / "drawing.sqlite3"),
+            *HEAVY,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["loaded_in_ready"], result.stderr
+    assert report["drawn_labels_read_back"]
+    assert report["drawn_confident"]
+    steps = report["steps"]
+    assert steps["page"] == 200
+    assert steps["image"] == [200, "image/png"] and steps["png"]
+    assert steps["wrong"] == [200, True]  # form shown again with the error
+    assert steps["reused_key_image"] == 410  # the wrong answer used it up
+    assert steps["right"] == [302, "/welcome/"]
+    assert report["inference_batches"] > 0  # the models drew, in this process
+    assert report["onnxruntime"]
+    assert "pip install 'gancaptcha-field[train]'" in report["export_refused"]
+    assert report["modules"] == dict.fromkeys(HEAVY, False), result.stderr

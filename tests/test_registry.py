@@ -1,4 +1,4 @@
-"""The registry: file checks without TensorFlow, loading once, status codes."""
+"""The registry: file checks without loading, loading once, status codes."""
 
 from __future__ import annotations
 
@@ -22,14 +22,15 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _fake_set(folder: Path, **changes: Any) -> Path:
-    """Model files that are not Keras archives, with a metadata.json that vouches
-    for them (so only loading can tell), changed by ``changes``."""
+def _fake_set(folder: Path, onnx: bool = True, **changes: Any) -> Path:
+    """Model files that are not Keras archives nor ONNX graphs (``onnx``: the
+    latter at all), with a metadata.json that vouches for them (so only
+    loading can tell), changed by ``changes``."""
     folder.mkdir(parents=True, exist_ok=True)
     meta = json.loads((SHIPPED / constants.METADATA_FILE).read_text())
     meta["files"] = {}
-    for name in constants.MODEL_FILES:
-        data = f"not a keras archive: {name}".encode()
+    for name in (*constants.MODEL_FILES, *(constants.ONNX_FILES if onnx else ())):
+        data = f"not a model file: {name}".encode()
         (folder / name).write_bytes(data)
         meta["files"][name] = _sha256(data)
     meta.update(changes)
@@ -91,6 +92,35 @@ def test_a_file_changed_after_training_is_caught(tmp_path: Path) -> None:
     assert constants.READER_FILE in status.message
 
 
+def test_a_set_without_onnx_files_is_not_exported(tmp_path: Path) -> None:
+    # A set trained before serving ran ONNX Runtime: sound, but not servable.
+    status = registry.inspect_model_dir(_fake_set(tmp_path, onnx=False))
+    assert (status.ok, status.code) == (False, "not_exported")
+    assert f"captcha_export_onnx --model-dir {tmp_path}" in status.message
+    for name in constants.ONNX_FILES:
+        assert name in status.message
+
+
+def test_an_onnx_file_changed_after_export_is_caught(tmp_path: Path) -> None:
+    _fake_set(tmp_path)
+    (tmp_path / constants.VERIFIER_ONNX_FILE).write_bytes(b"from another set")
+    status = registry.inspect_model_dir(tmp_path)
+    assert (status.ok, status.code) == (False, "incompatible")
+    assert constants.VERIFIER_ONNX_FILE in status.message
+
+
+def test_a_set_without_onnx_files_fails_closed(
+    settings: Settings, tmp_path: Path
+) -> None:
+    settings.GANCAPTCHA_MODEL_DIR = _fake_set(tmp_path, onnx=False)
+    fresh = registry.Registry()
+    assert fresh.load().code == "not_exported"
+    with pytest.raises(registry.ModelsUnavailable, match="captcha_export_onnx"):
+        fresh.draw([1, 2, 3, 4])
+    with pytest.raises(registry.ModelsUnavailable):
+        fresh.model_set()
+
+
 def test_status_before_and_after_loading(settings: Settings, tmp_path: Path) -> None:
     fresh = registry.Registry()
     settings.GANCAPTCHA_MODEL_DIR = tmp_path  # empty
@@ -114,22 +144,25 @@ def test_files_that_pass_their_checksums_but_do_not_load(
 def test_models_load_once_per_directory(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import keras
+    import onnxruntime
 
     loaded: list[str] = []
-    real_load = keras.models.load_model
+    real_session = onnxruntime.InferenceSession
 
-    def counting_load(path: Path, **kwargs: Any) -> Any:
+    def counting_session(path: str, *args: Any, **kwargs: Any) -> Any:
         loaded.append(Path(path).name)
-        return real_load(path, **kwargs)
+        return real_session(path, *args, **kwargs)
 
-    monkeypatch.setattr(keras.models, "load_model", counting_load)
+    monkeypatch.setattr(onnxruntime, "InferenceSession", counting_session)
     settings.GANCAPTCHA_MODEL_DIR = SHIPPED
     fresh = registry.Registry()
     assert fresh.load().code == "ok"
     assert fresh.load().code == "ok"
     assert fresh.status().ok
-    assert sorted(loaded) == sorted(constants.MODEL_FILES)  # each file once
+    assert sorted(loaded) == sorted(constants.ONNX_FILES)  # each file once
+    # The lab reads with the same networks: no second load.
+    assert fresh.model_set() is fresh.model_set()
+    assert len(loaded) == len(constants.ONNX_FILES)
 
     digits = fresh.draw([0, 7])
     assert digits.shape == (2, constants.IMAGE_SIZE, constants.IMAGE_SIZE)

@@ -75,7 +75,15 @@ def test_writes_models_report_and_metadata(tiny_dir: Path) -> None:
     assert 0.0 <= meta["reader"]["test_accuracy"] <= 1.0
     assert meta["data_source"] == "bundled (limit 300)"
     assert meta["pixel_range"]["generator"] == [-1.0, 1.0]
-    assert set(meta["files"]) == set(constants.MODEL_FILES)
+    # The export stage: the ONNX files serving runs, pinned beside the .keras.
+    assert set(meta["files"]) == {*constants.MODEL_FILES, *constants.ONNX_FILES}
+    for name in constants.ONNX_FILES:
+        assert (tiny_dir / name).is_file(), name
+    parity = meta["onnx"]["parity"]
+    assert meta["onnx"]["opset"] == constants.ONNX_OPSET
+    assert max(parity["max_abs_diff"].values()) <= parity["tolerance"]
+    assert parity["served_labels_match"] is True
+    assert registry.inspect_model_dir(tiny_dir).ok
     assert "calibration" in meta
     assert not list(tiny_dir.glob(".staging-*"))
     assert (tiny_dir / "checkpoints" / "gan_checkpoint.npz").is_file()
@@ -353,16 +361,17 @@ def test_only_digits_the_reader_is_sure_of_reach_the_verifier(
     settings.GANCAPTCHA_MODEL_DIR = tiny_dir
     reg = registry.Registry()
     assert reg.load().ok
-    generator, reader, verifier = reg._models
+    model_set = reg._model_set
+    assert model_set is not None
     z = np.random.default_rng(7).standard_normal((64, 100)).astype(np.float32)
-    drawn = generator(z, training=False).numpy()
+    drawn = model_set.generate(z)
     unit = (drawn + 1.0) / 2.0
-    full_reader = reader(unit, training=False).numpy()
-    full_verifier = verifier(unit, training=False).numpy()
+    full_reader = model_set.read(unit)
+    full_verifier = model_set.verify(unit)
     best = full_reader.max(axis=1)
     # All sure, about half (the tiny reader is never very sure), none.
     for reader_threshold in (0.0, float(np.median(best)), float(best.max()) + 1e-3):
-        images, reader_probs, verifier_probs = reg._infer(z, reader_threshold)
+        images, reader_probs, verifier_probs = model_set.infer(z, reader_threshold)
         np.testing.assert_allclose(np.asarray(images), drawn, atol=1e-5)
         np.testing.assert_allclose(reader_probs, full_reader, atol=1e-5)
         sure = best >= reader_threshold

@@ -296,12 +296,24 @@ def _robust_spec(config: BatteryConfig) -> attackers.Spec:
 SHIPPED = "shipped reader (from the public repository)"
 
 
-def _shipped_reader_path() -> Path | None:
-    from gancaptcha_field.conf import conf
+def _shipped_models() -> Any:
+    """The site's own ModelSet, or None when its models cannot serve."""
+    from gancaptcha_field.supply import registry
 
-    model_dir = conf.MODEL_DIR
-    path = None if model_dir is None else model_dir / constants.READER_FILE
-    return path if path is not None and path.is_file() else None
+    try:
+        return registry.get_registry().model_set()
+    except registry.ModelsUnavailable:
+        return None
+
+
+@dataclass
+class ShippedReader:
+    """The shipped reader (ONNX Runtime), called as the attackers' models are."""
+
+    models: Any
+
+    def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        return np.asarray(self.models.read(np.asarray(x)))
 
 
 ARCH_NAMES = {
@@ -343,19 +355,14 @@ def synthetic_challenges(count: int, seed: int) -> list[Item]:
     """What anyone can make from the public repository: shipped generator draws,
     labelled by the shipped reader, laid out by the shipped renderer (and
     hardened by the shipped hardener when the site hardens)."""
-    import keras
-
     from gancaptcha_field import oracle
     from gancaptcha_field.conf import conf
-    from gancaptcha_field.supply import render
+    from gancaptcha_field.supply import registry, render
 
-    model_dir = conf.MODEL_DIR
-    if model_dir is None:
-        raise AttackError("GANCAPTCHA_MODEL_DIR is not configured")
-    generator = keras.models.load_model(
-        model_dir / constants.GENERATOR_FILE, compile=False
-    )
-    reader = keras.models.load_model(model_dir / constants.READER_FILE, compile=False)
+    try:
+        models = registry.get_registry().model_set()  # loaded once per process
+    except registry.ModelsUnavailable as exc:
+        raise AttackError(f"the shipped models cannot serve: {exc}") from exc
     rng = np.random.default_rng(seed)
     need = count * constants.ANSWER_LENGTH
     digits: list[np.ndarray] = []
@@ -364,9 +371,7 @@ def synthetic_challenges(count: int, seed: int) -> list[Item]:
         if len(labels) >= need:
             break
         z = rng.standard_normal((256, constants.LATENT_DIM)).astype(np.float32)
-        images = np.asarray(generator.predict_on_batch(z))
-        unit = constants.generator_to_classifier_range(images)
-        probs = np.asarray(reader.predict_on_batch(unit))
+        images, _, probs = models.draw_and_read(z)
         sure = probs.max(axis=1) >= conf.READER_THRESHOLD
         digits.extend(oracle.to_uint8(images)[sure])
         labels.extend(int(v) for v in probs.argmax(axis=1)[sure])
@@ -538,12 +543,10 @@ def _model_rows(
         )
         models[name], train_cpu[name] = model, cpu
         log(f"{name}: {'cached' if cached else f'trained in {cpu:.0f} CPU-s'}")
-    reader_path = _shipped_reader_path()
-    if reader_path is not None:
-        import keras
-
+    shipped = _shipped_models()
+    if shipped is not None:
         # What anyone who downloads the repository holds: our own reader.
-        models[SHIPPED] = keras.models.load_model(reader_path, compile=False)
+        models[SHIPPED] = ShippedReader(shipped)
         train_cpu[SHIPPED] = 0.0
     log(f"choosing combinations on {len(calibration)} labelled challenges")
     choices = choose_combination(models, calibration)

@@ -1,7 +1,8 @@
 """The models behind the CAPTCHA: loaded once per process, read in batches.
 
-This is the only serving module that imports TensorFlow, and it does so only
-when the models are loaded, so forms, views and checks import without it.
+The networks run in ONNX Runtime through ``supply.models.ModelSet``, imported
+only when the models are loaded, so forms, views and checks import without it.
+Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from gancaptcha_field import constants, oracle
 from gancaptcha_field.artifacts import Status, inspect_model_dir, read_metadata
 from gancaptcha_field.conf import conf
-from gancaptcha_field.supply import latents
+from gancaptcha_field.supply import latents, models
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +61,7 @@ class Registry:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._models: tuple[Any, Any, Any] | None = None
-        self._infer: Any = None
-        self._read: Any = None
+        self._model_set: models.ModelSet | None = None
         self._status = Status(False, "unloaded", "Models not loaded yet.")
         self._loaded_from: Path | None = None
         self._attempted = False
@@ -71,7 +70,7 @@ class Registry:
         self._bank: latents.LatentBank | None = None
         # Serving noise comes from the OS, never from the training seed.
         self._rng = np.random.default_rng(secrets.randbits(128))
-        self.inference_batches = 0  # TensorFlow calls made; benchmarks read it
+        self.inference_batches = 0  # model calls made; benchmarks read it
         self.digits_drawn = 0  # generator images made; benchmarks read it
         # Per label: draws asked of the bank, and digits that passed.
         self.asked_per_label = np.zeros(constants.NUM_CLASSES, np.int64)
@@ -89,7 +88,7 @@ class Registry:
             if self._attempted and model_dir == self._loaded_from:
                 return self._status
             self._attempted, self._loaded_from = True, model_dir
-            self._models = self._infer = self._read = self._bank = None
+            self._model_set = self._bank = None
             self._buckets = {}
             status = inspect_model_dir(model_dir)
             if status.ok:
@@ -107,66 +106,25 @@ class Registry:
 
     def _load_models(self, model_dir: Path) -> Status:
         try:
-            import keras
-            import tensorflow as tf
-
-            models = tuple(
-                keras.models.load_model(model_dir / name, compile=False)
-                for name in constants.MODEL_FILES
-            )
-            generator, reader, verifier = models
-
+            model_set = models.ModelSet.load(model_dir)
+            # One warm-up call checks the shapes and sizes the buffers, so the
+            # first visitor does not pay for it.
             size = constants.IMAGE_SIZE
-
-            @tf.function(reduce_retracing=True)
-            def draw_and_read(z: Any) -> tuple[Any, Any, Any]:
-                images = generator(z, training=False)
-                unit = constants.generator_to_classifier_range(images)
-                return images, unit, reader(unit, training=False)
-
-            # Any number of digits in one trace: only those the reader is sure
-            # of reach the verifier, which costs far more than the reader.
-            @tf.function(
-                input_signature=[tf.TensorSpec([None, size, size, 1], tf.float32)]
-            )
-            def verify(unit: Any) -> Any:
-                return verifier(unit, training=False)
-
-            @tf.function(
-                input_signature=[tf.TensorSpec([None, size, size, 1], tf.float32)]
-            )
-            def read(unit: Any) -> tuple[Any, Any]:
-                return reader(unit, training=False), verifier(unit, training=False)
-
-            def infer(z: Any, reader_threshold: float) -> tuple[Any, Any, Any]:
-                images, unit, reader_probs = draw_and_read(z)
-                reader_probs = np.asarray(reader_probs)
-                verifier_probs = np.zeros_like(reader_probs)
-                sure = np.flatnonzero(reader_probs.max(axis=1) >= reader_threshold)
-                if sure.size:
-                    unit_sure = np.asarray(unit)[sure]
-                    verifier_probs[sure] = np.asarray(verify(unit_sure))
-                return images, reader_probs, verifier_probs
-
-            # One warm-up call both checks the shapes and traces the graphs,
-            # so the first visitor does not pay for it.
             z = np.zeros((2, constants.LATENT_DIM), np.float32)
-            images, reader_probs, verifier_probs = infer(z, 0.0)
+            images, reader_probs, verifier_probs = model_set.infer(z, 0.0)
             if (
                 tuple(images.shape) != (2, size, size, 1)
                 or tuple(reader_probs.shape) != (2, constants.NUM_CLASSES)
                 or tuple(verifier_probs.shape) != (2, constants.NUM_CLASSES)
             ):
                 return Status(False, "incompatible", "Model shapes do not match.")
-        except Exception as exc:  # corrupt archives raise many kinds of error
+        except Exception as exc:  # corrupt files raise many kinds of error
             logger.exception("GanCaptcha could not load models from %s", model_dir)
             return Status(
                 False, "incompatible", f"Could not load models from {model_dir}: {exc}"
             )
-        self._models = models
-        self._infer = infer
-        self._read = read
-        logger.info("GanCaptcha models loaded from %s", model_dir)
+        self._model_set = model_set
+        logger.info("GanCaptcha models loaded from %s (ONNX Runtime)", model_dir)
         return Status(True, "ok", f"Models loaded from {model_dir}.")
 
     def _load_bank(self, model_dir: Path) -> latents.LatentBank | None:
@@ -179,6 +137,15 @@ class Registry:
                 "GanCaptcha: latent bank refused, drawing plain noise instead: %s", exc
             )
             return None
+
+    def model_set(self) -> models.ModelSet:
+        """The loaded networks, for code that reads with them (the lab); raises
+        ModelsUnavailable when they cannot serve."""
+        status = self.load()
+        model_set = self._model_set
+        if not status.ok or model_set is None:
+            raise ModelsUnavailable(status.message)
+        return model_set
 
     @property
     def has_bank(self) -> bool:
@@ -193,7 +160,7 @@ class Registry:
         """Forget the models and buckets (tests, or after retraining)."""
         with self._lock:
             self._attempted = False
-            self._models = self._infer = self._read = self._bank = None
+            self._model_set = self._bank = None
             self._buckets = {}
             self._status = Status(False, "unloaded", "Models not loaded yet.")
 
@@ -214,7 +181,7 @@ class Registry:
 
     def _generate_batch(self, label: int | None = None) -> None:
         rule = self._rule
-        assert self._infer is not None and rule is not None
+        assert self._model_set is not None and rule is not None
         size = conf.BATCH_SIZE
         bank = self._bank if rule.latent_bank else None
         asked: np.ndarray | None = None
@@ -224,7 +191,7 @@ class Registry:
             asked = self._asked_labels(label, size)
             z = bank.sample(asked, self._rng)
             size = len(asked)
-        images, reader_probs, verifier_probs = self._infer(
+        images, reader_probs, verifier_probs = self._model_set.infer(
             z.astype(np.float32), rule.reader_threshold
         )
         self.inference_batches += 1
@@ -305,9 +272,9 @@ class Registry:
         for (n, 28, 28) digits in [0, 1], white on black (the trap's readings)."""
         with self._lock:
             status = self.load()
-            if not status.ok or self._read is None:
+            if not status.ok or self._model_set is None:
                 raise ModelsUnavailable(status.message)
-            read = self._read
+            model_set = self._model_set
         unit = np.asarray(digits, np.float32).reshape(
             -1, constants.IMAGE_SIZE, constants.IMAGE_SIZE, 1
         )
@@ -315,8 +282,7 @@ class Registry:
             empty = np.zeros((0, constants.NUM_CLASSES), np.float32)
             return empty, empty
         self.inference_batches += 1
-        reader_probs, verifier_probs = read(unit)
-        return np.asarray(reader_probs), np.asarray(verifier_probs)
+        return model_set.read(unit), model_set.verify(unit)
 
     def draw(self, labels: Sequence[int]) -> np.ndarray:
         """uint8 digits (n, 28, 28), white on black, each checked to show its label."""

@@ -1,6 +1,6 @@
 """At most one challenge drawn on the spot at a time in a process; others wait outside.
 
-Drawing for a page view (no pool, or an empty one) can cost a TensorFlow batch.
+Drawing for a page view (no pool, or an empty one) can cost a model batch.
 Under a flood, queueing every visitor behind it pins the CPU and stacks up
 requests; instead a second visitor gets ``DrawingBusy`` at once, and the page
 or the JSON view says "try again in a few seconds". The pool's own refills

@@ -1,6 +1,7 @@
 """Fitting the latent bank: where each label lives in the generator's noise space.
 
-Draw plain N(0, I) noise through the shipped generator, keep the latents whose
+Draw plain N(0, I) noise through the shipped generator (in ONNX Runtime, as
+served: the ModelSet, so no TensorFlow is needed), keep the latents whose
 digits pass the serving rule (thresholds, margin, and the reader's label), grow
 the rare labels by checked perturbations of what was kept, then choose the
 perturbation scale sigma from the reader's and verifier's acceptance alone.
@@ -12,16 +13,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from gancaptcha_field import artifacts, constants, oracle
 from gancaptcha_field.supply import latents as bank_io
+from gancaptcha_field.supply.models import ModelSet
 
 # Sigmas tried when choosing the perturbation scale (smaller: likelier to pass,
 # less varied).
@@ -55,41 +55,21 @@ class LatentFitConfig:
 
 @dataclass
 class _Checker:
-    generator: keras.Model
-    reader: keras.Model
-    verifier: keras.Model
+    models: ModelSet
     batch: int
     reader_threshold: float
     passes: int = 0
-    _fn: Any = field(default=None, repr=False)
-    _verify: Any = field(default=None, repr=False)
 
     def __call__(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """uint8 digits and both classifiers' probabilities for latents ``z``."""
-        if self._fn is None:
-            generator, reader, verifier = self.generator, self.reader, self.verifier
-
-            @tf.function(reduce_retracing=True)  # type: ignore[untyped-decorator]
-            def run(z: Any) -> tuple[Any, Any, Any]:
-                images = generator(z, training=False)
-                unit = constants.generator_to_classifier_range(images)
-                return images, unit, reader(unit, training=False)
-
-            @tf.function(reduce_retracing=True)  # type: ignore[untyped-decorator]
-            def verify(unit: Any) -> Any:
-                return verifier(unit, training=False)
-
-            self._fn, self._verify = run, verify
         digits, rp, vp = [], [], []
         for start in range(0, len(z), self.batch):
-            images, unit, r = self._fn(z[start : start + self.batch].astype(np.float32))
-            r = np.asarray(r)
             # As in serving: only digits the reader is sure of reach the verifier.
-            v = np.zeros_like(r)
-            sure = np.flatnonzero(r.max(axis=1) >= self.reader_threshold)
-            if sure.size:
-                v[sure] = np.asarray(self._verify(np.asarray(unit)[sure]))
-            digits.append(oracle.to_uint8(np.asarray(images)))
+            images, r, v = self.models.infer(
+                z[start : start + self.batch].astype(np.float32),
+                self.reader_threshold,
+            )
+            digits.append(oracle.to_uint8(images))
             rp.append(r)
             vp.append(v)
         self.passes += len(z)
@@ -108,16 +88,15 @@ def _mean_pairwise_distance(digits: np.ndarray, rng: np.random.Generator) -> flo
 
 
 def fit_latent_bank(
-    generator: keras.Model,
-    reader: keras.Model,
-    verifier: keras.Model,
+    models: ModelSet,
     config: LatentFitConfig = LatentFitConfig(),
     log: Callable[[str], None] = lambda _: None,
 ) -> tuple[bank_io.LatentBank, dict[str, Any]]:
-    """Fit a per-label bank for the given models; returns it with its figures."""
+    """Fit a per-label bank for the given models (run as served, in ONNX
+    Runtime); returns it with its figures."""
     started = time.monotonic()
     rng = np.random.default_rng(config.seed)
-    check = _Checker(generator, reader, verifier, config.batch, config.reader_threshold)
+    check = _Checker(models, config.batch, config.reader_threshold)
     thresholds = (config.reader_threshold, config.verifier_threshold)
     bank_margin = max(config.bank_margin, config.margin)
     dim, classes = constants.LATENT_DIM, constants.NUM_CLASSES

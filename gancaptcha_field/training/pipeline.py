@@ -1,10 +1,11 @@
 """Train everything the app serves, in stages, and install it with its report.
 
 ``run`` drives the stages in order: data, reader and verifier, GAN,
-calibration, metadata, report, install. Each stage takes what it needs and
-returns what it made; every file goes to a staging folder first and is moved
-into place at the end, metadata.json last, so an interrupted run leaves the
-old model set intact.
+calibration, ONNX export, metadata, report, install. Each stage takes what it
+needs and returns what it made; every file goes to a staging folder first and
+is moved into place at the end, metadata.json last, so an interrupted run
+leaves the old model set intact. The export is the last stage that makes
+models: serving runs its ONNX files, checked here against Keras.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import numpy as np
 import tensorflow as tf
 
 from gancaptcha_field import __version__, artifacts, constants, oracle
-from gancaptcha_field.training import classifiers, data, report
+from gancaptcha_field.supply import models
+from gancaptcha_field.training import classifiers, data, export, report
 from gancaptcha_field.training.gan import (
     EpochStats,
     GanConfig,
@@ -339,6 +341,28 @@ def calibrate_models(
     return cal
 
 
+def export_onnx(config: TrainingConfig, staging: Path, out: Path) -> dict[str, Any]:
+    """Stage 5: the set as ONNX files in staging, checked against Keras; the
+    figures for metadata.json ({} when the set is incomplete)."""
+    sources = {
+        role: _current(staging, out, name)
+        for role, name in zip(models.ROLES, constants.MODEL_FILES, strict=True)
+    }
+    if not all(path.is_file() for path in sources.values()):
+        config.log("export: skipped, the model set is incomplete")
+        return {}
+    try:
+        return export.export_set(
+            sources,
+            staging,
+            config.reader_threshold,
+            config.verifier_threshold,
+            log=config.log,
+        )
+    except export.ExportError as exc:
+        raise TrainingError(str(exc)) from exc
+
+
 def build_metadata(
     config: TrainingConfig,
     sections: dict[str, Any],
@@ -347,7 +371,7 @@ def build_metadata(
     staging: Path,
     started: float,
 ) -> dict[str, Any]:
-    """Stage 5: metadata.json for the set as it will be installed."""
+    """Stage 6: metadata.json for the set as it will be installed."""
     meta = dict(sections)
     warnings: list[str] = []
     if calibration is not None:
@@ -362,6 +386,14 @@ def build_metadata(
         for name in constants.MODEL_FILES
         if (path := _current(staging, config.output_dir, name)).is_file()
     }
+    # Only this run's export: an older one would not match these models.
+    files.update(
+        {
+            name: artifacts.sha256(staging / name)
+            for name in constants.ONNX_FILES
+            if "onnx" in sections and (staging / name).is_file()
+        }
+    )
     meta.update(
         {
             "format_version": constants.MODEL_FORMAT_VERSION,
@@ -395,7 +427,7 @@ def build_metadata(
 def write_report(
     meta: dict[str, Any], calibration: Calibration | None, staging: Path
 ) -> None:
-    """Stage 6: the sample grid and the figures' charts, into staging."""
+    """Stage 7: the sample grid and the figures' charts, into staging."""
     report.plot_metadata(meta, staging)
     if calibration is None:
         return
@@ -413,7 +445,7 @@ def write_report(
 
 
 def install(meta: dict[str, Any], staging: Path, out: Path) -> list[str]:
-    """Stage 7: move the staged files into place, then metadata.json last."""
+    """Stage 8: move the staged files into place, then metadata.json last."""
     installed = artifacts.install_staged(staging, out)
     artifacts.write_metadata(out, meta)
     return installed
@@ -441,6 +473,9 @@ def run(config: TrainingConfig) -> dict[str, Any]:
         if not config.skip_gan:
             sections["gan"] = train_gan(config, mnist, staging)
         calibration = calibrate_models(config, staging, out)
+        onnx = export_onnx(config, staging, out)
+        if onnx:
+            sections["onnx"] = onnx
         meta = build_metadata(
             config, sections, calibration, mnist.source, staging, started
         )

@@ -76,22 +76,19 @@ class Command(BaseCommand):
         )
         status = artifacts.inspect_model_dir(config.model_dir)
         if not status.ok:
+            hint = " Run `python manage.py train_captcha_models`."
             raise CommandError(
-                f"{status.message} Run `python manage.py train_captcha_models`."
+                status.message + (hint if status.code == "missing" else "")
             )
-        # Training code (TensorFlow) only once the arguments are known good.
-        import keras
-
+        # The fitting code only once the arguments are known good.
+        from gancaptcha_field.supply.models import ModelSet
         from gancaptcha_field.training import latents
 
         def log(line: str) -> None:
             self.stdout.write(line)
             self.stdout.flush()
 
-        generator, reader, verifier = (
-            keras.models.load_model(config.model_dir / name, compile=False)
-            for name in constants.MODEL_FILES
-        )
+        models = ModelSet.load(config.model_dir)
         fit = latents.LatentFitConfig(
             samples=config.samples,
             per_label=config.per_label,
@@ -101,9 +98,7 @@ class Command(BaseCommand):
             margin=config.margin,
         )
         try:
-            bank, figures = latents.fit_latent_bank(
-                generator, reader, verifier, fit, log
-            )
+            bank, figures = latents.fit_latent_bank(models, fit, log)
             digest = latents.write_latent_bank(config.model_dir, bank, figures)
         except (OSError, ValueError) as exc:
             raise CommandError(f"Could not fit the latent bank: {exc}") from exc

@@ -43,7 +43,8 @@ SWITCHES = [
 class Command(BaseCommand):
     help = (
         "Train the DCGAN generator, the reader and the verifier on MNIST and "
-        "write them, with metadata.json and a report, to the model directory."
+        "write them (.keras, and the .onnx files serving runs, checked against "
+        "Keras), with metadata.json and a report, to the model directory."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
