@@ -25,7 +25,7 @@ from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
-from gancaptcha_field import challenges, sealing
+from gancaptcha_field import challenges, sealing, sql
 from gancaptcha_field.conf import conf
 from gancaptcha_field.models import Challenge, PooledChallenge
 from gancaptcha_field.stores import DatabaseStore, Issued, Rendered
@@ -119,7 +119,7 @@ def test_concurrent_takers_get_every_row_exactly_once(
 ) -> None:
     if not returning:
         # As on a database without DELETE ... RETURNING (MySQL).
-        monkeypatch.setattr(pool, "supports_delete_returning", lambda db: False)
+        monkeypatch.setattr(sql, "supports_delete_returning", lambda db: False)
     items = rendered(24)
     pool.put(items)
     workers = 6
