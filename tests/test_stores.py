@@ -204,8 +204,8 @@ def test_challenges_live_in_the_cache_when_configured(client: Client) -> None:
     response = client.get(f"/gancaptcha/{issued.key}/image.png")
     assert response.status_code == 200
     assert response.content == challenges.get_png(issued.key)
-    assert challenges.verify(issued.key, issued.answer).code is Code.OK
-    assert challenges.verify(issued.key, issued.answer).code is Code.UNKNOWN
+    assert challenges.attempt(issued.key, issued.answer).code is Code.OK
+    assert challenges.attempt(issued.key, issued.answer).code is Code.UNKNOWN
     assert client.get(f"/gancaptcha/{issued.key}/image.png").status_code == 410
     assert challenges.get_answer_for_audio(issued.key) is None
 
@@ -216,11 +216,11 @@ def test_cache_store_wrong_answer_and_expiry(settings: Settings, clock: Clock) -
     wrong = challenges.create_challenge()
     late = challenges.create_challenge()
     bad = "0000" if wrong.answer != "0000" else "1111"
-    assert challenges.verify(wrong.key, bad).code is Code.INVALID
-    assert challenges.verify(wrong.key, wrong.answer).code is Code.UNKNOWN
+    assert challenges.attempt(wrong.key, bad).code is Code.INVALID
+    assert challenges.attempt(wrong.key, wrong.answer).code is Code.UNKNOWN
     clock.advance(60)
     assert challenges.get_png(late.key) is None
-    assert challenges.verify(late.key, late.answer).code is Code.EXPIRED
+    assert challenges.attempt(late.key, late.answer).code is Code.EXPIRED
     assert challenges.purge_expired() == 0
 
 

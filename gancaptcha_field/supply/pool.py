@@ -282,13 +282,12 @@ def wait_for_refill(timeout: float | None = None) -> None:
 def refill_if_low(force_check: bool = False) -> bool:
     """Start a background refill when the pool is under GANCAPTCHA_POOL_LOW_WATER.
 
-    Does nothing in pool-only processes (they never load the models), when
-    GANCAPTCHA_POOL_AUTOFILL is off, or when this process looked less than
-    CHECK_INTERVAL seconds ago (unless force_check). True if a refill started.
+    Does nothing when this process looked less than CHECK_INTERVAL seconds
+    ago (unless force_check). True if a refill started. Callers ask the
+    source first (Source.refill_if_low): only a process that draws into the
+    pool (GANCAPTCHA_POOL_AUTOFILL) may refill it.
     """
     global _last_check
-    if conf.POOL_SIZE <= 0 or conf.POOL_ONLY or not conf.POOL_AUTOFILL:
-        return False
     now = time.monotonic()
     if not force_check and now - _last_check < CHECK_INTERVAL:
         return False
