@@ -8,6 +8,10 @@ stored, so reading them before that decision is safe.
 
 Answers are stored sealed (sealing.py), never in plain text.
 
+A store also takes pre-rendered challenges from the pool (take_pooled(), for
+supply/pool.py): the rows leave the pool in the transaction that stores them.
+The raw SQL of both tables is in sql.py.
+
 A use is committed at once, whatever becomes of the caller's transaction: inside
 a transaction the caller opened (``ATOMIC_REQUESTS``, ``atomic()``), consume()
 and discard() run on a connection of their own that autocommits (``durably()``),

@@ -104,7 +104,9 @@ def take(store: Store) -> Issued | None:
         or connections[db].in_atomic_block
         or conf.POOL_RESERVE <= 1
     ):
-        # Rows taken ahead must be committed: this transaction may roll back.
+        # One at a time: without RETURNING the store takes one row a call,
+        # and rows taken ahead must be committed (this transaction may roll
+        # back).
         taken = _take(store, 1, timezone.now(), 0.0)
         return taken[0] if taken else None
     return _reserve_for(store, db).take(
