@@ -69,10 +69,11 @@ _FILL_AHEAD = "gancaptcha_field.fill_ahead"
 def _fill_ahead(**kwargs: object) -> None:
     """Start filling the pool in the background, once per process."""
     request_started.disconnect(dispatch_uid=_FILL_AHEAD)
-    from gancaptcha_field.supply import pool
+    from gancaptcha_field.supply.source import current_source
 
     try:
-        pool.refill_if_low(force_check=True)  # reads the settings now
+        # The settings as they are now.
+        current_source().refill_if_low(force_check=True)
     except Exception as exc:  # before `migrate`, no thread...: never fail the page
         logger.warning("GanCaptcha pool: cannot fill ahead (%s)", exc)
 
@@ -89,10 +90,12 @@ class GanCaptchaConfig(AppConfig):
         from gancaptcha_field import checks
         from gancaptcha_field.conf import conf
         from gancaptcha_field.supply import registry
+        from gancaptcha_field.supply.source import current_source
 
         checks.register()
         preload = conf.PRELOAD
-        if conf.POOL_ONLY:
+        source = current_source()
+        if not source.draws:
             # Serves from the shared pool only: never loads the models.
             return
         if preload is True or (
@@ -104,8 +107,7 @@ class GanCaptchaConfig(AppConfig):
             # shows "temporarily unavailable".
             registry.get_registry().load()
             if (
-                conf.POOL_SIZE > 0
-                and conf.POOL_AUTOFILL
+                source.refills
                 and is_web_server(sys.argv, under_test="pytest" in sys.modules)
                 and registry.get_registry().status().ok
             ):

@@ -6,9 +6,10 @@ the DRF field only turn its result code into a message. Every submission
 consumes its challenge, right or wrong, and the store decides atomically who
 consumed it (stores.py), so two concurrent submissions of a solved challenge
 cannot both pass; the use is committed at once, even inside a transaction that
-later rolls back. Checking needs the store only, never the models. With a pool
-(GANCAPTCHA_POOL_SIZE), a new challenge is a pre-rendered row handed out once
-(pool.py) and no model runs.
+later rolls back. Checking needs the store only, never the models. Where a new
+challenge comes from (the pool, the pool then a draw, or a draw) is the
+source's to say (supply/source.py); a pooled one is a pre-rendered row handed
+out once (pool.py), and no model runs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
@@ -40,7 +41,7 @@ from gancaptcha_field.stores import (
     durably,
     get_store,
 )
-from gancaptcha_field.supply import answers, pool, registry, render, throttle
+from gancaptcha_field.supply import registry, source
 
 logger = logging.getLogger(__name__)
 # Bot signals (GANCAPTCHA_TRAP) on a logger of their own, to route or mute.
@@ -50,6 +51,8 @@ T = TypeVar("T")
 
 # Callers catch this one name; it covers missing models and a failed draw.
 CaptchaUnavailable = registry.CaptchaUnavailable
+# The pool is empty and this process may not draw (GANCAPTCHA_POOL_ONLY).
+PoolEmpty = source.PoolEmpty
 
 # What secrets.token_urlsafe() emits; anything else is never looked up.
 _KEY_RE = re.compile(rf"[A-Za-z0-9_-]{{1,{KEY_MAX_LENGTH}}}")
@@ -65,17 +68,11 @@ __all__ = [
     "discard",
     "get_answer_for_audio",
     "get_png",
-    "is_available",
     "is_live",
     "is_valid_key",
     "normalise_answer",
     "purge_expired",
-    "verify",
 ]
-
-
-class PoolEmpty(CaptchaUnavailable):
-    """The pool is empty and this process may not draw (GANCAPTCHA_POOL_ONLY)."""
 
 
 # Longer input is not an answer, whatever it normalises to; don't process it.
@@ -98,7 +95,7 @@ class Code(StrEnum):
 
 @dataclass(frozen=True)
 class Result:
-    """The outcome of verify()."""
+    """The outcome of attempt()."""
 
     code: Code
     # INVALID only: the answer repeated a stock solver's misreading (trap.py).
@@ -115,47 +112,19 @@ def is_valid_key(key: object) -> bool:
     return isinstance(key, str) and _KEY_RE.fullmatch(key) is not None
 
 
-def is_available() -> bool:
-    """True when challenges can be verified and made (or taken from the pool)."""
-    if conf.POOL_ONLY:
-        # Such a process never loads the models; an empty pool shows up when a
-        # challenge is asked for, as PoolEmpty.
-        return True
-    return registry.get_registry().status().ok
-
-
 def create_challenge() -> Issued:
     """A fresh challenge for one visitor; raises CaptchaUnavailable.
 
-    Taken from the pool when there is one; an empty pool falls back to drawing
-    on the spot (logged), except in pool-only processes, which raise PoolEmpty.
+    The source (supply/source.py) says where it comes from: the pool, the
+    pool and then a draw on the spot (logged), or a draw; a pool-only process
+    with an empty pool raises PoolEmpty.
     """
-    store = get_store()
-    if conf.POOL_ONLY or conf.POOL_SIZE > 0:
-        issued = pool.take(store)
-        if issued is not None:
-            pool.refill_if_low()
-            return issued
-        if conf.POOL_ONLY:
-            logger.error("GanCaptcha pool is empty; pool-only process cannot draw")
-            raise PoolEmpty("the challenge pool is empty")
-        logger.warning("GanCaptcha pool is empty; drawing a challenge on the spot")
-        pool.refill_if_low(force_check=True)
-    with throttle.drawing_slot():  # one at a time per process; others: DrawingBusy
-        return _create_with_answer(answers.new_answer())
+    return source.current_source().issue(get_store())
 
 
 def _create_with_answer(answer: str) -> Issued:
-    (rendered,) = render.render_answers([answer])  # validates the answer first
-    now = timezone.now()
-    issued = Issued(
-        key=answers.new_key(),
-        answer=answer,
-        created_at=now,
-        expires_at=now + timedelta(seconds=conf.TIMEOUT),
-    )
-    get_store().save(issued, rendered)
-    return issued
+    # A challenge with a known answer, drawn now (the tests issue these).
+    return source.draw(get_store(), answer)
 
 
 def get_png(key: str, hidpi: bool = False) -> bytes | None:
@@ -310,11 +279,6 @@ def _check_no_reading(key: str, solution: object, allowed: bool) -> Result:
 def is_live(key: object) -> bool:
     """True when ``key`` names a challenge that can still be answered."""
     return isinstance(key, str) and get_answer_for_audio(key) is not None
-
-
-def verify(key: str, answer: str) -> Result:
-    """attempt() for the current request (kept for callers of earlier versions)."""
-    return attempt(key, answer)
 
 
 def _on_limiter(

@@ -13,6 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from gancaptcha_field import artifacts, ratelimit
 from gancaptcha_field.conf import conf
 from gancaptcha_field.supply import registry
+from gancaptcha_field.supply.source import current_source
 
 TAG = "gancaptcha"
 _MIDDLEWARE = "gancaptcha_field.ratelimit.RateLimitMiddleware"
@@ -122,7 +123,7 @@ def check_models(
 ) -> list[checks.CheckMessage]:
     """W001 models missing, W004 not exported to ONNX, E001 incompatible or
     corrupt, E002 not configured."""
-    if conf.POOL_ONLY:
+    if not current_source().draws:
         return []  # serves from the pool only: never reads the model directory
     model_dir = conf.MODEL_DIR
     status = artifacts.inspect_model_dir(model_dir)
@@ -195,7 +196,7 @@ def check_models_load(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """E010 (deploy only, as it loads the models): sound files that do not load."""
-    if conf.POOL_ONLY or not artifacts.inspect_model_dir(conf.MODEL_DIR).ok:
+    if not current_source().draws or not artifacts.inspect_model_dir(conf.MODEL_DIR).ok:
         return []  # never loads the models, or check_models has said why
     status = registry.get_registry().status()
     if status.ok:

@@ -8,6 +8,10 @@ stored, so reading them before that decision is safe.
 
 Answers are stored sealed (sealing.py), never in plain text.
 
+A store also takes pre-rendered challenges from the pool (take_pooled(), for
+supply/pool.py): the rows leave the pool in the transaction that stores them.
+The raw SQL of both tables is in sql.py.
+
 A use is committed at once, whatever becomes of the caller's transaction: inside
 a transaction the caller opened (``ATOMIC_REQUESTS``, ``atomic()``), consume()
 and discard() run on a connection of their own that autocommits (``durably()``),
@@ -19,9 +23,10 @@ from __future__ import annotations
 import logging
 import math
 import os
+import secrets
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -32,9 +37,9 @@ from django.core.cache import BaseCache, caches
 from django.core.cache.backends.db import DatabaseCache
 from django.db import DatabaseError, connections, router, transaction
 
-from gancaptcha_field import sealing
+from gancaptcha_field import sealing, sql
 from gancaptcha_field.conf import conf
-from gancaptcha_field.models import Challenge
+from gancaptcha_field.models import Challenge, PooledChallenge
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +53,12 @@ SIDE_LOCK_TIMEOUT = 2.0
 # Most expired rows one purge statement deletes: a purge inside a visitor's
 # request stays a bounded piece of work however many rows have piled up.
 PURGE_BATCH = 500
+
+# Without DELETE ... RETURNING or SKIP LOCKED, takers pick among the oldest few
+# pooled rows at random, so concurrent takers rarely collide; a collision
+# costs a try.
+_CANDIDATES = 8
+_TRIES = 32
 
 
 class StoreError(DatabaseError):
@@ -224,6 +235,122 @@ class Store(ABC):
     def purge_expired(self, now: datetime, limit: int | None = PURGE_BATCH) -> int:
         """Delete expired challenges, at most ``limit`` (None: all); how many."""
 
+    @abstractmethod
+    def where(self) -> Hashable:
+        """Where this store keeps challenges: equal for stores that share them."""
+
+    def pool_database(self) -> str:
+        """The database alias of the pool this store takes from."""
+        return str(router.db_for_write(PooledChallenge))
+
+    def take_pooled(
+        self, keys: Sequence[str], now: datetime, expires_at: datetime
+    ) -> list[Issued]:
+        """Move up to len(keys) pooled rows of the current image scale, oldest
+        first, into this store as live challenges under ``keys``; [] if none.
+
+        The rows leave the pool in the transaction that stores them, so a
+        failure to store puts them back, and no row reaches two visitors.
+        Databases without DELETE ... RETURNING take one row a call.
+        """
+        db = self.pool_database()
+        if not sql.supports_delete_returning(db):
+            return self._take_pooled_portable(db, keys[0], now, expires_at)
+        connection = connections[db]
+        with issuing(db):
+            # The DELETE opens the transaction, so SQLite takes its write lock
+            # first (waiting for it) rather than failing to upgrade a read lock.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    sql.take_pooled(connection), [conf.IMAGE_SCALE, len(keys)]
+                )
+                taken = cursor.fetchall()
+            return self._save_pooled(taken, keys, now, expires_at)
+
+    def _take_pooled_portable(
+        self, db: str, key: str, now: datetime, expires_at: datetime
+    ) -> list[Issued]:
+        # Databases without DELETE ... RETURNING (MySQL): read, then delete.
+        rows = PooledChallenge.objects.using(db).filter(scale=conf.IMAGE_SCALE)
+        fields = ("pk", "answer", "png", "png_2x")
+        if connections[db].features.has_select_for_update_skip_locked:
+            with transaction.atomic(using=db):
+                row = (
+                    rows.select_for_update(skip_locked=True)
+                    .order_by("pk")
+                    .values_list(*fields)
+                    .first()
+                )
+                if row is None:
+                    return []
+                PooledChallenge.objects.using(db).filter(pk=row[0]).delete()
+                return self._save_pooled([row[1:]], [key], now, expires_at)
+        for _ in range(_TRIES):
+            candidates = list(
+                rows.order_by("pk").values_list("pk", flat=True)[:_CANDIDATES]
+            )
+            if not candidates:
+                return []
+            pk = secrets.choice(candidates)
+            # Rows never change, so reading one before the DELETE is safe;
+            # reading it outside the transaction keeps the transaction's first
+            # statement a write.
+            row = rows.filter(pk=pk).values_list(*fields).first()
+            if row is None:
+                continue
+            with transaction.atomic(using=db):
+                deleted, _ = PooledChallenge.objects.using(db).filter(pk=pk).delete()
+                if deleted:
+                    return self._save_pooled([row[1:]], [key], now, expires_at)
+        return []  # every try lost a race: the caller falls back as if empty
+
+    def _save_pooled(
+        self,
+        rows: Sequence[Sequence[Any]],
+        keys: Sequence[str],
+        now: datetime,
+        expires_at: datetime,
+    ) -> list[Issued]:
+        """Store pooled rows (sealed answer, png, png_2x) under ``keys``, at once."""
+        opened = _open_pooled([(sealed, (png, png_2x)) for sealed, png, png_2x in rows])
+        issued = [
+            (Issued(key, answer, now, expires_at), baits, images)
+            for key, ((answer, baits), images) in zip(keys, opened, strict=False)
+        ]
+        # PostgreSQL hands back memoryviews.
+        self.save_many(
+            [
+                (one, Rendered(one.answer, bytes(png), bytes(png_2x), baits))
+                for one, baits, (png, png_2x) in issued
+            ]
+        )
+        return [one for one, _, _ in issued]
+
+
+def _open_pooled(
+    rows: Sequence[tuple[object, Any]],
+) -> list[tuple[tuple[str, tuple[str, ...]], Any]]:
+    """((answer, baits), extra) per (sealed, extra) that opens; warns for others."""
+    opened = [(sealing.open_sealed(sealed), extra) for sealed, extra in rows]
+    lost = sum(answer is None for answer, _ in opened)
+    if lost:
+        # SECRET_KEY changed without SECRET_KEY_FALLBACKS: such rows are useless.
+        logger.warning(
+            "GanCaptcha pool: dropped %d challenges sealed under another "
+            "SECRET_KEY (run `captcha_fill_pool --clear`)",
+            lost,
+        )
+    return [(answer, extra) for answer, extra in opened if answer is not None]
+
+
+def _relaxed(connection: Any) -> bool:
+    """True when issuing on ``connection`` need not wait for the disk (issuing())."""
+    return (
+        connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and not conf.SYNCHRONOUS_COMMIT
+    )
+
 
 @contextmanager
 def issuing(db: str) -> Iterator[None]:
@@ -236,11 +363,7 @@ def issuing(db: str) -> Iterator[None]:
     else's transaction (ATOMIC_REQUESTS) it changes nothing.
     """
     connection = connections[db]
-    relax = (
-        connection.vendor == "postgresql"
-        and not connection.in_atomic_block
-        and not conf.SYNCHRONOUS_COMMIT
-    )
+    relax = _relaxed(connection)
     with transaction.atomic(using=db):
         if relax:
             with connection.cursor() as cursor:
@@ -263,22 +386,19 @@ class DatabaseStore(Store):
     def _rows(self) -> Any:
         return Challenge.objects.using(self.database())
 
-    def _sql(self) -> tuple[Any, dict[str, str]]:
-        """The connection, and the quoted table and column names."""
-        connection = connections[self.database()]
-        qn = connection.ops.quote_name
-        meta = Challenge._meta
-        names = {"table": qn(meta.db_table)}
-        for name in ("key", "answer", "png", "png_2x", "created_at", "expires_at"):
-            names[name] = qn(meta.get_field(name).column)  # type: ignore[union-attr,arg-type]
-        return connection, names
+    def where(self) -> Hashable:
+        """The database alias."""
+        return ("database", self.database())
 
-    # The three calls on a page view's path are plain SQL: the ORM's query
-    # building cost more than the queries themselves.
+    def pool_database(self) -> str:
+        """Its own database: the pool moves rows within one database."""
+        return self.database()
+
+    # The calls on a page view's path are plain SQL (sql.py).
 
     def save(self, issued: Issued, rendered: Rendered) -> None:
         """Insert the row (in its own issuing() transaction unless in one)."""
-        connection, n = self._sql()
+        connection = connections[self.database()]
         adapt = connection.ops.adapt_datetimefield_value
         # Within the pool's transaction already: no savepoint needed.
         outer = (
@@ -286,9 +406,7 @@ class DatabaseStore(Store):
         )
         with outer, connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {n['table']} ({n['key']}, {n['answer']}, {n['png']}, "
-                f"{n['png_2x']}, {n['created_at']}, {n['expires_at']}) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
+                sql.insert_live(connection),
                 [
                     issued.key,
                     sealing.seal(issued.answer, rendered.baits),
@@ -299,12 +417,35 @@ class DatabaseStore(Store):
                 ],
             )
 
-    def _live_columns(self, key: str, columns: tuple[str, ...], now: datetime) -> Any:
-        connection, n = self._sql()
+    def take_pooled(
+        self, keys: Sequence[str], now: datetime, expires_at: datetime
+    ) -> list[Issued]:
+        """On PostgreSQL, one statement: the images never leave the database
+        server. It is its own transaction, relaxed as issuing() would relax
+        it, in one round trip. Elsewhere, as Store.take_pooled()."""
+        db = self.database()
+        connection = connections[db]
+        if connection.vendor != "postgresql" or not sql.supports_delete_returning(db):
+            return super().take_pooled(keys, now, expires_at)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT {', '.join(n[c] for c in columns)} FROM {n['table']} "
-                f"WHERE {n['key']} = %s AND {n['expires_at']} > %s",
+                sql.take_pooled_into_live(connection, relax=_relaxed(connection)),
+                [conf.IMAGE_SCALE, len(keys), now, expires_at, list(keys)],
+            )
+            rows = cursor.fetchall()
+        return [
+            # The sealed value moved as it was, baits and all.
+            Issued(str(key), answer, now, expires_at)
+            for (answer, _), key in _open_pooled(
+                [(sealed, key) for key, sealed in rows]
+            )
+        ]
+
+    def _live_columns(self, key: str, columns: tuple[str, ...], now: datetime) -> Any:
+        connection = connections[self.database()]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql.select_live(connection, columns),
                 [key, connection.ops.adapt_datetimefield_value(now)],
             )
             return cursor.fetchone()
@@ -422,6 +563,10 @@ class CacheStore(Store):
 
     def __init__(self, alias: str) -> None:
         self.alias = alias
+
+    def where(self) -> Hashable:
+        """The cache alias."""
+        return ("cache", self.alias)
 
     @property
     def cache(self) -> BaseCache:

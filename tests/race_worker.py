@@ -51,7 +51,7 @@ def _race(key: str, answer: str, barrier: Any, results: Any) -> None:
     try:
         connection.ensure_connection()  # connect first, then race
         barrier.wait(timeout=120)
-        results.put(challenges.verify(key, answer).code.value)
+        results.put(challenges.attempt(key, answer).code.value)
     except BaseException as exc:  # reported by the parent
         results.put(f"error: {exc!r}")
     finally:
@@ -83,7 +83,7 @@ def main(argv: list[str]) -> int:
         expires_at=now + timedelta(minutes=5),
     )
     if mode == "sequence":
-        outcomes = [challenges.verify(key, attempt).code.value for attempt in argv[5:]]
+        outcomes = [challenges.attempt(key, attempt).code.value for attempt in argv[5:]]
     else:
         count = int(argv[5])
         # Children must not share the parent's socket to PostgreSQL.
@@ -99,7 +99,7 @@ def main(argv: list[str]) -> int:
         outcomes = [results.get(timeout=300) for _ in racers]
         for racer in racers:
             racer.join(timeout=60)
-        outcomes.append(challenges.verify(key, answer).code.value)  # a replay
+        outcomes.append(challenges.attempt(key, answer).code.value)  # a replay
     sys.stdout.write("".join(f"{outcome}\n" for outcome in outcomes))
     return 0
 

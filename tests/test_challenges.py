@@ -15,6 +15,7 @@ from gancaptcha_field import challenges, constants, sealing
 from gancaptcha_field.challenges import Code
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.supply import registry
+from gancaptcha_field.supply.source import current_source
 from tests.utils import Clock
 
 MakeChallenge = Callable[[str], Challenge]
@@ -64,15 +65,15 @@ def test_create_refuses_answers_that_are_not_four_ascii_digits(answer: str) -> N
 
 def test_right_answer_passes_once(make_challenge: MakeChallenge) -> None:
     challenge = make_challenge("4071")
-    assert challenges.verify(challenge.key, "4071") == challenges.Result(Code.OK)
-    assert challenges.verify(challenge.key, "4071").code is Code.UNKNOWN
+    assert challenges.attempt(challenge.key, "4071") == challenges.Result(Code.OK)
+    assert challenges.attempt(challenge.key, "4071").code is Code.UNKNOWN
     assert challenges.get_png(challenge.key) is None
 
 
 def test_wrong_then_right_is_refused(make_challenge: MakeChallenge) -> None:
     challenge = make_challenge("4071")
-    assert challenges.verify(challenge.key, "4072").code is Code.INVALID
-    result = challenges.verify(challenge.key, "4071")
+    assert challenges.attempt(challenge.key, "4072").code is Code.INVALID
+    result = challenges.attempt(challenge.key, "4071")
     assert not result.ok
     assert result.code is Code.UNKNOWN
 
@@ -96,11 +97,11 @@ def test_expired_and_unknown_keys_have_distinct_codes(
     assert challenges.get_png(challenge.key) is not None
     clock.advance(1)
     assert challenges.get_png(challenge.key) is None
-    assert challenges.verify(challenge.key, "5555").code is Code.EXPIRED
-    assert challenges.verify("never-issued-key", "5555").code is Code.UNKNOWN
+    assert challenges.attempt(challenge.key, "5555").code is Code.EXPIRED
+    assert challenges.attempt("never-issued-key", "5555").code is Code.UNKNOWN
     # The expired row went in passing; asking again finds nothing.
     assert not Challenge.objects.filter(key=challenge.key).exists()
-    assert challenges.verify(challenge.key, "5555").code is Code.UNKNOWN
+    assert challenges.attempt(challenge.key, "5555").code is Code.UNKNOWN
 
 
 @pytest.mark.django_db
@@ -108,7 +109,7 @@ def test_expired_and_unknown_keys_have_distinct_codes(
     "key", ["", "a" * 65, "abc\x00def", "../../etc/passwd", "ключ", "a b", "%00"]
 )
 def test_malformed_keys_are_unknown(key: str) -> None:
-    assert challenges.verify(key, "1234").code is Code.UNKNOWN
+    assert challenges.attempt(key, "1234").code is Code.UNKNOWN
     assert challenges.get_png(key) is None
     challenges.discard(key)  # no error either
 
@@ -120,7 +121,7 @@ def test_verify_purges_other_expired_challenges(
     old = make_challenge("1111")
     clock.advance(61)
     fresh = make_challenge("2222")
-    assert challenges.verify(fresh.key, "2222").ok
+    assert challenges.attempt(fresh.key, "2222").ok
     assert not Challenge.objects.filter(key=old.key).exists()
 
 
@@ -142,7 +143,7 @@ def test_discard_kills_the_challenge(make_challenge: MakeChallenge) -> None:
     challenge = make_challenge("9876")
     challenges.discard(challenge.key)
     assert challenges.get_png(challenge.key) is None
-    assert challenges.verify(challenge.key, "9876").code is Code.UNKNOWN
+    assert challenges.attempt(challenge.key, "9876").code is Code.UNKNOWN
 
 
 @pytest.mark.parametrize("answer", ["PASS", "pass", " Pass "])
@@ -152,18 +153,18 @@ def test_test_mode_answer_passes_and_consumes(
     settings.GANCAPTCHA_TEST_MODE = True
     settings.DEBUG = True
     challenge = make_challenge("1234")
-    assert challenges.verify(challenge.key, answer).ok
+    assert challenges.attempt(challenge.key, answer).ok
     assert challenges.get_png(challenge.key) is None
-    assert challenges.verify("any-key-at-all", answer).ok
-    assert challenges.verify("", answer).ok
+    assert challenges.attempt("any-key-at-all", answer).ok
+    assert challenges.attempt("", answer).ok
     # Real answers still work the usual way in test mode.
     other = make_challenge("5678")
-    assert challenges.verify(other.key, "5679").code is Code.INVALID
+    assert challenges.attempt(other.key, "5679").code is Code.INVALID
 
 
 def test_test_answer_fails_outside_test_mode(make_challenge: MakeChallenge) -> None:
     challenge = make_challenge("1234")
-    assert challenges.verify(challenge.key, "PASS").code is Code.INVALID
+    assert challenges.attempt(challenge.key, "PASS").code is Code.INVALID
 
 
 @pytest.mark.parametrize("value", ["False", "0", "off", "no", 1, "True"])
@@ -208,7 +209,7 @@ def test_concurrent_right_answers_have_exactly_one_winner() -> None:
         try:
             connection.ensure_connection()  # connect first, then race
             barrier.wait(timeout=10)
-            code = challenges.verify(challenge.key, "3141").code
+            code = challenges.attempt(challenge.key, "3141").code
             with lock:
                 results.append(code)
         except BaseException as exc:  # surfaced by the assertion below
@@ -233,7 +234,7 @@ def test_answer_for_audio_reads_without_consuming(
     challenge = make_challenge("2718")
     assert challenges.get_answer_for_audio(challenge.key) == "2718"
     assert challenges.get_answer_for_audio(challenge.key) == "2718"
-    assert challenges.verify(challenge.key, "2718").ok
+    assert challenges.attempt(challenge.key, "2718").ok
     assert challenges.get_answer_for_audio(challenge.key) is None
     assert challenges.get_answer_for_audio("../etc/passwd") is None
     late = make_challenge("1111")
@@ -255,12 +256,15 @@ def test_checking_never_asks_the_models(
 
 
 @pytest.mark.django_db
-def test_pool_only_is_available_without_models(
+def test_pool_only_never_asks_the_models(
     settings: Settings, broken_registry: object
 ) -> None:
-    assert not challenges.is_available()
+    # A process that draws cannot issue without its models...
+    with pytest.raises(challenges.CaptchaUnavailable) as raised:
+        challenges.create_challenge()
+    assert not isinstance(raised.value, challenges.PoolEmpty)
     settings.GANCAPTCHA_POOL_ONLY = True
-    # Verifying needs the store only; an empty pool shows when one is asked for.
-    assert challenges.is_available()
+    # ...a pool-only one needs none; an empty pool shows when one is asked for.
+    assert not current_source().draws
     with pytest.raises(challenges.PoolEmpty):
         challenges.create_challenge()

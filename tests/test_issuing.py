@@ -190,7 +190,7 @@ def test_an_answer_never_purges_more_than_a_batch(
     expired_rows: Callable[[int], None],
 ) -> None:
     expired_rows(PURGE_BATCH * 2 + 7)
-    challenges.verify("no-such-key", "1234")
+    challenges.attempt("no-such-key", "1234")
     assert Challenge.objects.count() >= PURGE_BATCH + 7
 
 

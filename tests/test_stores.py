@@ -204,8 +204,8 @@ def test_challenges_live_in_the_cache_when_configured(client: Client) -> None:
     response = client.get(f"/gancaptcha/{issued.key}/image.png")
     assert response.status_code == 200
     assert response.content == challenges.get_png(issued.key)
-    assert challenges.verify(issued.key, issued.answer).code is Code.OK
-    assert challenges.verify(issued.key, issued.answer).code is Code.UNKNOWN
+    assert challenges.attempt(issued.key, issued.answer).code is Code.OK
+    assert challenges.attempt(issued.key, issued.answer).code is Code.UNKNOWN
     assert client.get(f"/gancaptcha/{issued.key}/image.png").status_code == 410
     assert challenges.get_answer_for_audio(issued.key) is None
 
@@ -216,11 +216,11 @@ def test_cache_store_wrong_answer_and_expiry(settings: Settings, clock: Clock) -
     wrong = challenges.create_challenge()
     late = challenges.create_challenge()
     bad = "0000" if wrong.answer != "0000" else "1111"
-    assert challenges.verify(wrong.key, bad).code is Code.INVALID
-    assert challenges.verify(wrong.key, wrong.answer).code is Code.UNKNOWN
+    assert challenges.attempt(wrong.key, bad).code is Code.INVALID
+    assert challenges.attempt(wrong.key, wrong.answer).code is Code.UNKNOWN
     clock.advance(60)
     assert challenges.get_png(late.key) is None
-    assert challenges.verify(late.key, late.answer).code is Code.EXPIRED
+    assert challenges.attempt(late.key, late.answer).code is Code.EXPIRED
     assert challenges.purge_expired() == 0
 
 
@@ -315,3 +315,69 @@ def test_issuing_on_postgresql_waits_for_the_disk_only_if_asked(
             for sql in executed
         )
         assert relaxed is not synchronous
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param("sqlite", marks=pytest.mark.django_db(transaction=True)),
+        "postgres",
+        pytest.param("locmem", marks=pytest.mark.django_db(transaction=True)),
+    ],
+)
+def test_take_pooled_moves_each_row_once_under_the_keys_given(
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    django_db_blocker: DjangoDbBlocker,
+    kind: str,
+) -> None:
+    """The pool's take, on each store: the oldest rows, each once, sealed as
+    they were (baits too), as live challenges under the caller's keys."""
+    if kind == "postgres":
+        alias = request.getfixturevalue("postgres_alias")
+        store: Store = DatabaseStore(using=alias)
+    elif kind == "sqlite":
+        alias, store = "default", DatabaseStore()
+    else:
+        settings.CACHES = {
+            "default": LOCMEM,
+            "gc": {**LOCMEM, "LOCATION": services.unique_name("locmem")},
+        }
+        alias, store = "default", CacheStore("gc")
+    keys = [secrets.token_urlsafe(24) for _ in range(3)]
+    now = timezone.now()
+    expires = now + timedelta(seconds=60)
+    with django_db_blocker.unblock():
+        pool.clear(using=alias)
+        pool.put(
+            [
+                Rendered("1111", b"png-1", b"png-1-2x"),
+                Rendered("2222", b"png-2", b"png-2-2x", baits=("2822",)),
+            ],
+            using=alias,
+        )
+        try:
+            taken = store.take_pooled(keys, now, expires)
+            left = pool.size(using=alias)
+            again = store.take_pooled(keys, now, expires)
+            pngs = {key: store.get_pngs(key, now) for key in keys}
+            consumed = {key: store.consume(key, now) for key in keys}
+        finally:
+            pool.clear(using=alias)
+            Challenge.objects.using(alias).all().delete()
+    # Each row under one of the first keys (PostgreSQL numbers them as deleted).
+    assert sorted(issued.answer for issued in taken) == ["1111", "2222"]
+    assert {issued.key for issued in taken} == set(keys[:2])
+    assert all((i.created_at, i.expires_at) == (now, expires) for i in taken)
+    assert (left, again) == (0, [])
+    by_answer = {issued.answer: issued.key for issued in taken}
+    assert pngs == {
+        by_answer["1111"]: (b"png-1", b"png-1-2x"),
+        by_answer["2222"]: (b"png-2", b"png-2-2x"),
+        keys[2]: None,
+    }
+    assert consumed == {
+        by_answer["1111"]: Consumed("1111", expired=False),
+        by_answer["2222"]: Consumed("2222", expired=False, baits=("2822",)),
+        keys[2]: None,
+    }

@@ -97,7 +97,7 @@ class TestSolve:
         data = solve(response)
         assert data == {"key": response.json()["key"], "answer": data["answer"]}
         assert solve(response.json()) == data  # the payload itself works too
-        assert challenges.verify(data["key"], data["answer"]).ok
+        assert challenges.attempt(data["key"], data["answer"]).ok
         with pytest.raises(LookupError):
             solve(response.json())  # used up by verify() above
 
@@ -106,7 +106,7 @@ class TestSolve:
     ) -> None:
         settings.GANCAPTCHA_TIMEOUT = 60
         used = CaptchaForm().as_div()
-        challenges.verify(solve(used)["captcha_0"], "0000")
+        challenges.attempt(solve(used)["captcha_0"], "0000")
         expired = CaptchaForm().as_div()
         clock.advance(61)
         for html in (used, expired):

@@ -18,7 +18,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from gancaptcha_field import challenges, sealing, signals
+from gancaptcha_field import challenges, sealing, signals, sql
 from gancaptcha_field.stores import (
     Consumed,
     DatabaseStore,
@@ -90,7 +90,7 @@ def test_every_pool_take_keeps_the_baits(
     settings.GANCAPTCHA_POOL_SIZE = 8
     settings.GANCAPTCHA_POOL_AUTOFILL = False
     if not returning:  # as on a database without DELETE ... RETURNING (MySQL)
-        monkeypatch.setattr(pool, "supports_delete_returning", lambda db: False)
+        monkeypatch.setattr(sql, "supports_delete_returning", lambda db: False)
     pool.put([Rendered("5150", b"png", b"png-2x", baits=("5750", "5159"))])
     store = DatabaseStore()
     issued = pool.take(store)

@@ -58,7 +58,7 @@ def test_image_head_is_allowed_and_post_is_not(
 
 def test_used_key_is_gone(client: Client, make_challenge: MakeChallenge) -> None:
     challenge = make_challenge("1234")
-    challenges.verify(challenge.key, "0000")
+    challenges.attempt(challenge.key, "0000")
     response = client.get(image_url(challenge.key))
     assert response.status_code == 410
     assert response["Cache-Control"] == "no-store"

@@ -163,7 +163,7 @@ def test_hidpi_image_of_a_dead_key_is_gone(
     settings.GANCAPTCHA_TIMEOUT = 60
     used = challenges._create_with_answer("1234")
     expired = challenges._create_with_answer("5678")
-    challenges.verify(used.key, "1234")
+    challenges.attempt(used.key, "1234")
     clock.advance(61)
     for key in (used.key, expired.key, "neverissued0000000000000000000000"):
         response = client.get(reverse("gancaptcha:image_2x", kwargs={"key": key}))

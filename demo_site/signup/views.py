@@ -17,6 +17,7 @@ from gancaptcha_field import artifacts, constants
 from gancaptcha_field.conf import conf
 from gancaptcha_field.supply import registry
 from gancaptcha_field.supply.render import compose_png
+from gancaptcha_field.supply.source import current_source
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def how_it_works(request: HttpRequest) -> HttpResponse:
     A pool-only process never draws live (it has no TensorFlow); it shows the
     figures and charts, which come from files beside the models.
     """
-    pool_only = conf.POOL_ONLY
+    pool_only = not current_source().draws
     return render(
         request,
         "signup/how_it_works.html",
@@ -81,7 +82,7 @@ def report_image(request: HttpRequest, name: str) -> FileResponse:
 
 def _fresh_digits() -> list[dict[str, Any]] | None:
     """Each digit 0-9 once, in a random order, as drawn for a real challenge."""
-    if conf.POOL_ONLY:
+    if not current_source().draws:
         return None  # a pool-only worker never loads the models (TensorFlow)
     labels = secrets.SystemRandom().sample(range(constants.NUM_CLASSES), 10)
     try:
