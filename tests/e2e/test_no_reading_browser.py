@@ -34,11 +34,22 @@ def wait_for_state(page: Any, state: str) -> None:
     )
 
 
-def status_text(page: Any) -> str:
-    page.wait_for_function(
-        "sel => document.querySelector(sel).textContent.trim() !== ''", arg=STATUS
+def record_announcements(page: Any) -> None:
+    """Keep every text the status region shows, and whether the button was busy."""
+    page.evaluate(
+        """sel => {
+            window.announced = [];
+            window.sawBusy = false;
+            const status = document.querySelector(sel);
+            new MutationObserver(() => window.announced.push(status.textContent))
+                .observe(status, {childList: true, characterData: true, subtree: true});
+            const button = document.querySelector('.gancaptcha-no-reading');
+            new MutationObserver(() => {
+                if (button.getAttribute('aria-busy') === 'true') window.sawBusy = true;
+            }).observe(button, {attributes: true});
+        }""",
+        STATUS,
     )
-    return str(page.locator(STATUS).inner_text())
 
 
 def test_signup_by_keyboard_alone_without_reading(page: Any, screenshot: Any) -> None:
@@ -52,14 +63,20 @@ def test_signup_by_keyboard_alone_without_reading(page: Any, screenshot: Any) ->
         page.keyboard.press("Tab")
     assert focused(page) == "button.gancaptcha-no-reading"
     assert page.get_by_role("button", name="Verify without reading").count() == 1
+    record_announcements(page)
     page.keyboard.press("Enter")
-    assert page.locator(BUTTON).get_attribute("aria-busy") == "true"
-    assert status_text(page).startswith("Verifying without reading.")
     wait_for_state(page, "done")
     page.wait_for_function(
         "sel => document.querySelector(sel).textContent.startsWith('Verified.')",
         arg=STATUS,
     )
+    # What the live region said, in order, and that the button was busy:
+    # however quickly the puzzle fell, the start was announced before the end.
+    said, busy = page.evaluate("() => [window.announced, window.sawBusy]")
+    spoken = [text for text in said if text]
+    assert spoken[0].startswith("Verifying without reading.")
+    assert spoken[-1].startswith("Verified.")
+    assert busy
     # The focus stays where it was; the button says it has nothing left to do.
     assert focused(page) == "button.gancaptcha-no-reading"
     assert page.locator(BUTTON).get_attribute("aria-disabled") == "true"
