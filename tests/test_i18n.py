@@ -55,6 +55,16 @@ SAME_AS_ENGLISH = {
     ("it", "Password:"): "Italian says « password » (Django's own form label)",
 }
 
+# The CAPTCHA's label is a question in English; Django appends its label suffix
+# (":") unless a label ends in one of ":?.!", so the full-width and Arabic
+# question marks would get one.
+# These languages say it as a heading instead ("human verification").
+QUESTION_AS_HEADING = {
+    ("ja", "Are you human?"),
+    ("zh_Hans", "Are you human?"),
+    ("ar", "Are you human?"),
+}
+
 
 def same_allowed(locale: str, text: str) -> bool:
     return ("*", text) in SAME_AS_ENGLISH or (locale, text) in SAME_AS_ENGLISH
@@ -133,7 +143,7 @@ def test_catalogue_is_complete_and_compiled(app: str, code: str) -> None:
         assert TAG.findall(msgid) == TAG.findall(msgstr), msgid
         assert msgstr == msgstr.strip(), msgid
         end = ENDINGS.get(msgid[-1])
-        if end is None:  # a label, not a sentence
+        if end is None or (locale, msgid) in QUESTION_AS_HEADING:  # a label
             assert msgstr[-1] not in "".join(ENDINGS.values()), msgid
         else:
             assert msgstr[-1] in end, msgid
@@ -267,6 +277,8 @@ class TestPages:
         html_tag = find_tag(signup, "html")
         assert html_tag["lang"] == code
         assert html_tag.get("dir") == ("rtl" if bidi else None)
+        # No label suffix after a full-width or Arabic question mark or stop.
+        assert not re.search(r"[\uff1f\u061f\uff01\u3002]\s*:", signup)
         # Audio only in the voices there are; the others hear English.
         src = find_tag(signup, "audio")["src"]
         assert src.endswith(f"?lang={audio.language_for(code)}")
