@@ -83,8 +83,23 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
-# The language switcher (Django's set_language view) offers these two.
-LANGUAGES = [("en", "English"), ("es", "Español")]
+# The language switcher (Django's set_language view) offers these; Arabic is
+# right to left (the base template sets dir). The audio speaks English and
+# Spanish only; other languages get the English voice (audio.language_for).
+LANGUAGES = [
+    ("en", "English"),
+    ("es", "Español"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("it", "Italiano"),
+    ("pt-br", "Português Brasileiro"),
+    ("nl", "Nederlands"),
+    ("pl", "Polski"),
+    ("ru", "Русский"),
+    ("ja", "日本語"),
+    ("zh-hans", "简体中文"),
+    ("ar", "العربيّة"),
+]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -345,12 +345,13 @@ def _packaged_html(context: dict[str, Any]) -> str:
     if answer_id:
         parts.append(
             f'  <label class="gancaptcha-label" for="{_esc(answer_id)}">'
-            f"{g['label']}</label>\n  {g['answer_input']}\n"
+            f"{g['label']}</label>\n"
+            f'  <span dir="ltr">{g["answer_input"]}</span>\n'
         )
     else:
         parts.append(
-            f'  <label class="gancaptcha-label">{g["label"]} {g["answer_input"]}'
-            f"</label>\n"
+            f'  <label class="gancaptcha-label">{g["label"]}'
+            f' <span dir="ltr">{g["answer_input"]}</span></label>\n'
         )
     parts.append(
         f'  <p class="gancaptcha-hint"{id_attr("hint")}>{g["hint"]}</p>\n'

@@ -66,9 +66,22 @@ DATABASES = {
 }
 
 USE_TZ = True
-# English and Spanish, as the demo site (LocaleMiddleware picks one).
+# The demo site's languages (LocaleMiddleware picks one).
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English"), ("es", "Español")]
+LANGUAGES = [
+    ("en", "English"),
+    ("es", "Español"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("it", "Italiano"),
+    ("pt-br", "Português Brasileiro"),
+    ("nl", "Nederlands"),
+    ("pl", "Polski"),
+    ("ru", "Русский"),
+    ("ja", "日本語"),
+    ("zh-hans", "简体中文"),
+    ("ar", "العربيّة"),
+]
 STATIC_URL = "static/"
 
 GANCAPTCHA_MODEL_DIR = BASE_DIR / "ml_models"

@@ -61,7 +61,16 @@ def test_right_answer_is_valid_and_cleans_to_the_key(
     assert form.cleaned_data["captcha"] == challenge.key
 
 
-@pytest.mark.parametrize("typed", [" 2 5 8 0 ", "٢٥٨٠", "\uff12 \uff15 \uff18 \uff10"])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        " 2 5 8 0 ",
+        "٢٥٨٠",  # Arabic-Indic, as typed on an Arabic keyboard
+        "۲۵۸۰",  # Eastern Arabic-Indic (Persian, Urdu)
+        "\uff12 \uff15 \uff18 \uff10",  # full-width, from a CJK input method
+        "२५८०",  # Devanagari
+    ],
+)
 def test_spaces_and_unicode_digits_are_accepted(
     make_challenge: MakeChallenge, typed: str
 ) -> None:
