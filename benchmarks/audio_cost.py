@@ -10,15 +10,13 @@ ratio.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
 
-import django
+from benchmarks import bootstrap
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-django.setup()
+bootstrap.setup()
 
 from gancaptcha_field import audio  # noqa: E402
 from gancaptcha_field.lab import audio as lab_audio  # noqa: E402

@@ -76,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("needs pystoi: .venv/bin/pip install -r requirements-bench.txt")
         return 2
-    from benchmarks.harden_dev import setup_django
+    from benchmarks import bootstrap
 
-    setup_django()
+    bootstrap.setup()
     from gancaptcha_field import audio
 
     results = [measure(language, args.count) for language in audio.LANGUAGES]

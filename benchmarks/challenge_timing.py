@@ -1,4 +1,4 @@
-"""Median in-process cost of one challenge (issue 2's figures), demo settings.
+"""Median in-process cost of one challenge (issue 2's figures).
 
     .venv/bin/python -m benchmarks.challenge_timing [--count 300]
 
@@ -11,41 +11,37 @@ fetches each image through Django's test client. Prints medians and PNG sizes.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
-import django
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_site.settings")
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
-from django.urls import reverse  # noqa: E402
-
-from gancaptcha_field import challenges  # noqa: E402
-from gancaptcha_field.supply import registry  # noqa: E402
+from benchmarks import bootstrap
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=300)
     args = parser.parse_args()
-    settings.DATABASES["default"]["NAME"] = ":memory:"
-    settings.GANCAPTCHA_RATELIMIT_ENABLED = False
-    settings.GANCAPTCHA_POOL_SIZE = 0  # on the spot, no background refill
+    # On the spot, no background refill; rate limits are off.
+    with bootstrap.django_here(side="ours", name="challenge-timing", POOL_SIZE="0"):
+        measure(args.count)
+
+
+def measure(count: int) -> None:
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+    from django.urls import reverse
+
+    from gancaptcha_field import challenges
+    from gancaptcha_field.supply import registry
+
     setup_test_environment()
-    call_command("migrate", verbosity=0)
     reg = registry.get_registry()
     assert reg.load().ok, reg.status().message
     challenges.create_challenge()  # warm-up: first bucket fill
     client = Client()
     create, serve, sizes, sizes_2x = [], [], [], []
     batches_before = reg.inference_batches
-    for _ in range(args.count):
+    for _ in range(count):
         t0 = time.perf_counter()
         issued = challenges.create_challenge()
         t1 = time.perf_counter()
@@ -57,7 +53,7 @@ def main() -> None:
         sizes.append(len(response.content))
         sizes_2x.append(len(challenges.get_png(issued.key, hidpi=True) or b""))
     print(
-        f"challenges: {args.count}, TensorFlow batches: "
+        f"challenges: {count}, TensorFlow batches: "
         f"{reg.inference_batches - batches_before}"
     )
     print(

@@ -36,26 +36,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFilter
 
+from benchmarks import bootstrap
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 CACHE_DIR = BASE_DIR / "benchmarks" / "results" / "harden_dev"
 SEED = 20261129
 SIZE = 28
 N = 4
-
-
-def setup_django() -> None:
-    """Just enough Django for ``conf`` and the registry."""
-    import django
-    from django.conf import settings
-
-    if not settings.configured:
-        settings.configure(
-            GANCAPTCHA_MODEL_DIR=BASE_DIR / "ml_models",
-            GANCAPTCHA_PRELOAD=False,
-            GANCAPTCHA_IMAGE_SCALE=2,
-            INSTALLED_APPS=["gancaptcha_field"],
-        )
-        django.setup()
 
 
 # --- the dev classifiers ---------------------------------------------------
@@ -567,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(f"[harden_dev] {message}", file=sys.stderr, flush=True)
 
-    setup_django()
+    bootstrap.setup()
     DESIGNS.update(_designs())
     if args.sheet is not None:
         # The drawn digits are kept, so a sheet can be redrawn from the same ones.

@@ -25,15 +25,14 @@ overhead). Figures are printed as ratios to the peer. Rate limits are off
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from benchmarks import bootstrap
 
 _SRC = re.compile(r'<img[^>]*class="gancaptcha-image"[^>]*src="([^"]+)"')
 _SRC_PEER = re.compile(r'<img[^>]*src="(/captcha/image/[^"]+)"')
@@ -201,22 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     views = 20 if args.quick else args.views
     if views < 10:
         parser.error("--views must be at least 10")
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
-        os.environ["BENCH_SIDE"] = "both"
-        os.environ["BENCH_DB"] = "sqlite"
-        os.environ["BENCH_SQLITE"] = str(Path(tmp) / "issuing.sqlite3")
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        result = run(views)
-        print(report(result))
-        from django.db import connections
-
-        connections.close_all()
+    with bootstrap.django_here(side="both", name="issuing"):
+        print(report(run(views)))
     return 0
 
 

@@ -17,10 +17,9 @@ import math
 import os
 from pathlib import Path
 
-import django
+from benchmarks import bootstrap
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_site.settings")
-django.setup()
+bootstrap.setup()
 
 from gancaptcha_field import artifacts  # noqa: E402
 from gancaptcha_field.conf import conf  # noqa: E402

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-import django
+from benchmarks import bootstrap
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_site.settings")
-django.setup()
+bootstrap.setup()
 
 from django.core.management import call_command  # noqa: E402
 

@@ -1,16 +1,19 @@
 """Settings for the benchmark site: our field and django-simple-captcha side by side.
 
 One project serves both signup pages (/ours/signup/ and /peer/signup/) with the
-same form, middleware and database, so only the CAPTCHA differs. bench.py sets
-the environment before Django starts: the database (BENCH_DB: a SQLite file or
-a PostgreSQL schema) and the GANCAPTCHA_* knobs each run needs. Rate limits
-are turned off: a benchmark is one client hammering.
+same form, middleware and database, so only the CAPTCHA differs. The one
+settings module of the benchmarks: benchmarks/bootstrap.py sets the environment
+before Django starts, the database (BENCH_DB) and the GANCAPTCHA_* knobs each
+run needs (BENCH_*). Rate limits are turned off: a benchmark is one client
+hammering.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from benchmarks import postgres
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RESULTS_DIR = BASE_DIR / "benchmarks" / "results"
@@ -59,33 +62,28 @@ TEMPLATES = [
     },
 ]
 
-_SCHEMA = os.environ.get("BENCH_PG_SCHEMA", "public")
-if os.environ.get("BENCH_DB", "sqlite") == "postgres":
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": os.environ.get("BENCH_PG_NAME", "test"),
-            "USER": os.environ.get("BENCH_PG_USER", "postgres"),
-            "PASSWORD": os.environ.get("BENCH_PG_PASSWORD", ""),
-            "HOST": os.environ.get("BENCH_PG_HOST", "127.0.0.1"),
-            "PORT": os.environ.get("BENCH_PG_PORT", "5432"),
-            "CONN_MAX_AGE": 60,
-            "OPTIONS": {"options": f"-c search_path={_SCHEMA}"},
-        }
-    }
-else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.environ.get("BENCH_SQLITE", str(RESULTS_DIR / "bench.sqlite3")),
-            # WAL lets the two workers read while one writes; IMMEDIATE takes
-            # the write lock up front instead of failing to upgrade to it.
-            "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL;",
-                "transaction_mode": "IMMEDIATE",
-            },
-        }
-    }
+# BENCH_DB: "sqlite" (BENCH_SQLITE, a file), "postgres" (BENCH_PG_SCHEMA, a
+# schema: benchmarks/postgres.py), or "both" (SQLite as default, PostgreSQL as
+# "postgres", for benchmarks that compare the two in one process).
+_DB = os.environ.get("BENCH_DB", "sqlite")
+_SQLITE = {
+    "ENGINE": "django.db.backends.sqlite3",
+    "NAME": os.environ.get("BENCH_SQLITE", str(RESULTS_DIR / "bench.sqlite3")),
+    # WAL lets the two workers read while one writes; IMMEDIATE takes
+    # the write lock up front instead of failing to upgrade to it.
+    "OPTIONS": {
+        "init_command": "PRAGMA journal_mode=WAL;",
+        "transaction_mode": "IMMEDIATE",
+    },
+}
+if os.environ.get("BENCH_SQLITE_PLAIN") == "1":
+    # Django's defaults, as a site gets them: a transaction takes the write
+    # lock only when it writes (benchmarks/durable_use.py).
+    _SQLITE["OPTIONS"] = {}
+_POSTGRES = postgres.database(os.environ.get("BENCH_PG_SCHEMA", "public"))
+DATABASES = {"default": _POSTGRES if _DB == "postgres" else _SQLITE}
+if _DB == "both":
+    DATABASES["postgres"] = _POSTGRES
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},

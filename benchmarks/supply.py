@@ -35,8 +35,9 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
+from benchmarks import bootstrap
+from benchmarks.bootstrap import RESULTS, ROOT
+
 JUDGE_PATH = ROOT / ".cache" / "supply_judge.keras"
 JUDGE_SEED = 31337
 JUDGE_EPOCHS = 2
@@ -261,30 +262,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b]
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    sqlite = RESULTS / f"supply-{os.getpid()}.sqlite3"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
-    os.environ["BENCH_DB"] = "sqlite"
-    os.environ["BENCH_SIDE"] = "ours"
-    os.environ["BENCH_SQLITE"] = str(sqlite)
-    try:
+    with bootstrap.django_here(side="ours", name="supply"):
         return run(args, batch_sizes)
-    finally:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{sqlite}{suffix}").unlink(missing_ok=True)
 
 
 def run(args: argparse.Namespace, batch_sizes: list[int]) -> int:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
     from gancaptcha_field.conf import conf
     from gancaptcha_field.supply import registry
     from gancaptcha_field.training import classifiers
 
-    call_command("migrate", verbosity=0)
     reg = registry.get_registry()
     status = reg.status()
     if not status.ok:

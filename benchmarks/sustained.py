@@ -56,17 +56,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench import (
-    RESULTS,
-    ROOT,
+from benchmarks.bootstrap import RESULTS, ROOT, SETTINGS, django_here, log, sqlite_file
+from benchmarks.servers import (
     children_of,
     gunicorn,
-    log,
     memory_of,
     merge_runs,
+    stop_process,
     wrk,
 )
-from tests.services import stop_process
 
 POOL_TABLE = "gancaptcha_field_pooledchallenge"
 
@@ -95,16 +93,6 @@ def migrate(settings: str, env: dict[str, str]) -> None:
 
 
 @contextmanager
-def sqlite_file(name: str) -> Iterator[Path]:
-    path = RESULTS / f"sustained-{name}-{os.getpid()}.sqlite3"
-    try:
-        yield path
-    finally:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
-@contextmanager
 def producer(env: dict[str, str], size: int) -> Iterator[subprocess.Popen[bytes]]:
     """`captcha_fill_pool --watch`: one producer process beside the workers."""
     logfile = open(RESULTS / f"producer-{os.getpid()}.log", "wb")
@@ -120,7 +108,7 @@ def producer(env: dict[str, str], size: int) -> Iterator[subprocess.Popen[bytes]
             str(size),
         ],
         cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings", **env},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS, **env},
         stdout=logfile,
         stderr=subprocess.STDOUT,
     )
@@ -166,9 +154,9 @@ def wait_for_pool(db: Path, target: int, timeout: float) -> float | None:
 
 def run_peer(seconds: float, clients: int) -> dict[str, Any]:
     """One minute of the peer: wrk's result with every latency (for merging)."""
-    with sqlite_file("peer") as db:
+    with sqlite_file("sustained-peer") as db:
         env = {"BENCH_DB": "sqlite", "BENCH_SQLITE": str(db), "BENCH_SIDE": "peer"}
-        migrate("benchmarks.settings", env)
+        migrate(SETTINGS, env)
         with gunicorn(env) as (base, master, _):
             wrk(base, "/peer/signup/", min(5.0, seconds), clients)  # warm-up
             log(f"sustained: peer, {seconds:.0f}s")
@@ -194,7 +182,7 @@ def run_demo(
 ) -> dict[str, Any]:
     """The demo as shipped: cold (pool empty at the start), then warm (full)."""
     out: dict[str, Any] = {}
-    with sqlite_file("demo") as db:
+    with sqlite_file("sustained-demo") as db:
         env = {"BENCH_DEMO_DB": str(db)}
         migrate("benchmarks.demo_settings", env)
         with gunicorn(
@@ -224,17 +212,15 @@ def run_pool_only(
     seconds: float, clients: int, start_pool: int, pool_size: int, inline: bool
 ) -> dict[str, Any]:
     """Pool-only workers and one producer process, the pool starting small."""
-    with sqlite_file("poolonly") as db:
+    with sqlite_file("sustained-poolonly") as db:
         env = {
             "BENCH_DB": "sqlite",
             "BENCH_SQLITE": str(db),
             "BENCH_SIDE": "ours",
             "BENCH_POOL_SIZE": str(pool_size),
         }
-        migrate("benchmarks.settings", env)
-        manage(
-            "benchmarks.settings", env, "captcha_fill_pool", "--size", str(start_pool)
-        )
+        migrate(SETTINGS, env)
+        manage(SETTINGS, env, "captcha_fill_pool", "--size", str(start_pool))
         web_env = {
             **env,
             "BENCH_POOL_ONLY": "1",
@@ -302,31 +288,6 @@ def run_producer(challenges: int, rounds: int) -> dict[str, Any]:
         out["new"]["challenges_per_second"] / out["old"]["challenges_per_second"]
     )
     return out
-
-
-@contextmanager
-def django_here() -> Iterator[None]:
-    """Django in this process on benchmarks.settings and a new SQLite file."""
-    import django
-
-    with sqlite_file("producer") as db:
-        os.environ.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
-                "BENCH_SIDE": "ours",
-                "BENCH_DB": "sqlite",
-                "BENCH_SQLITE": str(db),
-            }
-        )
-        django.setup()
-        from django.core.management import call_command
-        from django.db import connections
-
-        call_command("migrate", verbosity=0)
-        try:
-            yield
-        finally:
-            connections.close_all()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -508,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         log("needs wrk (apt-get install -y wrk) and requirements-bench.txt")
         return 2
     RESULTS.mkdir(parents=True, exist_ok=True)
-    with django_here():
+    with django_here(side="ours", name="sustained-producer"):
         results = run(args)
     print(table(results))
     print()
