@@ -3,8 +3,10 @@
 How the candidate rows of docs/panel.md were made: the panels of layouts that
 never shipped (`captcha_panel draw`) and their lab runs (`captcha_attack`),
 drawn by the site's own pipeline with only the layout swapped. The layout is
-a JSON object of `harden.Design` fields, or `mild` for `harden.MILD`; the
-demo's settings apply, so set GANCAPTCHA_HARDEN=1 GANCAPTCHA_TRAP=1.
+a JSON object of `harden.Design` fields, or `mild` for `harden.MILD`. It runs
+on the benchmarks' settings and a new SQLite file (benchmarks/bootstrap.py);
+GANCAPTCHA_HARDEN=1 GANCAPTCHA_TRAP=1 in the environment turn those on, as
+they do for the demo.
 
     GANCAPTCHA_HARDEN=1 GANCAPTCHA_TRAP=1 .venv/bin/python -m benchmarks.candidate \\
         '{"ink_gap": [-3, -1], "narrow_gap": [0, 1.5], "max_box_overlap": 0.5, \\
@@ -21,15 +23,23 @@ import json
 import os
 import sys
 
+from benchmarks import bootstrap
+
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
         print(__doc__)
         return 2
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_site.settings")
-    import django
+    knobs = {
+        name: os.environ.get(f"GANCAPTCHA_{name}", "0") for name in ("HARDEN", "TRAP")
+    }
+    with bootstrap.django_here(side="ours", name="candidate", **knobs):
+        run(argv)
+    return 0
 
-    django.setup()
+
+def run(argv: list[str]) -> None:
+    """``argv[1:]`` as a management command, with the layout ``argv[0]``."""
     from django.core.management import call_command
 
     from gancaptcha_field.supply import harden
@@ -43,7 +53,6 @@ def main(argv: list[str]) -> int:
         )
     harden.LAYOUT = layout  # read at call time by harden.plan
     call_command(*argv[1:])
-    return 0
 
 
 if __name__ == "__main__":

@@ -524,30 +524,20 @@ def contact_sheet(digits: np.ndarray, answers: np.ndarray, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=400, help="Challenges (400).")
-    parser.add_argument("--json", type=Path, default=None, help="Also write JSON.")
+    parser.add_argument("--json", type=Path, help="Also write JSON.")
+    only = "Only designs whose name contains this."
+    parser.add_argument("--only", default="", help=only)
+    digits = "gan: checked GAN digits as served (default); mnist: MNIST test."
     parser.add_argument(
-        "--digits",
-        choices=("gan", "mnist"),
-        default="gan",
-        help="gan: checked GAN digits as served (default); mnist: MNIST test.",
+        "--digits", choices=("gan", "mnist"), default="gan", help=digits
     )
-    parser.add_argument(
-        "--timing-only", action="store_true", help="Only the cost per challenge."
-    )
-    parser.add_argument(
-        "--trap",
-        action="store_true",
-        help="Only the trap: the share of wrong answers each rule springs on.",
-    )
-    parser.add_argument(
-        "--only", default="", help="Only designs whose name contains this."
-    )
-    parser.add_argument(
-        "--sheet",
-        type=Path,
-        default=None,
-        help="Only write a contact sheet of 40 served challenges (and .txt).",
-    )
+    for flag, text in (
+        ("--timing-only", "Only the cost per challenge."),
+        ("--trap", "Only the trap: the share of wrong answers each rule springs on."),
+    ):
+        parser.add_argument(flag, action="store_true", help=text)
+    sheet = "Only write a contact sheet of 40 served challenges (and .txt)."
+    parser.add_argument("--sheet", type=Path, help=sheet)
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -14,6 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+DEFAULTS = {
+    "host": "127.0.0.1",
+    "port": "5432",
+    "user": "postgres",
+    "password": "",
+    "dbname": "test",
+}
 CONNINFO = os.environ.get(
     "BENCH_POSTGRES", "host=127.0.0.1 port=5432 user=postgres dbname=test"
 )
@@ -51,14 +58,11 @@ def schema() -> Iterator[str]:
 
 def database(schema_name: str) -> dict[str, Any]:
     """A DATABASES entry for ``schema_name``."""
-    found = params()
+    found = {**DEFAULTS, **params()}
     return {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": found.get("dbname", "test"),
-        "USER": found.get("user", "postgres"),
-        "PASSWORD": found.get("password", ""),
-        "HOST": found.get("host", "127.0.0.1"),
-        "PORT": found.get("port", "5432"),
+        "NAME": found["dbname"],
+        **{key.upper(): found[key] for key in ("user", "password", "host", "port")},
         "CONN_MAX_AGE": 60,
         "OPTIONS": {"options": f"-c search_path={schema_name}"},
     }

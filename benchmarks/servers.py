@@ -36,11 +36,12 @@ def unused_port() -> int:
 def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
     """Ask a server process to stop; kill it if it has not after ``timeout``."""
     proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if proc.poll() is None:
         proc.kill()
-        proc.wait()
+    proc.wait()
 
 
 def memory_of(pid: int) -> dict[str, float]:

@@ -49,17 +49,16 @@ MIDDLEWARE = [
 ROOT_URLCONF = "benchmarks.peer_site.urls"
 WSGI_APPLICATION = "benchmarks.wsgi.application"
 
+_CONTEXT_PROCESSORS = [
+    "django.template.context_processors.request",
+    "django.contrib.auth.context_processors.auth",
+]
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "APP_DIRS": True,
-        "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
-            ],
-        },
-    },
+        "OPTIONS": {"context_processors": _CONTEXT_PROCESSORS},
+    }
 ]
 
 # BENCH_DB: "sqlite" (BENCH_SQLITE, a file), "postgres" (BENCH_PG_SCHEMA, a
@@ -115,6 +114,8 @@ GANCAPTCHA_POOL_AUTOFILL = False
 GANCAPTCHA_STORE = os.environ.get("BENCH_STORE", "database")
 GANCAPTCHA_INLINE_IMAGE = os.environ.get("BENCH_INLINE", "0") == "1"
 GANCAPTCHA_CACHE_ALIAS = "captcha"
+GANCAPTCHA_HARDEN = os.environ.get("BENCH_HARDEN", "0") == "1"
+GANCAPTCHA_TRAP = os.environ.get("BENCH_TRAP", "0") == "1"
 for _name in ("READER_THRESHOLD", "VERIFIER_THRESHOLD"):
     # Only for trying the benchmark on untrained models; never set for figures.
     if f"BENCH_{_name}" in os.environ:

@@ -395,20 +395,13 @@ def run(args: argparse.Namespace, batch_sizes: list[int]) -> int:
             ".1f",
         )
         row("judge agreement", old["judge_agreement"], new["judge_agreement"], ".4f")
-        for d in range(10):
-            row(
-                f"pass rate, label {d}",
-                old["pass_rate_per_label"][str(d)],
-                new["pass_rate_per_label"][str(d)],
-                ".4f",
-            )
-        for d in range(10):
-            row(
-                f"judge agreement, label {d}",
-                old["judge_agreement_per_label"][str(d)],
-                new["judge_agreement_per_label"][str(d)],
-                ".4f",
-            )
+        for name, key in (
+            ("pass rate", "pass_rate_per_label"),
+            ("judge agreement", "judge_agreement_per_label"),
+        ):
+            for d in range(10):
+                pair = old[key][str(d)], new[key][str(d)]
+                row(f"{name}, label {d}", *pair, ".4f")
         row(
             "mean pairwise pixel distance (mean over labels)",
             float(np.mean(list(old["mean_pairwise_distance_per_label"].values()))),

@@ -437,25 +437,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--seconds", type=float, default=60.0, help="Load per row (60)."
     )
-    parser.add_argument("--clients", type=int, default=4, help="Connections (4).")
-    parser.add_argument(
-        "--start-pool", type=int, default=200, help="Pool at the start (200)."
-    )
-    parser.add_argument(
-        "--producer-challenges",
-        type=int,
-        default=600,
-        help="Challenges per path in the producer comparison (600).",
-    )
-    parser.add_argument("--rounds", type=int, default=3, help="Producer rounds (3).")
-    parser.add_argument(
-        "--quick", action="store_true", help="A few seconds per row: checks it runs."
-    )
-    parser.add_argument(
-        "--producer-only",
-        action="store_true",
-        help="Only the producer comparison (no wrk, no gunicorn).",
-    )
+    for flag, default, text in (
+        ("--clients", 4, "Connections (4)."),
+        ("--start-pool", 200, "Pool at the start (200)."),
+        ("--producer-challenges", 600, "Challenges per producer path (600)."),
+        ("--rounds", 3, "Producer rounds (3)."),
+    ):
+        parser.add_argument(flag, type=int, default=default, help=text)
+    for flag, text in (
+        ("--quick", "A few seconds per row: checks it runs."),
+        ("--producer-only", "Only the producer comparison (no wrk, no gunicorn)."),
+    ):
+        parser.add_argument(flag, action="store_true", help=text)
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.start_pool = 3.0, 20

@@ -67,6 +67,11 @@ def fmt(value: float | None, spec: str = ".1f", suffix: str = "") -> str:
     return "—" if value is None else f"{value:{spec}}{suffix}"
 
 
+def cells(*values: str) -> str:
+    """One row of a Markdown table."""
+    return "| " + " | ".join(values) + " |"
+
+
 def fill_pool(count: int) -> dict[str, Any]:
     """Top the pool up to ``count`` and time the producer."""
     from gancaptcha_field.supply import pool, registry

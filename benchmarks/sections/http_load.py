@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.bootstrap import log
-from benchmarks.sections import Run, fill_pool, fmt, ratio
+from benchmarks.sections import Run, cells, fill_pool, fmt, ratio
 from benchmarks.servers import (
     children_of,
     clear_redis,
@@ -181,12 +181,18 @@ def report(results: dict[str, Any]) -> str:
             if not row or "pairs" not in row:
                 continue
             rss = [w.get("rss_mib", 0.0) for w in row.get("workers", [])]
+            rate = row["challenges_per_second"]
+            errors = row["errors"] + row["non_2xx"] + row["socket_errors"]
             lines.append(
-                f"| {label} | {row['challenges_per_second']:.0f} "
-                f"| {row['p50_ms']:.1f} | {row['p99_ms']:.1f} "
-                f"| {row['errors'] + row['non_2xx'] + row['socket_errors']} "
-                f"| {fmt(statistics.mean(rss) if rss else None, '.0f')} "
-                f"| {fmt(ratio(row['challenges_per_second'], peer_rate), '.1f', 'x')} |"
+                cells(
+                    label,
+                    f"{rate:.0f}",
+                    f"{row['p50_ms']:.1f}",
+                    f"{row['p99_ms']:.1f}",
+                    str(errors),
+                    fmt(statistics.mean(rss) if rss else None, ".0f"),
+                    fmt(ratio(rate, peer_rate), ".1f", "x"),
+                )
             )
     return "\n".join(lines)
 

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bootstrap import log
-from benchmarks.sections import Run, fill_pool, fmt, measure, ratio, summarise
+from benchmarks.sections import (
+    Run,
+    cells,
+    fill_pool,
+    fmt,
+    measure,
+    ratio,
+    summarise,
+)
 from benchmarks.servers import REDIS_URL, clear_redis, redis_answers
 
 
@@ -244,11 +252,16 @@ def report(results: dict[str, Any]) -> str:
             "|---|---:|---:|---:|---:|---:|",
         ]
     for label, row in rows:
+        mean = row["mean_ms"]
         lines.append(
-            f"| {label} | {fmt(row['mean_ms'], '.2f')} | {fmt(row['p99_ms'], '.2f')} "
-            f"| {fmt(row['per_second'], '.0f')} "
-            f"| {fmt(ratio(seed_ms, row['mean_ms']), '.0f', 'x')} "
-            f"| {fmt(ratio(peer_ms, row['mean_ms']), '.1f', 'x')} |"
+            cells(
+                label,
+                fmt(mean, ".2f"),
+                fmt(row["p99_ms"], ".2f"),
+                fmt(row["per_second"], ".0f"),
+                fmt(ratio(seed_ms, mean), ".0f", "x"),
+                fmt(ratio(peer_ms, mean), ".1f", "x"),
+            )
         )
     return "\n".join(lines)
 
