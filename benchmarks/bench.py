@@ -8,9 +8,9 @@ the absolute figures are this machine's. The contenders of a section are timed
 in interleaved rounds (a slice of each in turn, the order rotating), so that a
 change in the machine's speed falls on all of them alike. Prints tables and
 writes benchmarks/results/bench.json. This module is the runner: each section
-is a module of benchmarks/sections/ (its run and its table), run in this order
-in one process, on one Django set-up (benchmarks/bootstrap.py). Sections (each
-can be skipped with --skip):
+is a module of benchmarks/sections/ (its run and its table), run one after the
+other in one process, on one Django set-up (benchmarks/bootstrap.py) and one
+database (--db). Sections (each can be skipped with --skip):
 
   seed      the seed pipeline as written: generator.predict() on 4 noise
             vectors, reader.predict(), a matplotlib figure saved to PNG

@@ -143,13 +143,13 @@ def wait_for(result: Any) -> None:
 
 
 def run(ctx: Run) -> dict[str, Any]:
-    steps = ctx.pick(30, 2)
+    """Each step's images/s on the bundled MNIST, after it is traced."""
     import numpy as np
     import tensorflow as tf
 
     from gancaptcha_field import constants
 
-    batch_size = 256
+    steps, batch_size = ctx.pick(30, 2), 256
     with np.load(ROOT / "ml_models" / constants.BUNDLED_DATA_FILE) as data:
         x = data["x_train"][: batch_size * 8]
     images = constants.uint8_to_generator_range(x.astype(np.float32))[..., None]
