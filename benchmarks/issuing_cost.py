@@ -20,6 +20,13 @@ included) per page view. Bytes stored are the payload of the rows a page view
 leaves in the database (key, answer, images, timestamps; no index or page
 overhead). Figures are printed as ratios to the peer. Rate limits are off
 (benchmarks/settings.py): one client asks for every page.
+
+The widget's HTML is measured apart: the CAPTCHA field rendered through the
+form renderer with issuing stubbed out (a fixed challenge), against the same
+form's password field (Django's PasswordInput, the same renderer), in
+interleaved rounds. It is what a faster way to make the HTML could save; the
+widget has one way (the template), and a second would have to earn its place
+here.
 """
 
 from __future__ import annotations
@@ -147,7 +154,11 @@ def run(views: int, rounds: int = 10, warmup: int = 5) -> dict[str, Any]:
                 stored[contender.name] = (total_rows + rows, total_bytes + payload)
     _clear()
     pool.clear()
-    out: dict[str, Any] = {"views": views, "pool_fill_cpu_ms": 1000 * fill_cpu}
+    out: dict[str, Any] = {
+        "views": views,
+        "pool_fill_cpu_ms": 1000 * fill_cpu,
+        "widget": widget_cost(10 * views),
+    }
     for contender in contenders:
         rows, payload = stored[contender.name]
         out[contender.name] = {
@@ -155,6 +166,41 @@ def run(views: int, rounds: int = 10, warmup: int = 5) -> dict[str, Any]:
             "bytes": payload / rows,
         }
     return out
+
+
+def widget_cost(renders: int, rounds: int = 10) -> dict[str, float]:
+    """CPU microseconds per render: the CAPTCHA field's HTML (no issuing) and
+    a plain field of the same form, interleaved; Django must be set up."""
+    from datetime import timedelta
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from benchmarks.peer_site.forms import OursForm
+    from gancaptcha_field import challenges
+    from gancaptcha_field.stores import Issued
+
+    now = timezone.now()
+    fixed = Issued("k" * 43, "1234", now, now + timedelta(minutes=5))
+    form = OursForm()
+    sides: dict[str, Callable[[], str]] = {
+        "captcha": lambda: str(form["captcha"]),
+        "plain": lambda: str(form["password1"]),
+    }
+    cpu = dict.fromkeys(sides, 0.0)
+    share = max(1, renders // rounds)
+    with mock.patch.object(challenges, "create_challenge", return_value=fixed):
+        for render in sides.values():
+            for _ in range(20):
+                render()
+        for number in range(rounds):
+            order = list(sides.items())
+            for name, render in order if number % 2 else order[::-1]:
+                start = time.process_time()
+                for _ in range(share):
+                    render()
+                cpu[name] += time.process_time() - start
+    return {name: 1e6 * total / (share * rounds) for name, total in cpu.items()}
 
 
 def report(result: dict[str, Any]) -> str:
@@ -185,6 +231,16 @@ def report(result: dict[str, Any]) -> str:
         f"({fill / peer['cpu_ms']:.2f} x the peer's page view), on top of "
         "the pooled page view's own cost.",
     ]
+    widget = result.get("widget")
+    if widget:
+        ours, plain = widget["captcha"], widget["plain"]
+        lines += [
+            "",
+            f"The widget's HTML alone (issuing stubbed out) took {ours:.0f}"
+            f" us of CPU per render, {ours / plain:.1f} x a"
+            f" password field's ({plain:.0f} us) through the same renderer;"
+            f" {ours / 1000 / peer['cpu_ms']:.2f} x the peer's page view.",
+        ]
     return "\n".join(lines)
 
 

@@ -1,5 +1,6 @@
 """The JSON endpoints: a new challenge for the widget's refresh button and for
-clients that render it themselves (SPA, mobile app). One issuing path serves both.
+clients that render it themselves (SPA, mobile app). Both issue through
+issuing.issue_for(), as the widget does, and only present its outcome as JSON.
 
 ``POST /gancaptcha/refresh/`` (CSRF-protected, for the widget's script) discards
 the posted old key and answers the key, image, 2x image and audio URLs.
@@ -41,26 +42,23 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from gancaptcha_field import audio, challenges, links, ratelimit
+from gancaptcha_field import audio, challenges, issuing, links, ratelimit
 from gancaptcha_field import pow as proof_of_work
 from gancaptcha_field.conf import conf
+from gancaptcha_field.issuing import UNAVAILABLE_RETRY_AFTER, Reason
 from gancaptcha_field.messages import (
     GONE,
     MALFORMED_KEY,
     NO_READING_LIMITED,
-    RATE_LIMITED,
-    TRY_AGAIN_SHORTLY,
     UNAVAILABLE,
 )
-from gancaptcha_field.supply import throttle
 
 logger = logging.getLogger(__name__)
 
 _NO_STORE = {"Cache-Control": "no-store"}
 
-# Retry-After of a 503 "unavailable" (models missing, store down): an
-# operator has to act, so clients should not come back at once.
-UNAVAILABLE_RETRY_AFTER = 60
+# The HTTP status of each refusal (issuing.Reason); HEAD never gets here (POST only).
+_STATUS = {Reason.RATE_LIMITED: 429, Reason.BUSY: 503, Reason.UNAVAILABLE: 503}
 
 Payload = Callable[[HttpRequest, challenges.Issued], dict[str, Any]]
 
@@ -103,9 +101,8 @@ def _inline_part(key: str) -> dict[str, Any]:
 
 def _pow_part(key: str) -> dict[str, Any]:
     """With GANCAPTCHA_POW, the puzzle the client solves and sends as "pow"."""
-    if not conf.POW:
-        return {}
-    return {"pow": proof_of_work.puzzle_for(key).as_dict()}
+    puzzle = issuing.puzzle(key)
+    return {} if puzzle is None else {"pow": puzzle}
 
 
 def _no_reading_part(request: HttpRequest) -> dict[str, Any]:
@@ -146,23 +143,21 @@ def _error(
 def issue_json(
     request: HttpRequest, payload: Payload, status: int, old_key: str = ""
 ) -> JsonResponse:
-    """The one issuing path: rate limit, discard ``old_key``, create, answer JSON."""
-    verdict = ratelimit.hit(ratelimit.CREATE, request)
-    if verdict.limited:
-        # The old key stays live: the user keeps the image they have.
-        return _error("rate_limited", RATE_LIMITED, 429, verdict.retry_after)
-    try:
-        if old_key:
-            challenges.discard(old_key)
-        challenge = challenges.create_challenge()
-        body = payload(request, challenge)
-    except (throttle.DrawingBusy, challenges.PoolEmpty):
-        return _error("busy", TRY_AGAIN_SHORTLY, 503, throttle.RETRY_AFTER)
-    except Exception as exc:  # a JSON 503 for the client, never a 500 page
-        if not isinstance(exc, challenges.CaptchaUnavailable):  # logged already
-            logger.exception("GanCaptcha: could not issue a challenge")
-        return _error("unavailable", UNAVAILABLE, 503, UNAVAILABLE_RETRY_AFTER)
-    return JsonResponse(body, status=status, headers=_NO_STORE)
+    """issuing.issue_for() as JSON: the payload, or the refusal with its status."""
+    outcome = issuing.issue_for(request, old_key)
+    if isinstance(outcome, issuing.Issued):
+        try:
+            body = payload(request, outcome)
+        except Exception as exc:  # a JSON 503 for the client, never a 500 page
+            outcome = issuing.refusal_for(exc)
+        else:
+            return JsonResponse(body, status=status, headers=_NO_STORE)
+    return _error(
+        outcome.reason,
+        outcome.message,
+        _STATUS.get(outcome.reason, 503),
+        outcome.retry_after,
+    )
 
 
 @csrf_exempt

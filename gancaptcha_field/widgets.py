@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import functools
-import html
-import logging
-from pathlib import Path
 from typing import Any
 
 from django import forms
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from django.forms.renderers import BaseRenderer, get_default_renderer
 from django.templatetags.static import static
-from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from gancaptcha_field import audio, challenges, constants, links, ratelimit
-from gancaptcha_field import pow as proof_of_work
+from gancaptcha_field import audio, challenges, constants, issuing, links
 from gancaptcha_field.conf import conf
-from gancaptcha_field.messages import (
-    RATE_LIMITED,
-    TRY_AGAIN_SHORTLY,
-    UNAVAILABLE,
-)
-from gancaptcha_field.supply import throttle
+from gancaptcha_field.messages import UNAVAILABLE
 
 __all__ = ["DEFAULT_TEMPLATE", "GanCaptchaWidget"]
-
-logger = logging.getLogger(__name__)
 
 # The widget's fixed texts, by their names in the template's context.
 _TEXTS = {
@@ -62,9 +47,7 @@ DEFAULT_TEMPLATE = "gancaptcha_field/widget.html"
 POW_SUFFIX = "_pow"
 # The solved no-reading puzzle's input: the field's name and this.
 NO_READING_SUFFIX = "_no_reading"
-_PACKAGED_TEMPLATE = Path(__file__).resolve().parent / "templates" / DEFAULT_TEMPLATE
-# Template file names seen, and whether each is the packaged template.
-_is_packaged: dict[str, bool] = {}
+_HIDDEN_TEMPLATE = "django/forms/widgets/hidden.html"
 
 
 class GanCaptchaWidget(forms.MultiWidget):
@@ -129,16 +112,12 @@ class GanCaptchaWidget(forms.MultiWidget):
         attrs: dict[str, Any] | None = None,
         renderer: BaseRenderer | None = None,
     ) -> SafeString:
-        """The widget's HTML: the template's, made in Python when it is ours.
-
-        When the renderer finds the packaged template (not an override), the
-        same HTML is made by _packaged_html(), several times faster than the
-        template engine; a test pins the two to each other.
-        """
-        context = self.get_context(name, value, attrs)
+        """The template's HTML, through the form renderer (FORM_RENDERER)."""
         renderer = renderer or get_default_renderer()
-        if _renders_packaged_template(renderer, self.template_name):
-            return mark_safe(_packaged_html(context))
+        context = self.get_context(name, value, attrs)
+        for inputs in context["gancaptcha"].values():
+            if isinstance(inputs, _Inputs):
+                inputs.renderer = renderer
         # Django's Widget._render, which django-stubs does not declare.
         return self._render(self.template_name, context, renderer)  # type: ignore[attr-defined,no-any-return]
 
@@ -150,8 +129,8 @@ class GanCaptchaWidget(forms.MultiWidget):
         A HEAD request issues none (nobody will see it): the widget learns the
         method from RateLimitMiddleware, so without the middleware HEAD issues.
         """
-        challenge, message = _issue_for_page()
-        key = challenge.key if challenge is not None else ""
+        outcome = issuing.issue_for(None)
+        key = outcome.key if isinstance(outcome, issuing.Issued) else ""
         attrs = dict(attrs or {})
         # Django's error list for this field has the id "<auto_id>_error"
         # (auto_id before any prefix) and is shown only when there are errors.
@@ -184,12 +163,29 @@ class GanCaptchaWidget(forms.MultiWidget):
                 "aria-describedby": described_by,
             }
         size = constants.IMAGE_SIZE * conf.IMAGE_SCALE
+        worker_url = static("gancaptcha_field/pow-worker.js")
+        puzzle = issuing.puzzle(key) if key else None
+        key_inputs = [key_widget]
+        if puzzle is not None:
+            key_inputs.append(
+                _hidden(
+                    f"{name}{POW_SUFFIX}",
+                    {
+                        "data-gancaptcha-pow": True,
+                        # Through the static storage: a hashed name still resolves.
+                        "data-pow-worker": worker_url,
+                        **{f"data-pow-{k}": v for k, v in puzzle.items()},
+                    },
+                )
+            )
         context["gancaptcha"] = {
-            "available": challenge is not None,
-            # The two subwidgets, rendered here rather than by {% include %}:
-            # the same HTML as Django's input.html, at a tenth of the cost.
-            "key_input": _key_inputs(key_widget, key, name),
-            "answer_input": _input_html(answer_widget),
+            "available": bool(key),
+            # The subwidgets as the form renderer renders them, for templates
+            # that place them whole; with GANCAPTCHA_POW the puzzle's input
+            # goes with the key.
+            "key_input": _Inputs(key_inputs),
+            "answer_input": _Inputs([answer_widget]),
+            "pow": puzzle,
             "ids": ids,
             **_image_sources(key),
             "audio_url": audio.audio_url(key) if key else "",
@@ -197,168 +193,23 @@ class GanCaptchaWidget(forms.MultiWidget):
             "no_reading_url": (
                 links.no_reading_url() if key and self.offers_no_reading else ""
             ),
-            "no_reading_input": _input_html(
-                {
-                    "type": "hidden",
-                    "name": f"{name}{NO_READING_SUFFIX}",
-                    "value": "",
-                    "attrs": {"data-gancaptcha-no-reading": True},
-                }
+            "no_reading_input": _Inputs(
+                [
+                    _hidden(
+                        f"{name}{NO_READING_SUFFIX}",
+                        {"data-gancaptcha-no-reading": True},
+                    )
+                ]
             ),
-            "worker_url": static("gancaptcha_field/pow-worker.js"),
+            "worker_url": worker_url,
             "width": size * constants.ANSWER_LENGTH,
             "height": size,
             **_TEXTS,
-            "unavailable_message": message,
+            "unavailable_message": (
+                outcome.message if isinstance(outcome, issuing.Refusal) else UNAVAILABLE
+            ),
         }
         return context
-
-
-def _issue_for_page() -> tuple[challenges.Issued | None, Any]:
-    """A challenge for the page being rendered, or None and the text to show."""
-    request = ratelimit.current_request()
-    if request is not None and request.method == "HEAD":
-        return None, UNAVAILABLE  # the body is never shown
-    if ratelimit.hit(ratelimit.CREATE).limited:
-        return None, RATE_LIMITED
-    try:
-        return challenges.create_challenge(), UNAVAILABLE
-    except (throttle.DrawingBusy, challenges.PoolEmpty):
-        return None, TRY_AGAIN_SHORTLY
-    except challenges.CaptchaUnavailable:
-        pass  # logged where it happened
-    except Exception:  # the page must render even if the store fails
-        logger.exception("GanCaptcha: could not issue a challenge")
-    return None, UNAVAILABLE
-
-
-# What _packaged_html() escapes per page; the texts it takes from _escaped_texts().
-_CONTEXT_VALUES = (
-    "key_input",
-    "answer_input",
-    "image_url",
-    "image_2x_url",
-    "audio_url",
-    "refresh_url",
-    "no_reading_url",
-    "no_reading_input",
-    "worker_url",
-    "width",
-    "height",
-    "unavailable_message",
-)
-
-
-def _renders_packaged_template(renderer: BaseRenderer, template_name: str) -> bool:
-    """True if the renderer would render our own widget.html for template_name."""
-    if template_name != DEFAULT_TEMPLATE:
-        return False
-    try:
-        # Cheap: the template loaders cache what they found.
-        origin = renderer.get_template(template_name).template.origin.name
-    except Exception:  # another backend, or not found: let _render() say so
-        return False
-    packaged = _is_packaged.get(origin)
-    if packaged is None:
-        packaged = _is_packaged[origin] = Path(origin).resolve() == _PACKAGED_TEMPLATE
-    return packaged
-
-
-def _esc(value: Any) -> str:
-    """conditional_escape() without its lazy-string wrapper (same output)."""
-    if hasattr(value, "__html__"):
-        return str(value.__html__())
-    return html.escape(str(value))
-
-
-@functools.lru_cache(maxsize=128)
-def _escaped_texts(language: str | None) -> dict[str, str]:
-    # Called with ``language`` active: the texts come out in it.
-    return {name: _esc(text) for name, text in _TEXTS.items()}
-
-
-@receiver(setting_changed)
-def _forget_texts(*, setting: str, **kwargs: Any) -> None:
-    if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS", "INSTALLED_APPS"}:
-        _escaped_texts.cache_clear()
-
-
-def _packaged_html(context: dict[str, Any]) -> str:
-    """What gancaptcha_field/widget.html renders for this context (stripped)."""
-    given = context["gancaptcha"]
-    g = {
-        **{name: _esc(given[name]) for name in _CONTEXT_VALUES},
-        **_escaped_texts(translation.get_language()),
-    }
-    ids = {part: _esc(i) for part, i in given["ids"].items()}
-
-    def id_attr(part: str) -> str:
-        return f' id="{ids[part]}"' if ids else ""
-
-    parts = [
-        f'<div class="gancaptcha" data-gancaptcha data-refresh-url="{g["refresh_url"]}"'
-        f' data-refreshed-message="{g["refreshed_message"]}"'
-        f' data-unavailable-message="{g["unavailable_message"]}"'
-        f' data-audio-error-message="{g["audio_error_message"]}">\n'
-        f"  {g['key_input']}\n"
-    ]
-    if not given["available"]:
-        parts.append(
-            f'  <p class="gancaptcha-unavailable" role="alert">'
-            f"{g['unavailable_message']}</p>\n</div>"
-        )
-        return "".join(parts)
-    controls = f' aria-controls="{ids["audio"]}"' if ids else ""
-    parts.append(
-        f'  <div class="gancaptcha-picture">\n'
-        f'    <img class="gancaptcha-image"{id_attr("image")} src="{g["image_url"]}"'
-        f' srcset="{g["image_url"]} 1x, {g["image_2x_url"]} 2x"'
-        f' width="{g["width"]}" height="{g["height"]}" alt="{g["alt"]}">\n'
-        f"  </div>\n"
-        f'  <div class="gancaptcha-controls">\n'
-        f'    <a class="gancaptcha-reload" href="">{g["reload_label"]}</a>\n'
-        f'    <button type="button" class="gancaptcha-refresh" hidden>'
-        f"{g['refresh_label']}</button>\n"
-        f'    <button type="button" class="gancaptcha-play" hidden{controls}>'
-        f"{g['play_label']}</button>\n"
-    )
-    if given["no_reading_url"]:
-        parts.append(
-            f'    <button type="button" class="gancaptcha-no-reading" hidden'
-            f' data-url="{g["no_reading_url"]}" data-worker="{g["worker_url"]}"'
-            f' data-working-message="{g["no_reading_working"]}"'
-            f' data-still-message="{g["no_reading_still"]}"'
-            f' data-done-message="{g["no_reading_done"]}"'
-            f' data-failed-message="{g["no_reading_failed"]}">'
-            f"{g['no_reading_label']}</button>\n"
-            f"    {g['no_reading_input']}\n"
-        )
-    parts.append(
-        f"  </div>\n"
-        f'  <audio class="gancaptcha-audio"{id_attr("audio")} src="{g["audio_url"]}"'
-        f' controls preload="none" aria-label="{g["audio_label"]}">\n'
-        f'    <a class="gancaptcha-audio-link" href="{g["audio_url"]}">'
-        f"{g['download_label']}</a>\n"
-        f"  </audio>\n"
-    )
-    answer_id = context["widget"]["subwidgets"][1]["attrs"].get("id")
-    if answer_id:
-        parts.append(
-            f'  <label class="gancaptcha-label" for="{_esc(answer_id)}">'
-            f"{g['label']}</label>\n"
-            f'  <span dir="ltr">{g["answer_input"]}</span>\n'
-        )
-    else:
-        parts.append(
-            f'  <label class="gancaptcha-label">{g["label"]}'
-            f' <span dir="ltr">{g["answer_input"]}</span></label>\n'
-        )
-    parts.append(
-        f'  <p class="gancaptcha-hint"{id_attr("hint")}>{g["hint"]}</p>\n'
-        f'  <p class="gancaptcha-status"{id_attr("status")} role="status"'
-        f' aria-live="polite"></p>\n</div>'
-    )
-    return "".join(parts)
 
 
 def _image_sources(key: str) -> dict[str, str]:
@@ -372,35 +223,37 @@ def _image_sources(key: str) -> dict[str, str]:
     return {"image_url": links.image_url(key), "image_2x_url": links.image_2x_url(key)}
 
 
-def _key_inputs(key_widget: dict[str, Any], key: str, name: str) -> SafeString:
-    """The hidden key, and with GANCAPTCHA_POW the puzzle's input beside it."""
-    html = _input_html(key_widget)
-    if not (key and conf.POW):
-        return html
-    puzzle = proof_of_work.puzzle_for(key)
-    pow_input = {
-        "type": "hidden",
-        "name": f"{name}{POW_SUFFIX}",
+def _hidden(name: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    """A hidden input's widget context, as HiddenInput.get_context() makes it."""
+    return {
+        "name": name,
+        "is_hidden": True,
+        "required": False,
         "value": "",
-        "attrs": {
-            "data-gancaptcha-pow": True,
-            # Through the static storage: a hashed file name still resolves.
-            "data-pow-worker": static("gancaptcha_field/pow-worker.js"),
-            **{f"data-pow-{k}": v for k, v in puzzle.as_dict().items()},
-        },
+        "attrs": attrs,
+        "template_name": _HIDDEN_TEMPLATE,
+        "type": "hidden",
     }
-    return mark_safe(f"{html}{_input_html(pow_input)}")
 
 
-def _input_html(widget: dict[str, Any]) -> SafeString:
-    """An <input> as django/forms/widgets/input.html renders it."""
-    parts = [f'<input type="{_esc(widget["type"])}" name="{_esc(widget["name"])}"']
-    if widget["value"] is not None:
-        parts.append(f' value="{_esc(widget["value"])}"')
-    for name, value in widget["attrs"].items():
-        if value is True:
-            parts.append(f" {_esc(name)}")
-        elif value is not False and value is not None:
-            parts.append(f' {_esc(name)}="{_esc(value)}"')
-    parts.append(">")
-    return mark_safe("".join(parts))
+class _Inputs:
+    """Inputs rendered by the form renderer when a template shows them.
+
+    Lazy: a template that places the subwidgets itself (or none) costs nothing
+    here. render() hands over its renderer; the default renderer otherwise.
+    """
+
+    def __init__(self, widgets: list[dict[str, Any]]) -> None:
+        self.widgets = widgets
+        self.renderer: BaseRenderer | None = None
+
+    def __html__(self) -> SafeString:
+        renderer = self.renderer or get_default_renderer()
+        return mark_safe(
+            "".join(
+                renderer.render(w["template_name"], {"widget": w}).strip()
+                for w in self.widgets
+            )
+        )
+
+    __str__ = __html__

@@ -17,7 +17,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from gancaptcha_field import api, challenges
+from gancaptcha_field import api, challenges, issuing
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.stores import PURGE_BATCH, get_store
 from gancaptcha_field.supply import registry, throttle
@@ -46,6 +46,76 @@ def busy() -> Iterator[None]:
 
 
 # One issuing path -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reason", "message", "retry_after"),
+    [
+        (issuing.Reason.RATE_LIMITED, "Too many attempts.", 7),
+        (issuing.Reason.BUSY, BUSY, 3),
+        (issuing.Reason.UNAVAILABLE, UNAVAILABLE, 60),
+    ],
+)
+def test_the_widget_and_both_urls_share_issue_for(
+    reason: issuing.Reason,
+    message: str,
+    retry_after: int,
+    client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One function decides: its refusal reaches the page and the JSON alike.
+    seen: list[tuple[object, str]] = []
+
+    def refuse(request: object, old_key: str = "") -> issuing.Refusal:
+        seen.append((request, old_key))
+        return issuing.Refusal(reason, message, retry_after)
+
+    monkeypatch.setattr(issuing, "issue_for", refuse)
+    html = client.get("/signup/").content.decode()
+    assert find_tag(html, "p", role="alert")
+    assert message in html
+    for url, old_key in ((REFRESH_URL, "oldkey"), (ISSUE_URL, "")):
+        response = client.post(url, {"key": "oldkey"})
+        assert response.status_code == (429 if reason == "rate_limited" else 503)
+        assert response.json()["error"] == reason
+        assert response.json()["message"] == message
+        assert response["Retry-After"] == str(retry_after)
+        assert seen[-1][1] == old_key
+    assert seen[0][0] is None  # the widget: the request the middleware holds
+    assert len(seen) == 3
+    assert not Challenge.objects.exists()
+
+
+@pytest.mark.usefixtures("captcha_models", "clock")
+def test_issue_for_refuses_head_without_counting(settings: Settings) -> None:
+    from django.test import RequestFactory
+
+    settings.GANCAPTCHA_RATELIMIT_ENABLED = True
+    settings.GANCAPTCHA_RATELIMIT_RATES = {"create": "1/m"}
+    factory = RequestFactory()
+    for _ in range(3):
+        refusal = issuing.issue_for(factory.head("/signup/"))
+        assert refusal == issuing.Refusal(issuing.Reason.HEAD, UNAVAILABLE)
+    assert isinstance(issuing.issue_for(factory.get("/signup/")), issuing.Issued)
+    limited = issuing.issue_for(factory.get("/signup/"))
+    assert isinstance(limited, issuing.Refusal)
+    assert limited.reason == issuing.Reason.RATE_LIMITED
+    assert limited.retry_after is not None and limited.retry_after >= 1
+
+
+@pytest.mark.usefixtures("captcha_models", "clock")
+def test_a_refresh_discards_the_old_key_unless_limited(settings: Settings) -> None:
+    from django.test import RequestFactory
+
+    settings.GANCAPTCHA_RATELIMIT_ENABLED = True
+    settings.GANCAPTCHA_RATELIMIT_RATES = {"create": "1/m"}
+    old = challenges._create_with_answer("1234")
+    request = RequestFactory().post(REFRESH_URL)
+    assert isinstance(issuing.issue_for(request, old.key), issuing.Issued)
+    assert not challenges.is_live(old.key)
+    kept = challenges._create_with_answer("1234")
+    assert isinstance(issuing.issue_for(request, kept.key), issuing.Refusal)
+    assert challenges.is_live(kept.key)  # the user keeps the image they have
 
 
 def test_both_urls_are_the_one_issuing_function() -> None:

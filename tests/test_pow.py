@@ -178,6 +178,25 @@ def test_the_page_carries_the_puzzle_and_its_script() -> None:
 
 
 @pytest.mark.django_db
+def test_the_page_computes_one_puzzle(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+    puzzle_for = proof.puzzle_for
+
+    def counted(key: str, *args: object, **kwargs: object) -> proof.Puzzle:
+        made.append(key)
+        return puzzle_for(key, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(proof, "puzzle_for", counted)
+    key, pow_input, _ = _signup_page(Client())
+    assert made == [key]
+    assert pow_input["data-pow-salt"] == puzzle_for(key).salt
+    # The widget's two inputs and the puzzle's, each once.
+    html = Client().get("/signup/").content.decode()
+    assert len(find_tags(html, "input", name="captcha_pow")) == 1
+    assert len(find_tags(html, "input", name="captcha_0")) == 1
+
+
+@pytest.mark.django_db
 def test_a_solved_puzzle_and_the_right_answer_pass() -> None:
     client = Client(enforce_csrf_checks=True)
     key, pow_input, token = _signup_page(client)

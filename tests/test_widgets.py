@@ -3,12 +3,14 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 from pytest_django import Settings
 
 from django import forms
+from django.forms.renderers import DjangoTemplates
 from django.test import Client
 from django.urls import reverse
 
@@ -358,13 +360,13 @@ def test_unavailable_models_show_a_message(
 def test_inputs_render_as_django_input_template(
     form: forms.Form, answer_attrs: list[str]
 ) -> None:
-    # The widget renders its two <input>s in Python (cheaper than an include);
-    # they must equal what Django's own input.html makes of the same context.
+    # key_input and answer_input (for templates that place the inputs whole)
+    # are what Django's own input.html makes of the subwidgets.
     field, widget, attrs = captcha_widget_of(form)
     context = widget.get_context(field.html_name, None, attrs)
     key_widget, answer_widget = context["widget"]["subwidgets"]
-    key_input = context["gancaptcha"]["key_input"]
-    answer_input = context["gancaptcha"]["answer_input"]
+    key_input = str(context["gancaptcha"]["key_input"])
+    answer_input = str(context["gancaptcha"]["answer_input"])
     for subwidget, ours in ((key_widget, key_input), (answer_widget, answer_input)):
         django_html = widget._render(subwidget["template_name"], {"widget": subwidget})
         assert ours == django_html.strip()
@@ -373,63 +375,92 @@ def test_inputs_render_as_django_input_template(
         assert attr in answer_input
 
 
-def _collapse(html: str) -> str:
-    return " ".join(html.split())
+class RecordingRenderer(DjangoTemplates):
+    """The default form renderer, noting every template it renders."""
+
+    rendered: list[str] = []
+
+    def render(
+        self, template_name: str, context: dict[str, Any], request: Any = None
+    ) -> str:
+        self.rendered.append(template_name)
+        return super().render(template_name, context, request)
 
 
-@pytest.mark.parametrize(
-    ("form", "language", "broken"),
-    [
-        (CaptchaForm(), "en", False),
-        (CaptchaForm(data={"captcha_0": "x", "captcha_1": "1"}), "en", False),
-        (CaptchaForm(auto_id=False), "en", False),
-        (LoginForm(), "es", False),
-        (CaptchaForm(), "en", True),
-    ],
-    ids=["fresh", "with-errors", "no-ids", "id-prefix-spanish", "unavailable"],
-)
-def test_widget_renders_as_its_template(
-    form: forms.Form,
-    language: str,
-    broken: bool,
-    request: pytest.FixtureRequest,
-) -> None:
-    # With the packaged template, the widget makes its HTML in Python (the
-    # template engine cost more than the rest of the page's CAPTCHA); it must
-    # be what the template makes of the same context, up to whitespace.
-    from django.forms.renderers import get_default_renderer
-    from django.utils import translation
-
-    from gancaptcha_field import widgets
-
-    if broken:
-        request.getfixturevalue("broken_registry")
-    field, widget, attrs = captcha_widget_of(form)
-    renderer = get_default_renderer()
-    assert widgets._renders_packaged_template(renderer, widget.template_name)
-    with translation.override(language):
-        context = widget.get_context(field.html_name, None, attrs)
-        ours = widgets._packaged_html(context)
-        template = widget._render(widget.template_name, context, renderer)
-    assert _collapse(ours) == _collapse(template)
-    assert ("gancaptcha-unavailable" in ours) is broken
-    # And render() takes the Python path: the page shows what the field says.
-    html = str(field)
+def test_the_widget_renders_through_the_form_renderer(settings: Settings) -> None:
+    # FORM_RENDERER decides: every part of the widget, its inputs included,
+    # is rendered by it (there is no second way to make the HTML).
+    settings.FORM_RENDERER = "tests.test_widgets.RecordingRenderer"
+    RecordingRenderer.rendered.clear()
+    html = str(CaptchaForm()["captcha"])
+    assert RecordingRenderer.rendered == [
+        "gancaptcha_field/widget.html",
+        "django/forms/widgets/hidden.html",
+        "django/forms/widgets/hidden.html",  # the no-reading solution's input
+        "django/forms/widgets/text.html",
+    ]
     assert find_tag(html, "div", **{"class": "gancaptcha"}) is not None
 
 
-def test_an_app_template_override_is_not_bypassed(settings: Settings) -> None:
+@pytest.mark.parametrize("auto_id", ["id_%s", False])
+def test_the_rendered_html(auto_id: str | bool) -> None:
+    # What the packaged template must render: one test of the whole widget.
+    html = str(CaptchaForm(auto_id=auto_id)["captcha"])
+    key = rendered_key(html)
+    ids = {
+        part: f"id_captcha_{part}" if auto_id else None
+        for part in ("image", "audio", "hint", "status")
+    }
+    root = find_tag(html, "div", **{"class": "gancaptcha"})
+    assert "data-gancaptcha" in root
+    assert root["data-refresh-url"] == "/gancaptcha/refresh/"
+    assert root["data-refreshed-message"] == "New image loaded."
+    assert root["data-unavailable-message"] == (
+        "CAPTCHA temporarily unavailable. Please try again later."
+    )
+    assert root["data-audio-error-message"] == (
+        "The audio could not be played. Please get a new image."
+    )
+    image = find_tag(html, "img", **{"class": "gancaptcha-image"})
+    assert image.get("id") == ids["image"]
+    assert image["src"] == f"/gancaptcha/{key}/image.png"
+    assert image["alt"] == ALT
+    assert find_tag(html, "a", **{"class": "gancaptcha-reload"})["href"] == ""
+    play = find_tag(html, "button", **{"class": "gancaptcha-play"})
+    assert play.get("aria-controls") == ids["audio"]
+    no_reading = find_tag(html, "button", **{"class": "gancaptcha-no-reading"})
+    assert no_reading["data-url"] == "/gancaptcha/no-reading/"
+    assert no_reading["data-worker"].endswith("gancaptcha_field/pow-worker.js")
+    assert no_reading["data-working-message"].startswith("Verifying without reading.")
+    assert no_reading["data-still-message"] == "Still verifying. Please wait."
+    assert no_reading["data-done-message"].startswith("Verified.")
+    assert no_reading["data-failed-message"].endswith("Please type the digits.")
+    solved = find_tag(html, "input", name="captcha_no_reading")
+    assert solved["type"] == "hidden"
+    assert solved["value"] == ""
+    assert "data-gancaptcha-no-reading" in solved
+    assert find_tag(html, "audio").get("id") == ids["audio"]
+    hint = find_tag(html, "p", **{"class": "gancaptcha-hint"})
+    assert hint.get("id") == ids["hint"]
+    status = find_tag(html, "p", **{"class": "gancaptcha-status"})
+    assert status.get("id") == ids["status"]
+    assert (status["role"], status["aria-live"]) == ("status", "polite")
+    assert '<span dir="ltr"><input type="text" name="captcha_1"' in html
+    assert find_tags(html, "p", role="alert") == []
+
+
+def test_an_app_template_override_wins(settings: Settings) -> None:
     from django.forms.renderers import DjangoTemplates
 
-    from gancaptcha_field import widgets
-
     # An app above ours with its own gancaptcha_field/widget.html (the way the
-    # README describes) wins over the packaged one, so no Python shortcut.
+    # README describes) wins over the packaged one.
     settings.INSTALLED_APPS = ["tests.override_app", *settings.INSTALLED_APPS]
     renderer = DjangoTemplates()
-    assert not widgets._renders_packaged_template(renderer, widgets.DEFAULT_TEMPLATE)
     html = str(CaptchaForm(renderer=renderer)["captcha"])
     assert find_tag(html, "div", **{"class": "app-override"}) is not None
+    # Its key_input and answer_input are the inputs, rendered.
+    assert rendered_key(html)
+    assert find_tag(html, "input", name="captcha_1")["type"] == "text"
 
 
 @pytest.mark.django_db
