@@ -32,16 +32,12 @@ from gancaptcha_field import ratelimit, signals
 from gancaptcha_field.conf import conf
 from gancaptcha_field.models import KEY_MAX_LENGTH
 from gancaptcha_field.stores import Consumed, Issued, UseNotCommitted, get_store
-from gancaptcha_field.supply import registry, source
+from gancaptcha_field.supply import source
+from gancaptcha_field.supply.errors import CaptchaUnavailable, PoolEmpty
 
 logger = logging.getLogger(__name__)
 # Bot signals (GANCAPTCHA_TRAP) on a logger of their own, to route or mute.
 trap_logger = logging.getLogger("gancaptcha_field.trap")
-
-# Callers catch this one name; it covers missing models and a failed draw.
-CaptchaUnavailable = registry.CaptchaUnavailable
-# The pool is empty and this process may not draw (GANCAPTCHA_POOL_ONLY).
-PoolEmpty = source.PoolEmpty
 
 # What secrets.token_urlsafe() emits; anything else is never looked up.
 _KEY_RE = re.compile(rf"[A-Za-z0-9_-]{{1,{KEY_MAX_LENGTH}}}")
