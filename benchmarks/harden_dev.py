@@ -367,7 +367,7 @@ def served_digits(
     if not status.ok:
         raise SystemExit(f"models unavailable: {status.message}")
     # Seeded, so a rerun draws the same digits (the registry seeds from the OS).
-    reg._rng = np.random.default_rng(SEED + 4)
+    reg.rng = np.random.default_rng(SEED + 4)
     reg.clear_buckets()
     digits = reg.draw(answers.ravel().tolist())
     log(f"drew {len(digits)} checked digits")

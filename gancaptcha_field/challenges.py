@@ -19,13 +19,10 @@ import hmac
 import logging
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeVar
 
-from django.core.cache import caches
 from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils import timezone
@@ -34,25 +31,13 @@ from gancaptcha_field import pow as proof_of_work
 from gancaptcha_field import ratelimit, signals
 from gancaptcha_field.conf import conf
 from gancaptcha_field.models import KEY_MAX_LENGTH
-from gancaptcha_field.stores import (
-    Issued,
-    UseNotCommitted,
-    cache_database,
-    durably,
-    get_store,
-)
-from gancaptcha_field.supply import registry, source
+from gancaptcha_field.stores import Consumed, Issued, UseNotCommitted, get_store
+from gancaptcha_field.supply import source
+from gancaptcha_field.supply.errors import CaptchaUnavailable, PoolEmpty
 
 logger = logging.getLogger(__name__)
 # Bot signals (GANCAPTCHA_TRAP) on a logger of their own, to route or mute.
 trap_logger = logging.getLogger("gancaptcha_field.trap")
-
-T = TypeVar("T")
-
-# Callers catch this one name; it covers missing models and a failed draw.
-CaptchaUnavailable = registry.CaptchaUnavailable
-# The pool is empty and this process may not draw (GANCAPTCHA_POOL_ONLY).
-PoolEmpty = source.PoolEmpty
 
 # What secrets.token_urlsafe() emits; anything else is never looked up.
 _KEY_RE = re.compile(rf"[A-Za-z0-9_-]{{1,{KEY_MAX_LENGTH}}}")
@@ -192,20 +177,23 @@ def attempt(
     """
     request = request if request is not None else ratelimit.current_request()
     key_text = key if isinstance(key, str) else ""
+    by_puzzle = no_reading is not None and no_reading != ""
+    answer: str | None = None  # None on the no-reading way: nothing to compare
     try:
-        verdict = _on_limiter(request, lambda r: ratelimit.hit(ratelimit.FAIL, r))
-        if verdict is not None and verdict.limited:
-            discard(key_text)  # no guessing past the limit
-            return Result(Code.RATE_LIMITED)
-        if no_reading is not None and no_reading != "":
-            result = _check_no_reading(key_text, no_reading, allow_no_reading)
+        unread: Result | None
+        if ratelimit.hit(ratelimit.FAIL, request).limited:
+            unread = Result(Code.RATE_LIMITED)  # no guessing past the limit
+        elif by_puzzle:
+            unread = _check_no_reading(key_text, no_reading, allow_no_reading)
         else:
-            refused = _check_proof(key_text, proof, request) if conf.POW else None
-            if refused is not None:
-                discard(key_text)  # a refused proof still uses the challenge up
-                result = refused
-            else:
-                result = _check(key_text, _parse_answer(raw_answer))
+            unread = _check_proof(key_text, proof, request) if conf.POW else None
+            if unread is None:
+                answer = _parse_answer(raw_answer)
+                unread = _check_unread(answer)
+        # The one use of the challenge, whatever the outcome: read only when
+        # nothing above decided, committed before this returns.
+        consumed = _use(key_text, read=unread is None)
+        result = unread if unread is not None else _judge(consumed, answer)
     except UseNotCommitted:  # logged by the store, with what to do about it
         return Result(Code.UNAVAILABLE)
     except Exception:  # fail closed: a refusal, never a pass or a 500
@@ -213,7 +201,7 @@ def attempt(
         return Result(Code.UNAVAILABLE)
     try:
         if result.ok:
-            _on_limiter(request, lambda r: ratelimit.refund(ratelimit.FAIL, r))
+            ratelimit.refund(ratelimit.FAIL, request)
         else:
             proof_of_work.record_failure()  # raises the site's difficulty
         if result.trapped:
@@ -242,59 +230,33 @@ def _sprung(key: str, request: HttpRequest | None) -> None:
             )
     penalty = conf.TRAP_PENALTY
     if penalty:
-        _on_limiter(request, lambda r: ratelimit.hit(ratelimit.FAIL, r, penalty))
+        ratelimit.hit(ratelimit.FAIL, request, penalty)
 
 
 def _check_proof(key: str, proof: object, request: HttpRequest | None) -> Result | None:
     """A refusal when the proof-of-work does not hold; None to go on."""
     if proof is None or proof == "":
         # No JavaScript: still served, under the stricter ``nojs`` rate.
-        verdict = _on_limiter(request, lambda r: ratelimit.hit(ratelimit.NOJS, r))
-        if verdict is not None and verdict.limited:
+        if ratelimit.hit(ratelimit.NOJS, request).limited:
             return Result(Code.RATE_LIMITED)
         return None
     if not proof_of_work.check(key, proof):
-        return Result(Code.POW_FAILED)
+        return Result(Code.POW_FAILED)  # still uses the challenge up
     return None
 
 
-def _check_no_reading(key: str, solution: object, allowed: bool) -> Result:
-    """A pass without an answer when the solved no-reading puzzle holds."""
+def _check_no_reading(key: str, solution: object, allowed: bool) -> Result | None:
+    """A refusal unless the solved no-reading puzzle holds; None to go on."""
     if not allowed:
-        discard(key)
         return Result(Code.MALFORMED)  # this form does not offer the way
     if not proof_of_work.check(key, solution, proof_of_work.NO_READING):
-        discard(key)
         return Result(Code.POW_FAILED)
-    if not is_valid_key(key):
-        return Result(Code.UNKNOWN)
-    consumed = get_store().consume(key, timezone.now())
-    if consumed is None:
-        return Result(Code.UNKNOWN)
-    if consumed.expired or consumed.answer is None:
-        return Result(Code.EXPIRED)
-    return Result(Code.OK)
+    return None
 
 
 def is_live(key: object) -> bool:
     """True when ``key`` names a challenge that can still be answered."""
     return isinstance(key, str) and get_answer_for_audio(key) is not None
-
-
-def _on_limiter(
-    request: HttpRequest | None, call: Callable[[HttpRequest], T]
-) -> T | None:
-    """call(request) on the failure counter, committed now; None if no client."""
-    if request is None or not conf.RATELIMIT_ENABLED:
-        return None
-    # A database cache counts in the request's transaction unless told not to.
-    try:
-        db = cache_database(caches[conf.RATELIMIT_CACHE])
-    except Exception:  # a bad alias: check E011 says so; ratelimit logs it
-        db = None
-    if db is None:
-        return call(request)
-    return durably(db, lambda: call(request))
 
 
 def _parse_answer(raw: object) -> str | None:
@@ -310,14 +272,14 @@ def _parse_answer(raw: object) -> str | None:
     return normalise_answer(raw)
 
 
-def _check(key: str, answer: str | None) -> Result:
+def _check_unread(answer: str | None) -> Result | None:
+    """The verdict on a typed answer when the challenge need not be read;
+    None to read it."""
     if not answer:
         # Any submission uses the challenge up, even an empty or a bad one.
-        discard(key)
         return Result(Code.MALFORMED if answer is None else Code.REQUIRED)
     if _is_test_answer(answer):
         if conf.test_mode_active():
-            discard(key)
             logger.warning(
                 "GanCaptcha: TEST MODE passed an answer without checking it "
                 "(GANCAPTCHA_TEST_MODE); never use it in production"
@@ -328,19 +290,37 @@ def _check(key: str, answer: str | None) -> Result:
                 "GanCaptcha: GANCAPTCHA_TEST_MODE is set but DEBUG is off and "
                 "GANCAPTCHA_TEST_MODE_ALLOW_WITHOUT_DEBUG is not: checked normally"
             )
+    return None
+
+
+def _use(key: str, read: bool) -> Consumed | None:
+    """Use the challenge up: consumed and read (``read``), else discarded
+    unread; committed now, even inside the caller's transaction (the store).
+    None when there was nothing to read."""
     if not is_valid_key(key):
-        return Result(Code.UNKNOWN)
+        return None  # never looked up
     store = get_store()
+    if not read:
+        store.discard(key)
+        return None
     now = timezone.now()
     consumed = store.consume(key, now)
     try:
         store.purge_expired(now)
     except DatabaseError:  # housekeeping: the answer's check stands without it
         logger.warning("GanCaptcha: could not purge expired challenges", exc_info=True)
+    return consumed
+
+
+def _judge(consumed: Consumed | None, answer: str | None) -> Result:
+    """The verdict on a challenge read by _use(); ``answer`` None: the
+    no-reading puzzle held, so a live challenge passes."""
     if consumed is None:
         return Result(Code.UNKNOWN)
     if consumed.expired or consumed.answer is None:
         return Result(Code.EXPIRED)
+    if answer is None:
+        return Result(Code.OK)
     # Bytes: compare_digest() refuses non-ASCII str.
     if hmac.compare_digest(answer.encode(), consumed.answer.encode()):
         return Result(Code.OK)

@@ -7,7 +7,9 @@ False. The form field and the widget have no request of their own, so
 
 Failures are counted before the answer is read (``hit(FAIL)``: one atomic
 increment decides) and given back after a pass (``refund(FAIL)``), so N
-concurrent wrong posts never get more than the limit through.
+concurrent wrong posts never get more than the limit through. Counts and
+refunds commit at once, even inside the request's transaction when the cache is
+a database cache (``_durably``): a rolled-back request keeps its count.
 
 A request whose client address cannot be read (gunicorn on a Unix socket, an
 empty REMOTE_ADDR) is not limited at all, and a warning is logged once per
@@ -28,7 +30,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
@@ -40,6 +42,8 @@ from gancaptcha_field.conf import conf
 from gancaptcha_field.messages import RATE_LIMITED
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 CREATE = "create"  # a challenge issued: widget render or refresh
 IMAGE = "image"  # a challenge image fetched
@@ -200,7 +204,8 @@ def refund(action: str, request: HttpRequest | None = None) -> None:
     if not counted:
         return  # nothing counted on this request: nothing to give back
     key = counted.pop()
-    try:
+
+    def give_back() -> None:
         cache = caches[conf.RATELIMIT_CACHE]
         try:
             if cache.decr(key) < 0:
@@ -210,6 +215,9 @@ def refund(action: str, request: HttpRequest | None = None) -> None:
                 cache.delete(key)
         except ValueError:
             pass  # the window has closed: the counter is gone already
+
+    try:
+        _durably(give_back)
     except Exception:  # a cache outage must not take the form down
         logger.warning("GanCaptcha: rate-limit cache failed on refund", exc_info=True)
 
@@ -259,13 +267,29 @@ def _consult(action: str, request: HttpRequest | None, count: int = 1) -> Verdic
     retry_after = max(1, math.ceil((window + 1) * rate.period - now))
     key = f"gancaptcha:rl:{action}:{rate.period}:{window}:{address}"
     try:
-        used = increment(caches[conf.RATELIMIT_CACHE], key, retry_after + 1, count)
+        used = _durably(
+            lambda: increment(caches[conf.RATELIMIT_CACHE], key, retry_after + 1, count)
+        )
         _note_counted(request, action, key, count)
         limited = used > rate.count
     except Exception:  # a cache outage must not take the form down
         logger.warning("GanCaptcha: rate-limit cache failed; allowing", exc_info=True)
         return ALLOWED
     return Verdict(True, retry_after) if limited else ALLOWED
+
+
+def _durably(work: Callable[[], T]) -> T:
+    """work() on the rate-limit cache, committed now.
+
+    A database cache writes in the request's transaction unless told not to:
+    a count that a rollback took back would let a client guess past the limit
+    (stores.durably: inside a caller's transaction, a connection of its own).
+    The alias is looked up again inside ``work``, on the connection's thread.
+    """
+    from gancaptcha_field.stores import cache_database, durably
+
+    db = cache_database(caches[conf.RATELIMIT_CACHE])
+    return work() if db is None else durably(db, work)
 
 
 def increment(cache: Any, key: str, timeout: float, by: int = 1) -> int:

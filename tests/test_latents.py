@@ -156,7 +156,7 @@ def copy_models(target: Path, with_bank: bool) -> Path:
 
 def seeded_registry(seed: int) -> registry.Registry:
     reg = registry.Registry()
-    reg._rng = np.random.default_rng(seed)
+    reg.rng = np.random.default_rng(seed)
     return reg
 
 

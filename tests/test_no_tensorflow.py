@@ -251,7 +251,7 @@ setup_test_environment()  # responses carry their template context
 call_command("migrate", verbosity=0)
 report = {"steps": {}}
 reg = registry.get_registry()
-report["loaded_in_ready"] = reg._status.ok and reg._model_set is not None
+report["loaded_in_ready"] = reg._status.ok and reg._supply is not None
 
 # Draw and check: every digit shows its label to both classifiers.
 labels = list(range(constants.NUM_CLASSES))

@@ -323,6 +323,38 @@ def test_failures_counted_in_a_rolled_back_transaction_stay_counted(
         assert ratelimit.hit(ratelimit.FAIL, meta_request()).limited
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_database_cache_counts_and_refunds_durably_inside_a_rolled_back_transaction(
+    limits: Callable[..., None], settings: Settings
+) -> None:
+    # ratelimit commits its own counts (not the caller): a DatabaseCache writes
+    # in the request's transaction, and a rollback must not take a count back.
+    limits(fail="3/m")
+    settings.CACHES = {
+        **settings.CACHES,
+        "db": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "gancaptcha_rl_durable",
+        },
+    }
+    settings.GANCAPTCHA_RATELIMIT_CACHE = "db"
+    call_command("createcachetable", "gancaptcha_rl_durable", verbosity=0)
+    try:
+        for _ in range(2):
+            with pytest.raises(RuntimeError), transaction.atomic():
+                assert not ratelimit.hit(ratelimit.FAIL, meta_request()).limited
+                raise RuntimeError("the view failed after validation")
+        request = meta_request()
+        with pytest.raises(RuntimeError), transaction.atomic():
+            assert not ratelimit.hit(ratelimit.FAIL, request).limited  # the 3rd
+            ratelimit.refund(ratelimit.FAIL, request)  # a pass gives it back
+            raise RuntimeError("rolled back, the refund kept")
+        assert not ratelimit.hit(ratelimit.FAIL, meta_request()).limited  # 3rd again
+        assert ratelimit.hit(ratelimit.FAIL, meta_request()).limited  # the 4th
+    finally:
+        caches["db"].clear()
+
+
 @pytest.mark.django_db
 def test_the_database_cache_rolls_counts_back_so_e013_refuses_it(
     limits: Callable[..., None], settings: Settings

@@ -161,10 +161,11 @@ def test_models_are_served_end_to_end(
     settings.GANCAPTCHA_VERIFIER_THRESHOLD = 0.0
     settings.GANCAPTCHA_MARGIN = 0.0  # a tiny model is never that sure
     reg = registry.Registry()
-    reg._rng = np.random.default_rng(0)  # serving noise is from the OS otherwise
+    reg.rng = np.random.default_rng(0)  # serving noise is from the OS otherwise
     assert reg.load().ok
-    reg.apply_rule()
-    reg._generate_batch()
+    supply = reg.digits()
+    supply.apply_rule()
+    supply._generate_batch()
     assert reg.inference_batches == 1
     # Reader and verifier are the same network here: every digit of the batch
     # passed, so some label has digits waiting whatever the networks draw.
@@ -361,8 +362,7 @@ def test_only_digits_the_reader_is_sure_of_reach_the_verifier(
     settings.GANCAPTCHA_MODEL_DIR = tiny_dir
     reg = registry.Registry()
     assert reg.load().ok
-    model_set = reg._model_set
-    assert model_set is not None
+    model_set = reg.model_set()
     z = np.random.default_rng(7).standard_normal((64, 100)).astype(np.float32)
     drawn = model_set.generate(z)
     unit = (drawn + 1.0) / 2.0

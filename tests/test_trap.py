@@ -279,7 +279,7 @@ def seeded_draws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     seeds = iter(range(1000))
     monkeypatch.setattr(harden, "new_rng", lambda: np.random.default_rng(next(seeds)))
     shared = registry.get_registry()
-    monkeypatch.setattr(shared, "_rng", np.random.default_rng(7))
+    monkeypatch.setattr(shared, "rng", np.random.default_rng(7))
     shared.clear_buckets()
     yield
     shared.clear_buckets()

@@ -38,7 +38,7 @@ from gancaptcha_field.conf import conf
 from gancaptcha_field.models import PooledChallenge
 from gancaptcha_field.stores import Issued, Rendered, Store
 from gancaptcha_field.supply.answers import new_answer, new_key
-from gancaptcha_field.supply.registry import CaptchaUnavailable
+from gancaptcha_field.supply.errors import CaptchaUnavailable
 
 logger = logging.getLogger(__name__)
 

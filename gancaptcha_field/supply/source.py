@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Literal
 from django.utils import timezone
 
 from gancaptcha_field.conf import conf
-from gancaptcha_field.supply.registry import CaptchaUnavailable
+
+# Re-exported: callers catch it here too (its home is supply/errors.py).
+from gancaptcha_field.supply.errors import PoolEmpty as PoolEmpty
 
 if TYPE_CHECKING:
     from gancaptcha_field.stores import Issued, Store
@@ -34,10 +36,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Kind = Literal["pool_only", "pool_then_draw", "draw_only"]
-
-
-class PoolEmpty(CaptchaUnavailable):
-    """The pool is empty and this process may not draw (GANCAPTCHA_POOL_ONLY)."""
 
 
 @dataclass(frozen=True)

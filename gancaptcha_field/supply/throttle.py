@@ -13,16 +13,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from gancaptcha_field.supply.registry import CaptchaUnavailable
+# Re-exported: callers catch it here too (its home is supply/errors.py).
+from gancaptcha_field.supply.errors import DrawingBusy as DrawingBusy
 
 # What the JSON views send as Retry-After when busy, in seconds.
 RETRY_AFTER = 2
 
 _slot = threading.Lock()
-
-
-class DrawingBusy(CaptchaUnavailable):
-    """This process is already drawing a challenge on the spot; try again shortly."""
 
 
 @contextmanager
