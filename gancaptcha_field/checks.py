@@ -59,9 +59,8 @@ class Messages:
         "nothing), so the limits do not hold."
     )
     E013 = (
-        "GanCaptcha rate limits count in {backend}, whose increments are not "
-        "atomic (concurrent failures are lost) and, for the database cache, "
-        "roll back with the request's transaction (ATOMIC_REQUESTS)."
+        "GanCaptcha rate limits count in {backend}, whose increments are a "
+        "read then a write, not atomic: concurrent failures are lost."
     )
 
 
