@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from pathlib import Path
 from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
