@@ -86,8 +86,9 @@ def test_accuracy_counts_digits_and_files() -> None:
 
 
 def test_the_training_budget_gives_fixed_epochs() -> None:
-    assert recogniser.epochs_for(1_000) == 40
-    assert recogniser.epochs_for(10_000) == 10
+    assert recogniser.epochs_for(1_000) == 30
+    assert recogniser.epochs_for(10_000) == 3
+    assert recogniser.epochs_for(30_000) == 2
     assert recogniser.epochs_for(100_000) == 2
 
 

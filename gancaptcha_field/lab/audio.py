@@ -418,7 +418,7 @@ class PocketSphinxSolver:
                 f"pocketsphinx bundles an en-US model only, not {language!r}"
             )
         try:
-            from pocketsphinx import Decoder
+            from pocketsphinx import Decoder  # type: ignore[import-untyped,import-not-found,unused-ignore]
         except ImportError as exc:
             raise AudioAttackError(
                 "the pocketsphinx attacker needs PocketSphinx 5: "

@@ -51,9 +51,12 @@ VALIDATION_SEED = 99  # the held-out renders: one set for every N
 VALIDATION_COUNT = 1000
 # Examples seen: every N trains on about this many files in all (epochs of
 # N), at least MIN_EPOCHS and at most MAX_EPOCHS; the best epoch on the
-# held-out renders is kept. Fixed before any served result was seen.
-BUDGET = 100_000
-MIN_EPOCHS, MAX_EPOCHS = 2, 40
+# held-out renders is kept. Fixed before any served result was seen (cut
+# from 100,000 while the first model trained: the shared 2-core machine gave
+# it some 20 files a second). An equal budget per N: a larger N is seen fewer
+# times, so the curve understates what more compute would buy.
+BUDGET = 30_000
+MIN_EPOCHS, MAX_EPOCHS = 2, 30
 BATCH = 64
 TIME_POOL = 2  # the model's output steps are every other frame
 Log = Callable[[str], None]
@@ -232,12 +235,12 @@ def build(frames: int | None = None, bands: int = BANDS) -> Any:
 
     inputs = keras.Input((frames, bands), name="spectrogram")
     x = layers.Reshape((-1, bands, 1))(inputs)
-    for filters, pool in ((16, (1, 2)), (24, (2, 2))):
+    for filters, pool in ((8, (1, 2)), (16, (2, 2))):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
         x = layers.BatchNormalization()(x)
         x = layers.Activation("relu")(x)
         x = layers.MaxPooling2D(pool)(x)
-    x = layers.Reshape((-1, (bands // 4) * 24))(x)
+    x = layers.Reshape((-1, (bands // 4) * 16))(x)
     x = layers.Conv1D(96, 1, activation="relu")(x)
     for dilation in (1, 2, 4, 1):
         y = layers.Conv1D(96, 3, padding="same", dilation_rate=dilation)(x)
@@ -343,7 +346,7 @@ class _Batches:
     def __init__(self, data: RenderSet, seed: int) -> None:
         import keras
 
-        class Feed(keras.utils.PyDataset):  # type: ignore[misc]
+        class Feed(keras.utils.PyDataset):
             def __init__(self) -> None:
                 super().__init__()
                 self.rng = np.random.default_rng(seed)
@@ -440,7 +443,7 @@ def load_or_train(
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
 
-    class Progress(keras.callbacks.Callback):  # type: ignore[misc]
+    class Progress(keras.callbacks.Callback):
         def on_epoch_end(
             self, epoch: int, logs: dict[str, float] | None = None
         ) -> None:
