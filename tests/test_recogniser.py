@@ -137,6 +137,7 @@ def test_unknown_attackers_are_refused() -> None:
         lab_audio.run(config, lambda _: None)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_a_tiny_recogniser_answers_served_audio_through_the_form(
     tmp_path: Path, captcha_models: None
