@@ -36,6 +36,11 @@ RUNS: dict[str, str] = {
         "--audio-languages en --challenges 100 "
         "--json docs/audio_lab_trained-20000_en.json"
     ),
+    "audio_lab_trained-30000_en.json": (
+        "python manage.py captcha_attack --audio --audio-attackers trained-30000 "
+        "--audio-languages en --challenges 100 "
+        "--json docs/audio_lab_trained-30000_en.json"
+    ),
     "audio_lab_trained-1000_es.json": (
         "python manage.py captcha_attack --audio --audio-attackers trained-1000 "
         "--audio-languages es --challenges 100 "
