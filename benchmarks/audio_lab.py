@@ -46,6 +46,11 @@ RUNS: dict[str, str] = {
         "--audio-languages es --challenges 100 "
         "--json docs/audio_lab_trained-1000_es.json"
     ),
+    "audio_lab_trained-10000_es.json": (
+        "python manage.py captcha_attack --audio --audio-attackers trained-10000 "
+        "--audio-languages es --challenges 100 "
+        "--json docs/audio_lab_trained-10000_es.json"
+    ),
     "audio_lab_pocketsphinx.json": (
         "python manage.py captcha_attack --audio --audio-attackers pocketsphinx "
         "--audio-languages en --challenges 100 --audio-clean "
