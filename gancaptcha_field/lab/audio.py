@@ -12,7 +12,12 @@ audio view serves it and answers through a form with a GanCaptchaField:
   every voice at several pitch factors, by subsequence dynamic time warping (so
   tempo changes cost it nothing);
 - ``size``: the file's length alone, read against a table the attacker builds
-  by rendering answers with the public code.
+  by rendering answers with the public code;
+- ``pocketsphinx``: the off-the-shelf recogniser (PocketSphinx 5, the en-US
+  acoustic model its wheel bundles) held to a grammar of four spoken digits:
+  the zero-effort row, English only;
+- ``trained-N``: a recogniser trained on N files of our renderer
+  (lab/recogniser.py).
 
 Each finds the four best non-overlapping detections and reads them in time
 order. ``oracle`` is no attacker: it is GIVEN every drawn parameter (voice,
@@ -41,6 +46,9 @@ from gancaptcha_field import audio, challenges, constants
 from gancaptcha_field.lab.attack import _attack_form, wilson_interval, write_text
 
 ATTACKERS = ("ncc", "dtw", "size")
+POCKETSPHINX = "pocketsphinx"
+# Off-the-shelf recognisers that have a model for these languages only.
+_MODEL_LANGUAGES = {POCKETSPHINX: ("en",)}
 # "trained-N": a recogniser trained on N files of our own renderer
 # (lab/recogniser.py); any N of at least 100.
 TRAINED = "trained-"
@@ -70,6 +78,9 @@ class AudioAttackConfig:
     baseline: bool = True  # also attack the plain (0.x) renderer, offline
     json_path: Path | None = None
     cache_dir: Path | None = None  # where trained recognisers are kept
+    # Also read clean files offline: the served renderer's digits alone (no
+    # babble, no noise) and the shipped clips as they are.
+    clean: bool = False
 
 
 @dataclass
@@ -84,6 +95,7 @@ class Tally:
     digits_right: int = 0
     cpu_seconds: float = 0.0
     sizes: set[int] = field(default_factory=set)
+    notes: dict[str, Any] = field(default_factory=dict)  # e.g. held-out rates
 
     def add(self, guess: str, truth: str, solved: bool, cpu: float, size: int) -> None:
         """Count one attempt."""
@@ -97,6 +109,12 @@ class Tally:
         """JSON-ready figures."""
         low, high = wilson_interval(self.solved, self.attempts)
         n = max(self.attempts, 1)
+        places = constants.ANSWER_LENGTH
+        # Digits are not independent draws (one file, one voice mix): the
+        # interval over 4n digits is a guide, narrower than the truth.
+        digit_low, digit_high = wilson_interval(
+            self.digits_right, self.attempts * places
+        )
         return {
             "attacker": self.attacker,
             "language": self.language,
@@ -105,9 +123,11 @@ class Tally:
             "solved": self.solved,
             "solve_rate": self.solved / n,
             "solve_rate_95": [low, high],
-            "digit_accuracy": self.digits_right / (n * constants.ANSWER_LENGTH),
+            "digit_accuracy": self.digits_right / (n * places),
+            "digit_accuracy_95": [digit_low, digit_high],
             "cpu_seconds_per_attempt": self.cpu_seconds / n,
             "distinct_file_sizes": len(self.sizes),
+            **self.notes,
         }
 
 
@@ -352,6 +372,73 @@ class SizeSolver:
         return f"{int(np.argmin(np.abs(self.predicted - len(data)))):04d}"
 
 
+# ---------------------------------------------------------------- pocketsphinx
+
+_SPOKEN = {
+    "zero": "0",
+    "oh": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
+
+
+def digit_grammar(places: int = constants.ANSWER_LENGTH) -> str:
+    """A JSGF grammar of exactly `places` spoken digits ("oh" for zero too)."""
+    words = " | ".join(_SPOKEN)
+    return (
+        "#JSGF V1.0;\ngrammar digits;\n"
+        f"public <answer> = {' '.join(['<digit>'] * places)};\n"
+        f"<digit> = {words};\n"
+    )
+
+
+def spoken_to_digits(hypothesis: str, places: int = constants.ANSWER_LENGTH) -> str:
+    """A recogniser's words to an answer, cut or padded to `places` digits."""
+    digits = "".join(_SPOKEN.get(word, "") for word in hypothesis.lower().split())
+    return digits[:places].ljust(places, "0")
+
+
+class PocketSphinxSolver:
+    """PocketSphinx 5 with its bundled en-US model, held to four spoken digits.
+
+    No training and no knowledge of our code: the zero-effort attacker. The
+    grammar is the one thing it is told (the answer is four digits).
+    """
+
+    def __init__(self, language: str) -> None:
+        if language not in _MODEL_LANGUAGES[POCKETSPHINX]:
+            raise AudioAttackError(
+                f"pocketsphinx bundles an en-US model only, not {language!r}"
+            )
+        try:
+            from pocketsphinx import Decoder  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        except ImportError as exc:
+            raise AudioAttackError(
+                "the pocketsphinx attacker needs PocketSphinx 5: "
+                "pip install -r requirements-bench.txt"
+            ) from exc
+        self.decoder = Decoder(lm=None, samprate=RATE, loglevel="ERROR")
+        self.decoder.add_jsgf_string("digits", digit_grammar())
+        self.decoder.activate_search("digits")
+
+    def __call__(self, data: bytes, language: str) -> str:
+        """Read the digits of one WAV file."""
+        samples = decode_wav(data)
+        pcm = np.clip(np.round(samples * 32768), -32768, 32767).astype("<i2")
+        self.decoder.start_utt()
+        self.decoder.process_raw(pcm.tobytes(), full_utt=True)
+        self.decoder.end_utt()
+        found = self.decoder.hyp()
+        return spoken_to_digits(found.hypstr if found is not None else "")
+
+
 # ---------------------------------------------------------------- renderers
 
 
@@ -407,9 +494,10 @@ def make_solver(
 
         if cache_dir is None:
             raise AudioAttackError("a trained recogniser needs a cache directory")
-        return recogniser.RecogniserSolver(
-            recogniser.load_or_train(language, count, cache_dir, log)
-        )
+        trained = recogniser.load_or_train(language, count, cache_dir, log)
+        return recogniser.RecogniserSolver(trained.model, trained)
+    if name == POCKETSPHINX:
+        return PocketSphinxSolver(language)
     if name == "ncc":
         return NccSolver(language)
     if name == "dtw":
@@ -545,6 +633,47 @@ def attack_served(
                 )
 
 
+def render_clean_digits(answer: str, language: str, rng: np.random.Generator) -> bytes:
+    """The served renderer's digits alone: every voice, warp, pitch and place
+    as served, without the babble, hiss and rumble."""
+    speech, _, _ = audio.tracks(audio.plan(answer, language, rng))
+    return audio.encode(speech)
+
+
+def render_clean_clips(answer: str, language: str, rng: np.random.Generator) -> bytes:
+    """The shipped clips as they are: a random voice per digit, 0.4 s apart."""
+    bank = audio.voices(language)
+    silence = np.zeros(int(0.4 * RATE), np.float32)
+    parts = [silence]
+    for char in answer:
+        parts += [bank[int(rng.integers(len(bank)))][int(char)], silence]
+    return audio.encode(np.concatenate(parts))
+
+
+CLEAN_ROUTES = {
+    "clean digits": render_clean_digits,
+    "clean clips": render_clean_clips,
+}
+
+
+def attack_offline(
+    solver: Solver,
+    tally: Tally,
+    count: int,
+    render: Callable[[str, str, np.random.Generator], bytes],
+    seed: int = 1,
+) -> None:
+    """The solver on count files from render, offline (no site involved)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        truth = "".join(str(d) for d in rng.integers(0, 10, constants.ANSWER_LENGTH))
+        data = render(truth, tally.language, rng)
+        began = time.process_time()
+        guess = solver(data, tally.language)
+        cpu = time.process_time() - began
+        tally.add(guess, truth, guess == truth, cpu, len(data))
+
+
 def attack_plain(solver: Solver, tally: Tally, count: int, seed: int = 1) -> None:
     """The baseline: the same solver on the 0.x renderer's files, offline."""
     rng = np.random.default_rng(seed)
@@ -562,16 +691,19 @@ def run(config: AudioAttackConfig, log: Callable[[str], None]) -> dict[str, Any]
     if config.count < 1:
         raise AudioAttackError("count must be at least 1")
     for name in config.attackers:
-        if name not in ATTACKERS and trained_count(name) is None:
+        if name not in (*ATTACKERS, POCKETSPHINX) and trained_count(name) is None:
             raise AudioAttackError(
-                f"unknown attacker {name!r}; choose from {ATTACKERS} or "
-                f"{TRAINED}N (N of at least 100)"
+                f"unknown attacker {name!r}; choose from "
+                f"{(*ATTACKERS, POCKETSPHINX)} or {TRAINED}N (N of at least 100)"
             )
     tallies: list[Tally] = []
     for language in config.languages:
         if language not in audio.LANGUAGES:
             raise AudioAttackError(f"no voice for language {language!r}")
         for name in config.attackers:
+            if language not in _MODEL_LANGUAGES.get(name, (language,)):
+                log(f"{name} {language}: no model for this language, skipped")
+                continue
             # The plain renderer is another renderer: a recogniser trained on
             # the served one has no baseline there.
             if config.baseline and trained_count(name) is None:
@@ -585,8 +717,15 @@ def run(config: AudioAttackConfig, log: Callable[[str], None]) -> dict[str, Any]
                 )
             served = Tally(name, language, "served")
             solver = make_solver(name, language, cache_dir=config.cache_dir, log=log)
+            served.notes.update(getattr(solver, "notes", {}))
             attack_served(solver, served, config.count, log)
             tallies.append(served)
+            if config.clean:
+                for route, render in CLEAN_ROUTES.items():
+                    clean = Tally(name, language, route)
+                    attack_offline(solver, clean, config.count, render)
+                    tallies.append(clean)
+                    log(f"{name} {language}: {route} {clean.solved}/{clean.attempts}")
     oracle = [oracle_report(language, config.count) for language in config.languages]
     report = {
         "count": config.count,

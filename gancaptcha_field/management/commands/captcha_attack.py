@@ -117,8 +117,21 @@ class Command(BaseCommand):
             type=_names,
             default=None,
             help="With --audio: which attackers, comma-separated (ncc,dtw,size); "
-            "trained-N trains a recogniser on N files of our renderer "
-            "(lab/recogniser.py), e.g. trained-1000,trained-10000.",
+            "pocketsphinx is the off-the-shelf recogniser (English; "
+            "requirements-bench.txt); trained-N trains a recogniser on N files "
+            "of our renderer (lab/recogniser.py), e.g. trained-1000,trained-10000.",
+        )
+        parser.add_argument(
+            "--audio-languages",
+            type=_names,
+            default=None,
+            help="With --audio: which voices, comma-separated (en,es).",
+        )
+        parser.add_argument(
+            "--audio-clean",
+            action="store_true",
+            help="With --audio: also read clean files offline (the served digits "
+            "without babble or noise, and the shipped clips as they are).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -137,9 +150,15 @@ class Command(BaseCommand):
                 count=count if count is not None else (4 if options["quick"] else 100),
                 json_path=options["json"],
                 cache_dir=options["cache_dir"],
+                clean=options["audio_clean"],
                 **(
                     {"attackers": options["audio_attackers"]}
                     if options["audio_attackers"]
+                    else {}
+                ),
+                **(
+                    {"languages": options["audio_languages"]}
+                    if options["audio_languages"]
                     else {}
                 ),
             )
