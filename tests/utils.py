@@ -7,21 +7,40 @@ from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
+from django.test import Client
+
 from gancaptcha_field.supply import registry
 
 # The demo's signup form: a password its validators accept.
 PASSWORD = "correct-horse-battery-staple-42"
 
 
-def signup_data(key: str, answer: str, username: str = "ada") -> dict[str, str]:
-    """A signup post with the CAPTCHA's key and answer (no CSRF token)."""
-    return {
+def signup_data(
+    key: str, answer: str, username: str = "ada", token: str | None = None
+) -> dict[str, str]:
+    """A signup post with the CAPTCHA's key and answer, and the CSRF token if given."""
+    data = {
         "username": username,
         "password1": PASSWORD,
         "password2": PASSWORD,
         "captcha_0": key,
         "captcha_1": answer,
     }
+    if token is not None:
+        data["csrfmiddlewaretoken"] = token
+    return data
+
+
+def load_signup(browser: Client) -> tuple[str, str]:
+    """GET the signup page; return the challenge key and the CSRF token."""
+    response = browser.get("/signup/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    key = find_tag(html, "input", name="captcha_0")["value"]
+    # The signup form's token (the language switcher carries the same one).
+    token = find_tags(html, "input", name="csrfmiddlewaretoken")[0]["value"]
+    assert key and token
+    return key, token
 
 
 def captcha_codes(response: Any) -> list[str]:
