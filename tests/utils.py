@@ -76,6 +76,25 @@ def find_tag(html: str, tag: str, **attrs: str) -> dict[str, str | None]:
     return matches[0]
 
 
+def start_sqlite_worker(database: str, **overrides: Any) -> None:
+    """Set Django up in a worker process: tests.settings on a migrated SQLite file."""
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test.utils import setup_test_environment
+
+    import tests.settings as base
+
+    values = {name: getattr(base, name) for name in dir(base) if name.isupper()}
+    values["DATABASES"] = {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": database}
+    }
+    settings.configure(**{**values, **overrides})
+    django.setup()
+    setup_test_environment()  # responses carry their template context
+    call_command("migrate", verbosity=0)
+
+
 class Clock:
     """A settable stand-in for django.utils.timezone.now()."""
 
