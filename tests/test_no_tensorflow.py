@@ -62,7 +62,7 @@ from gancaptcha_field.conf import conf
 from gancaptcha_field.stores import Rendered
 from gancaptcha_field.supply import pool
 from gancaptcha_field.supply.render import compose_png
-from tests.utils import find_tag, find_tags, signup_data
+from tests.utils import signup_walk
 
 # Fixed digit arrays (not drawn by any model): one distinct image per answer.
 rng = np.random.default_rng(20261129)
@@ -78,39 +78,17 @@ for answer in answers:
 pool.put(rows)
 
 client = Client()
-report = {"steps": {}}
+pooled = []
 
 
-def show_form():
-    response = client.get("/signup/")
-    html = response.content.decode()
-    key = find_tag(html, "input", name="captcha_0")["value"]
-    token = find_tags(html, "input", name="csrfmiddlewaretoken")[0]["value"]
-    src = find_tag(html, "img", **{"class": "gancaptcha-image"})["src"]
-    image = client.get(src)
-    return response.status_code, key, token, image
+def answer_of(page, image):
+    answer = by_png.get(image.content)
+    pooled.append(answer is not None)
+    return answer
 
 
-def post(key, token, answer):
-    return client.post("/signup/", signup_data(key, answer, token=token))
-
-
-status, key, token, image = show_form()
-answer = by_png.get(image.content)
-report["steps"]["page"] = status
-report["steps"]["image"] = [image.status_code, image["Content-Type"]]
-report["steps"]["image_is_pooled"] = answer is not None
-wrong = "0000" if answer != "0000" else "1111"
-response = post(key, token, wrong)
-report["steps"]["wrong"] = [
-    response.status_code,
-    "captcha" in response.context["form"].errors,
-]
-report["steps"]["reused_key_image"] = client.get(image.wsgi_request.path).status_code
-
-status, key, token, image = show_form()
-response = post(key, token, by_png[image.content])
-report["steps"]["right"] = [response.status_code, response.get("Location")]
+report = {"steps": signup_walk(client, answer_of)}
+report["steps"]["image_is_pooled"] = all(pooled)
 report["steps"]["how_it_works"] = client.get("/how-it-works/").status_code
 report["modules"] = {name: name in sys.modules for name in sys.argv[2:]}
 print(json.dumps(report))
@@ -217,7 +195,7 @@ from django.test import Client
 from gancaptcha_field import constants
 from gancaptcha_field.supply import registry
 from gancaptcha_field.testing import solve
-from tests.utils import find_tag, find_tags, signup_data
+from tests.utils import signup_walk
 report = {"steps": {}}
 reg = registry.get_registry()
 report["loaded_in_ready"] = reg._status.ok and reg._supply is not None
@@ -235,39 +213,9 @@ report["drawn_confident"] = bool(
     and (verifier_conf >= constants.DEFAULT_VERIFIER_THRESHOLD).all()
 )
 
-client = Client()
-
-
-def show_form():
-    response = client.get("/signup/")
-    html = response.content.decode()
-    key = find_tag(html, "input", name="captcha_0")["value"]
-    token = find_tags(html, "input", name="csrfmiddlewaretoken")[0]["value"]
-    src = find_tag(html, "img", **{"class": "gancaptcha-image"})["src"]
-    image = client.get(src)
-    return response, key, token, image
-
-
-def post(key, token, answer):
-    return client.post("/signup/", signup_data(key, answer, token=token))
-
-
-page, key, token, image = show_form()
-answer = solve(page)["captcha_1"]
-report["steps"]["page"] = page.status_code
-report["steps"]["image"] = [image.status_code, image["Content-Type"]]
-report["steps"]["png"] = image.content.startswith(b"\x89PNG\r\n\x1a\n")
-wrong = "0000" if answer != "0000" else "1111"
-response = post(key, token, wrong)
-report["steps"]["wrong"] = [
-    response.status_code,
-    "captcha" in response.context["form"].errors,
-]
-report["steps"]["reused_key_image"] = client.get(image.wsgi_request.path).status_code
-
-page, key, token, image = show_form()
-response = post(key, token, solve(page)["captcha_1"])
-report["steps"]["right"] = [response.status_code, response.get("Location")]
+report["steps"] = signup_walk(
+    Client(), lambda page, image: solve(page)["captcha_1"]
+)
 report["inference_batches"] = reg.inference_batches
 
 # Exporting is training's work: without it, a clear error, not a traceback.

@@ -3,6 +3,7 @@ clock, a broken registry."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -93,6 +94,44 @@ def start_sqlite_worker(database: str, **overrides: Any) -> None:
     django.setup()
     setup_test_environment()  # responses carry their template context
     call_command("migrate", verbosity=0)
+
+
+def signup_walk(
+    client: Client, answer_of: Callable[[Any, Any], str | None]
+) -> dict[str, Any]:
+    """The worker scripts' steps: the page and its image, a wrong answer (which
+    uses the key up), then the right one; ``answer_of(page, image)`` knows it."""
+
+    def show_form() -> tuple[Any, str, str, Any]:
+        page = client.get("/signup/")
+        html = page.content.decode()
+        key = find_tag(html, "input", name="captcha_0")["value"]
+        token = find_tags(html, "input", name="csrfmiddlewaretoken")[0]["value"]
+        src = find_tag(html, "img", **{"class": "gancaptcha-image"})["src"]
+        assert key and token and src
+        return page, key, token, client.get(src)
+
+    def post(key: str, token: str, answer: str | None) -> Any:
+        assert answer is not None, "no answer known for the image"
+        return client.post("/signup/", signup_data(key, answer, token=token))
+
+    steps: dict[str, Any] = {}
+    page, key, token, image = show_form()
+    answer = answer_of(page, image)
+    steps["page"] = page.status_code
+    steps["image"] = [image.status_code, image["Content-Type"]]
+    steps["png"] = image.content.startswith(b"\x89PNG\r\n\x1a\n")
+    wrong = "0000" if answer != "0000" else "1111"
+    response = post(key, token, wrong)
+    steps["wrong"] = [
+        response.status_code,
+        "captcha" in response.context["form"].errors,
+    ]
+    steps["reused_key_image"] = client.get(image.wsgi_request.path).status_code
+    page, key, token, image = show_form()
+    response = post(key, token, answer_of(page, image))
+    steps["right"] = [response.status_code, response.get("Location")]
+    return steps
 
 
 class Clock:
