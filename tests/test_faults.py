@@ -68,6 +68,18 @@ def write_metadata(folder: Path, onnx: bool = True) -> None:
 
 
 @pytest.fixture
+def copy_model_set(model_set: Path, tmp_path: Path) -> Callable[..., Path]:
+    """``copy(name, *ignore)``: model_set copied to ``tmp_path / name``, to break."""
+
+    def copy(name: str, *ignore: str) -> Path:
+        folder = tmp_path / name
+        shutil.copytree(model_set, folder, ignore=shutil.ignore_patterns(*ignore))
+        return folder
+
+    return copy
+
+
+@pytest.fixture
 def use_models(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[[Path], registry.Registry]:
@@ -127,17 +139,13 @@ def seeded_key(answer: str) -> str:
 @pytest.mark.django_db
 def test_a_corrupt_model_file_fails_closed_and_is_reported(
     client: Client,
-    model_set: Path,
-    tmp_path: Path,
+    copy_model_set: Callable[..., Path],
     use_models: Callable[[Path], registry.Registry],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    good = tmp_path / "good"
-    shutil.copytree(model_set, good)
-    assert use_models(good).status().ok  # the set itself is sound
+    assert use_models(copy_model_set("good")).status().ok  # the set is sound
 
-    broken = tmp_path / "broken"
-    shutil.copytree(model_set, broken)
+    broken = copy_model_set("broken")
     generator = broken / constants.GENERATOR_ONNX_FILE  # what serving loads
     generator.write_bytes(generator.read_bytes()[: generator.stat().st_size // 2])
     write_metadata(broken)  # checksums match: only loading can tell
@@ -185,14 +193,12 @@ def test_missing_models_fail_closed_and_are_reported(
 @pytest.mark.django_db
 def test_models_without_their_onnx_export_fail_closed_and_are_reported(
     client: Client,
-    model_set: Path,
-    tmp_path: Path,
+    copy_model_set: Callable[..., Path],
     use_models: Callable[[Path], registry.Registry],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # A set trained by an older version: sound .keras files, no ONNX files.
-    old = tmp_path / "old"
-    shutil.copytree(model_set, old, ignore=shutil.ignore_patterns("*.onnx"))
+    old = copy_model_set("old", "*.onnx")
     write_metadata(old, onnx=False)
     use_models(old)
     with caplog.at_level(logging.ERROR, logger="gancaptcha_field"):
