@@ -12,6 +12,7 @@ import pytest
 from pytest_django import DjangoDbBlocker
 
 from django.core.cache import cache as default_cache
+from django.test import Client
 from django.utils import timezone
 
 from gancaptcha_field import challenges, constants, ratelimit
@@ -65,6 +66,12 @@ def _fake_registry_where_digits_will_do(request: pytest.FixtureRequest) -> None:
     """fake_registry for every test in FAKE_REGISTRY_MODULES."""
     if request.module.__name__ in FAKE_REGISTRY_MODULES:
         request.getfixturevalue("fake_registry")
+
+
+@pytest.fixture
+def browser() -> Client:
+    """A client that enforces CSRF, as a browser session would meet it."""
+    return Client(enforce_csrf_checks=True)
 
 
 @pytest.fixture

@@ -144,6 +144,21 @@ def _bank(directory: Path, digits: tuple[np.ndarray, np.ndarray], n: int) -> Non
     bank.append(directory, pngs, answers)
 
 
+def _battery(
+    tmp_path: Path, challenges: int, calibration: int, **options: Any
+) -> attack.BatteryConfig:
+    """A battery on the bank in ``tmp_path / "bank"``, no adaptive attacker."""
+    return attack.BatteryConfig(
+        cache_dir=tmp_path,
+        mnist_path=MNIST,
+        challenges=challenges,
+        calibration=calibration,
+        adaptive=(),
+        bank_dir=tmp_path / "bank",
+        **options,
+    )
+
+
 class Oracle:
     """Knows every answer: looks the served PNG up by its bytes."""
 
@@ -176,15 +191,7 @@ def test_the_site_decides_an_oracle_wins_and_a_constant_loses(
     digits: tuple[np.ndarray, np.ndarray], tmp_path: Path
 ) -> None:
     _bank(tmp_path / "bank", digits, 10)
-    config = attack.BatteryConfig(
-        cache_dir=tmp_path,
-        mnist_path=MNIST,
-        challenges=8,
-        calibration=2,
-        adaptive=(),
-        bank_dir=tmp_path / "bank",
-        json_path=tmp_path / "out" / "report.json",
-    )
+    config = _battery(tmp_path, 8, 2, json_path=tmp_path / "out" / "report.json")
     report = attack.run(
         config,
         lambda _: None,
@@ -210,14 +217,7 @@ def test_a_wrong_answer_fails_even_when_the_lab_knows_better(
 ) -> None:
     # One digit off on every challenge: the site, not the label, decides.
     _bank(tmp_path / "bank", digits, 5)
-    config = attack.BatteryConfig(
-        cache_dir=tmp_path,
-        mnist_path=MNIST,
-        challenges=4,
-        calibration=1,
-        adaptive=(),
-        bank_dir=tmp_path / "bank",
-    )
+    config = _battery(tmp_path, 4, 1)
     report = attack.run(
         config, lambda _: None, solvers={"off": OneOff(tmp_path / "bank", 1)}
     )
@@ -252,14 +252,7 @@ def test_the_lab_counts_the_answers_that_spring_the_sites_trap(
         def solve(self, served: Any) -> list[str]:
             return [bait_of[p][0] if bait_of[p] else answer_of[p] for p in served]
 
-    config = attack.BatteryConfig(
-        cache_dir=tmp_path,
-        mnist_path=MNIST,
-        challenges=4,
-        calibration=2,
-        adaptive=(),
-        bank_dir=tmp_path / "bank",
-    )
+    config = _battery(tmp_path, 4, 2)
     report = attack.run(
         config,
         lambda _: None,

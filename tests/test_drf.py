@@ -8,11 +8,8 @@ from typing import Any
 import pytest
 from pytest_django import Settings
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from django.db import DatabaseError
 from django.test import Client
@@ -23,6 +20,7 @@ from gancaptcha_field.drf import GanCaptchaSerializerField
 from gancaptcha_field.stores import DatabaseStore
 from gancaptcha_field.supply import registry
 from gancaptcha_field.testing import answer_for
+from tests.drf_views import OpenJSONView
 from tests.utils import BrokenRegistry, Clock
 
 pytestmark = [pytest.mark.urls("tests.test_drf"), pytest.mark.django_db]
@@ -39,12 +37,7 @@ class SignupSerializer(serializers.Serializer):  # type: ignore[type-arg]
     captcha = GanCaptchaSerializerField()
 
 
-class SignupView(APIView):
-    authentication_classes: list[Any] = []
-    permission_classes: list[Any] = []
-    parser_classes = [JSONParser]
-    renderer_classes = [JSONRenderer]
-
+class SignupView(OpenJSONView):
     def post(self, request: Request) -> Response:
         serializer = SignupSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

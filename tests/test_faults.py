@@ -24,7 +24,7 @@ from django.utils import timezone
 from gancaptcha_field import challenges, checks, constants
 from gancaptcha_field.stores import DatabaseStore, get_store
 from gancaptcha_field.supply import registry
-from tests.utils import PASSWORD, captcha_codes, find_tag
+from tests.utils import captcha_codes, find_tag, signup_data
 
 UNAVAILABLE = "CAPTCHA temporarily unavailable. Please try again later."
 REFRESH_URL = "/gancaptcha/refresh/"
@@ -68,6 +68,18 @@ def write_metadata(folder: Path, onnx: bool = True) -> None:
 
 
 @pytest.fixture
+def copy_model_set(model_set: Path, tmp_path: Path) -> Callable[..., Path]:
+    """``copy(name, *ignore)``: model_set copied to ``tmp_path / name``, to break."""
+
+    def copy(name: str, *ignore: str) -> Path:
+        folder = tmp_path / name
+        shutil.copytree(model_set, folder, ignore=shutil.ignore_patterns(*ignore))
+        return folder
+
+    return copy
+
+
+@pytest.fixture
 def use_models(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[[Path], registry.Registry]:
@@ -86,16 +98,7 @@ def use_models(
 
 
 def signup(client: Client, key: str, answer: str) -> Any:
-    return client.post(
-        "/signup/",
-        {
-            "username": "ada",
-            "password1": PASSWORD,
-            "password2": PASSWORD,
-            "captcha_0": key,
-            "captcha_1": answer,
-        },
-    )
+    return client.post("/signup/", signup_data(key, answer))
 
 
 def assert_page_is_up_without_a_challenge(client: Client) -> str:
@@ -105,6 +108,14 @@ def assert_page_is_up_without_a_challenge(client: Client) -> str:
     assert UNAVAILABLE in html
     assert find_tag(html, "input", name="captcha_0").get("value") in (None, "")
     return html
+
+
+def assert_page_and_refresh_are_down(client: Client) -> None:
+    """The page is up without a challenge, and a refresh is a 503, never a 500."""
+    assert_page_is_up_without_a_challenge(client)
+    refresh = client.post(REFRESH_URL)
+    assert refresh.status_code == 503
+    assert refresh.json()["error"] == "unavailable"
 
 
 def seeded_key(answer: str) -> str:
@@ -128,17 +139,13 @@ def seeded_key(answer: str) -> str:
 @pytest.mark.django_db
 def test_a_corrupt_model_file_fails_closed_and_is_reported(
     client: Client,
-    model_set: Path,
-    tmp_path: Path,
+    copy_model_set: Callable[..., Path],
     use_models: Callable[[Path], registry.Registry],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    good = tmp_path / "good"
-    shutil.copytree(model_set, good)
-    assert use_models(good).status().ok  # the set itself is sound
+    assert use_models(copy_model_set("good")).status().ok  # the set is sound
 
-    broken = tmp_path / "broken"
-    shutil.copytree(model_set, broken)
+    broken = copy_model_set("broken")
     generator = broken / constants.GENERATOR_ONNX_FILE  # what serving loads
     generator.write_bytes(generator.read_bytes()[: generator.stat().st_size // 2])
     write_metadata(broken)  # checksums match: only loading can tell
@@ -186,22 +193,17 @@ def test_missing_models_fail_closed_and_are_reported(
 @pytest.mark.django_db
 def test_models_without_their_onnx_export_fail_closed_and_are_reported(
     client: Client,
-    model_set: Path,
-    tmp_path: Path,
+    copy_model_set: Callable[..., Path],
     use_models: Callable[[Path], registry.Registry],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # A set trained by an older version: sound .keras files, no ONNX files.
-    old = tmp_path / "old"
-    shutil.copytree(model_set, old, ignore=shutil.ignore_patterns("*.onnx"))
+    old = copy_model_set("old", "*.onnx")
     write_metadata(old, onnx=False)
     use_models(old)
     with caplog.at_level(logging.ERROR, logger="gancaptcha_field"):
-        assert_page_is_up_without_a_challenge(client)
-        refresh = client.post(REFRESH_URL)
+        assert_page_and_refresh_are_down(client)
         response = signup(client, seeded_key("4321"), "1234")
-    assert refresh.status_code == 503  # never a 500
-    assert refresh.json()["error"] == "unavailable"
     assert captcha_codes(response) == ["invalid"]  # checked without the models
     assert "GanCaptcha unavailable (not_exported)" in caplog.text
     messages = checks.check_models()
@@ -226,9 +228,7 @@ def test_digits_that_never_pass_the_filters_fail_closed(
     settings.GANCAPTCHA_MAX_BATCHES = 1
     assert use_models(model_set).status().ok
     with caplog.at_level(logging.ERROR, logger="gancaptcha_field"):
-        assert_page_is_up_without_a_challenge(client)
-        refresh = client.post(REFRESH_URL)
-    assert refresh.status_code == 503
+        assert_page_and_refresh_are_down(client)
     assert "passed the filters" in caplog.text
     assert "failing closed" in caplog.text
 
@@ -257,10 +257,7 @@ def test_an_unexpected_generation_error_is_contained_and_logged(
 ) -> None:
     monkeypatch.setattr(registry, "get_registry", ExplodingRegistry)
     with caplog.at_level(logging.ERROR, logger="gancaptcha_field"):
-        assert_page_is_up_without_a_challenge(client)
-        refresh = client.post(REFRESH_URL)
-    assert refresh.status_code == 503
-    assert refresh.json()["error"] == "unavailable"
+        assert_page_and_refresh_are_down(client)
     failures = [r for r in caplog.records if r.exc_info]
     assert len(failures) == 2
     assert all("simulated failure" in str(r.exc_info[1]) for r in failures)  # type: ignore[index]
@@ -313,9 +310,7 @@ def test_the_store_failing_while_issuing_keeps_the_page_up(
 ) -> None:
     monkeypatch.setattr(challenges, "create_challenge", _database_down)
     with caplog.at_level(logging.ERROR, logger="gancaptcha_field"):
-        assert_page_is_up_without_a_challenge(client)
-        refresh = client.post(REFRESH_URL)
-    assert refresh.status_code == 503
+        assert_page_and_refresh_are_down(client)
     assert caplog.text.count("could not issue a challenge") == 2
 
 

@@ -30,7 +30,7 @@ from gancaptcha_field.models import Challenge
 from gancaptcha_field.supply import answers, pool, render
 from tests import services
 from tests.services import stop_process
-from tests.utils import PASSWORD, find_tag, find_tags
+from tests.utils import find_tag, find_tags, signup_data
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0
@@ -141,14 +141,7 @@ def signup(
     _, _, token = load_signup(browser, base)
     return browser.request(
         base + "/signup/",
-        {
-            "csrfmiddlewaretoken": token,
-            "username": username,
-            "password1": PASSWORD,
-            "password2": PASSWORD,
-            "captcha_0": key,
-            "captcha_1": answer,
-        },
+        signup_data(key, answer, username, token=token),
     )
 
 

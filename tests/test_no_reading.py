@@ -16,7 +16,7 @@ from gancaptcha_field import challenges
 from gancaptcha_field import pow as proof
 from gancaptcha_field.challenges import Code
 from gancaptcha_field.testing import answer_for
-from tests.utils import PASSWORD, Clock, find_tag, find_tags
+from tests.utils import Clock, find_tag, find_tags, signup_data
 
 pytestmark = pytest.mark.django_db
 
@@ -57,15 +57,7 @@ def _solution(puzzle: proof.Puzzle) -> str:
 
 
 def _signup(client: Client, key: str, token: str, **captcha: str) -> int:
-    data = {
-        "csrfmiddlewaretoken": token,
-        "username": "ada",
-        "password1": PASSWORD,
-        "password2": PASSWORD,
-        "captcha_0": key,
-        "captcha_1": "",
-        **captcha,
-    }
+    data = {**signup_data(key, "", token=token), **captcha}
     return client.post("/signup/", data).status_code
 
 

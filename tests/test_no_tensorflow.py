@@ -14,11 +14,33 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
 HEAVY = ("tensorflow", "keras", "matplotlib")
+
+
+def run_worker(
+    script: str, *args: str, path: Sequence[Path] = ()
+) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
+    """Run ``script`` in a fresh interpreter; its last line of output, as JSON."""
+    pythonpath = os.pathsep.join(str(p) for p in [*path, ROOT])
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1]), result
+
 
 WORKER = r"""
 import json
@@ -26,32 +48,21 @@ import sys
 
 import numpy as np
 
-import django
-from django.conf import settings
+from tests.utils import start_sqlite_worker
 
-import tests.settings as base
+start_sqlite_worker(
+    sys.argv[1],
+    GANCAPTCHA_POOL_ONLY=True,
+    GANCAPTCHA_PRELOAD="auto",  # pool-only must win over it
+)
 
-values = {name: getattr(base, name) for name in dir(base) if name.isupper()}
-values["DATABASES"] = {
-    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": sys.argv[1]}
-}
-values["GANCAPTCHA_POOL_ONLY"] = True
-values["GANCAPTCHA_PRELOAD"] = "auto"  # pool-only must win over it
-settings.configure(**values)
-django.setup()
-
-from django.core.management import call_command
 from django.test import Client
-from django.test.utils import setup_test_environment
 
 from gancaptcha_field.conf import conf
 from gancaptcha_field.stores import Rendered
 from gancaptcha_field.supply import pool
 from gancaptcha_field.supply.render import compose_png
-from tests.utils import find_tag, find_tags
-
-setup_test_environment()  # responses carry their template context
-call_command("migrate", verbosity=0)
+from tests.utils import signup_walk
 
 # Fixed digit arrays (not drawn by any model): one distinct image per answer.
 rng = np.random.default_rng(20261129)
@@ -67,49 +78,17 @@ for answer in answers:
 pool.put(rows)
 
 client = Client()
-report = {"steps": {}}
+pooled = []
 
 
-def show_form():
-    response = client.get("/signup/")
-    html = response.content.decode()
-    key = find_tag(html, "input", name="captcha_0")["value"]
-    token = find_tags(html, "input", name="csrfmiddlewaretoken")[0]["value"]
-    src = find_tag(html, "img", **{"class": "gancaptcha-image"})["src"]
-    image = client.get(src)
-    return response.status_code, key, token, image
+def answer_of(page, image):
+    answer = by_png.get(image.content)
+    pooled.append(answer is not None)
+    return answer
 
 
-def post(key, token, answer):
-    return client.post(
-        "/signup/",
-        {
-            "csrfmiddlewaretoken": token,
-            "username": "ada",
-            "password1": "correct-horse-battery-staple-42",
-            "password2": "correct-horse-battery-staple-42",
-            "captcha_0": key,
-            "captcha_1": answer,
-        },
-    )
-
-
-status, key, token, image = show_form()
-answer = by_png.get(image.content)
-report["steps"]["page"] = status
-report["steps"]["image"] = [image.status_code, image["Content-Type"]]
-report["steps"]["image_is_pooled"] = answer is not None
-wrong = "0000" if answer != "0000" else "1111"
-response = post(key, token, wrong)
-report["steps"]["wrong"] = [
-    response.status_code,
-    "captcha" in response.context["form"].errors,
-]
-report["steps"]["reused_key_image"] = client.get(image.wsgi_request.path).status_code
-
-status, key, token, image = show_form()
-response = post(key, token, by_png[image.content])
-report["steps"]["right"] = [response.status_code, response.get("Location")]
+report = {"steps": signup_walk(client, answer_of)}
+report["steps"]["image_is_pooled"] = all(pooled)
 report["steps"]["how_it_works"] = client.get("/how-it-works/").status_code
 report["modules"] = {name: name in sys.modules for name in sys.argv[2:]}
 print(json.dumps(report))
@@ -117,18 +96,7 @@ print(json.dumps(report))
 
 
 def test_pool_only_process_never_imports_tensorflow(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    result = subprocess.run(
-        [sys.executable, "-c", WORKER, str(tmp_path / "pool_only.sqlite3"), *HEAVY],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report, result = run_worker(WORKER, str(tmp_path / "pool_only.sqlite3"), *HEAVY)
     steps = report["steps"]
     assert steps["page"] == 200
     assert steps["image"] == [200, "image/png"]
@@ -169,18 +137,7 @@ print(json.dumps({"imported": names, "heavy": heavy}))
 
 
 def test_no_module_outside_training_imports_tensorflow_when_imported() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    result = subprocess.run(
-        [sys.executable, "-c", IMPORT_ALL, *HEAVY],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report, _ = run_worker(IMPORT_ALL, *HEAVY)
     # The lab, the commands and the views are all among them.
     assert "gancaptcha_field.lab.attack" in report["imported"]
     assert (
@@ -223,32 +180,22 @@ for name in ("tensorflow", "keras"):
 
 import numpy as np
 
-import django
-from django.conf import settings
+from tests.utils import start_sqlite_worker
 
-import tests.settings as base
-
-values = {name: getattr(base, name) for name in dir(base) if name.isupper()}
-values["DATABASES"] = {
-    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": sys.argv[1]}
-}
-values["GANCAPTCHA_PRELOAD"] = True  # ready() loads the models, once
-values["GANCAPTCHA_HARDEN"] = True
-values["GANCAPTCHA_TRAP"] = True
-settings.configure(**values)
-django.setup()
+start_sqlite_worker(
+    sys.argv[1],
+    GANCAPTCHA_PRELOAD=True,  # ready() loads the models, once
+    GANCAPTCHA_HARDEN=True,
+    GANCAPTCHA_TRAP=True,
+)
 
 from django.core.management import call_command
 from django.test import Client
-from django.test.utils import setup_test_environment
 
 from gancaptcha_field import constants
 from gancaptcha_field.supply import registry
 from gancaptcha_field.testing import solve
-from tests.utils import find_tag, find_tags
-
-setup_test_environment()  # responses carry their template context
-call_command("migrate", verbosity=0)
+from tests.utils import signup_walk
 report = {"steps": {}}
 reg = registry.get_registry()
 report["loaded_in_ready"] = reg._status.ok and reg._supply is not None
@@ -266,49 +213,9 @@ report["drawn_confident"] = bool(
     and (verifier_conf >= constants.DEFAULT_VERIFIER_THRESHOLD).all()
 )
 
-client = Client()
-
-
-def show_form():
-    response = client.get("/signup/")
-    html = response.content.decode()
-    key = find_tag(html, "input", name="captcha_0")["value"]
-    token = find_tags(html, "input", name="csrfmiddlewaretoken")[0]["value"]
-    src = find_tag(html, "img", **{"class": "gancaptcha-image"})["src"]
-    image = client.get(src)
-    return response, key, token, image
-
-
-def post(key, token, answer):
-    return client.post(
-        "/signup/",
-        {
-            "csrfmiddlewaretoken": token,
-            "username": "ada",
-            "password1": "correct-horse-battery-staple-42",
-            "password2": "correct-horse-battery-staple-42",
-            "captcha_0": key,
-            "captcha_1": answer,
-        },
-    )
-
-
-page, key, token, image = show_form()
-answer = solve(page)["captcha_1"]
-report["steps"]["page"] = page.status_code
-report["steps"]["image"] = [image.status_code, image["Content-Type"]]
-report["steps"]["png"] = image.content.startswith(b"\x89PNG\r\n\x1a\n")
-wrong = "0000" if answer != "0000" else "1111"
-response = post(key, token, wrong)
-report["steps"]["wrong"] = [
-    response.status_code,
-    "captcha" in response.context["form"].errors,
-]
-report["steps"]["reused_key_image"] = client.get(image.wsgi_request.path).status_code
-
-page, key, token, image = show_form()
-response = post(key, token, solve(page)["captcha_1"])
-report["steps"]["right"] = [response.status_code, response.get("Location")]
+report["steps"] = signup_walk(
+    Client(), lambda page, image: solve(page)["captcha_1"]
+)
 report["inference_batches"] = reg.inference_batches
 
 # Exporting is training's work: without it, a clear error, not a traceback.
@@ -330,24 +237,9 @@ def test_drawing_serving_and_checking_work_where_tensorflow_cannot_import(
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(BLOCKER)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hooks), str(ROOT)])}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            DRAWING_WORKER,
-            str(tmp_path / "drawing.sqlite3"),
-            *HEAVY,
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    report, result = run_worker(
+        DRAWING_WORKER, str(tmp_path / "drawing.sqlite3"), *HEAVY, path=[hooks]
     )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["loaded_in_ready"], result.stderr
     assert report["drawn_labels_read_back"]
     assert report["drawn_confident"]

@@ -13,7 +13,7 @@ from django.test import Client
 from gancaptcha_field import challenges
 from gancaptcha_field import pow as proof
 from gancaptcha_field.testing import answer_for
-from tests.utils import PASSWORD, Clock, find_tag, find_tags
+from tests.utils import Clock, find_tag, find_tags, signup_data
 
 KEY = "k" * 32
 
@@ -145,14 +145,7 @@ def _signup_page(client: Client) -> tuple[str, dict[str, str], str]:
 def _signup(
     client: Client, key: str, token: str, answer: str, proof: str | None
 ) -> int:
-    data = {
-        "csrfmiddlewaretoken": token,
-        "username": "ada",
-        "password1": PASSWORD,
-        "password2": PASSWORD,
-        "captcha_0": key,
-        "captcha_1": answer,
-    }
+    data = signup_data(key, answer, token=token)
     if proof is not None:
         data["captcha_pow"] = proof
     return client.post("/signup/", data).status_code

@@ -17,11 +17,8 @@ from typing import Any
 import pytest
 from pytest_django import DjangoDbBlocker, Settings
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from django import forms
 from django.contrib.auth.models import User
@@ -37,6 +34,7 @@ from gancaptcha_field.drf import GanCaptchaSerializerField
 from gancaptcha_field.fields import GanCaptchaField
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.testing import answer_for
+from tests.drf_views import OpenJSONView
 from tests.utils import Clock
 
 pytestmark = [pytest.mark.urls("tests.test_rollback")]
@@ -91,12 +89,7 @@ class CaptchaSerializer(serializers.Serializer):  # type: ignore[type-arg]
     captcha = GanCaptchaSerializerField()
 
 
-class SignupView(APIView):
-    authentication_classes: list[Any] = []
-    permission_classes: list[Any] = []
-    parser_classes = [JSONParser]
-    renderer_classes = [JSONRenderer]
-
+class SignupView(OpenJSONView):
     def post(self, request: Request) -> Response:
         serializer = CaptchaSerializer(data=request.data, context={"request": request})
         # A 400 here makes DRF mark the request's transaction for rollback.

@@ -32,7 +32,7 @@ from gancaptcha_field import challenges
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.stores import Issued, get_store
 from tests import services
-from tests.utils import PASSWORD, Clock, find_tag, find_tags
+from tests.utils import Clock, find_tag, find_tags, load_signup, signup_data
 
 MakeChallenge = Callable[[str], Issued]
 
@@ -40,34 +40,6 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "tests" / "race_worker.py"
 REFUSED = "Wrong answer. Please try the new image."
 RACERS = 8
-
-
-@pytest.fixture
-def browser() -> Client:
-    """A client that enforces CSRF, as a browser session would meet it."""
-    return Client(enforce_csrf_checks=True)
-
-
-def load_signup(browser: Client) -> tuple[str, str]:
-    """GET the signup page; return the challenge key and the CSRF token."""
-    response = browser.get("/signup/")
-    assert response.status_code == 200
-    html = response.content.decode()
-    key = find_tag(html, "input", name="captcha_0")["value"]
-    token = find_tags(html, "input", name="csrfmiddlewaretoken")[0]["value"]
-    assert key and token
-    return key, token
-
-
-def signup_data(key: str, answer: str, token: str, username: str) -> dict[str, str]:
-    return {
-        "csrfmiddlewaretoken": token,
-        "username": username,
-        "password1": PASSWORD,
-        "password2": PASSWORD,
-        "captcha_0": key,
-        "captcha_1": answer,
-    }
 
 
 def stored_answer(key: str) -> str | None:
@@ -93,13 +65,13 @@ def captcha_errors(response: Any) -> list[tuple[str, str]]:
 def test_a_replayed_post_is_refused(browser: Client) -> None:
     key, token = load_signup(browser)
     answer = stored_answer(key)
-    first = browser.post("/signup/", signup_data(key, answer, token, "ada"))
+    first = browser.post("/signup/", signup_data(key, answer, "ada", token=token))
     assert first.status_code == 302
     assert User.objects.filter(username="ada").exists()
     # Someone who saw the post sends it again from their own session.
     eve = Client(enforce_csrf_checks=True)
     _, eve_token = load_signup(eve)
-    replay = eve.post("/signup/", signup_data(key, answer, eve_token, "eve"))
+    replay = eve.post("/signup/", signup_data(key, answer, "eve", token=eve_token))
     assert replay.status_code == 200
     assert captcha_errors(replay) == [("invalid", REFUSED)]
     assert not User.objects.filter(username="eve").exists()
@@ -110,9 +82,11 @@ def test_a_replayed_post_is_refused(browser: Client) -> None:
 def test_wrong_then_right_is_refused(browser: Client) -> None:
     key, token = load_signup(browser)
     answer = stored_answer(key)
-    first = browser.post("/signup/", signup_data(key, wrong(answer), token, "eve"))
+    first = browser.post(
+        "/signup/", signup_data(key, wrong(answer), "eve", token=token)
+    )
     assert captcha_errors(first) == [("invalid", REFUSED)]
-    second = browser.post("/signup/", signup_data(key, answer, token, "eve"))
+    second = browser.post("/signup/", signup_data(key, answer, "eve", token=token))
     assert captcha_errors(second) == [("invalid", REFUSED)]
     assert not User.objects.exists()
 
@@ -127,13 +101,17 @@ def test_expired_unknown_and_wrong_differ_in_code_not_in_message(
     old_answer = stored_answer(old_key)
     clock.advance(61)  # time moved, not slept
     assert browser.get(f"/gancaptcha/{old_key}/image.png").status_code == 410
-    expired = browser.post("/signup/", signup_data(old_key, old_answer, token, "a"))
+    expired = browser.post(
+        "/signup/", signup_data(old_key, old_answer, "a", token=token)
+    )
     unknown = browser.post(
-        "/signup/", signup_data(secrets.token_urlsafe(24), "1234", token, "a")
+        "/signup/", signup_data(secrets.token_urlsafe(24), "1234", "a", token=token)
     )
     key, token = load_signup(browser)
     answer = stored_answer(key)
-    wrong_answer = browser.post("/signup/", signup_data(key, wrong(answer), token, "a"))
+    wrong_answer = browser.post(
+        "/signup/", signup_data(key, wrong(answer), "a", token=token)
+    )
     assert captcha_errors(expired) == [("expired", REFUSED)]
     assert captcha_errors(unknown) == [("invalid", REFUSED)]
     assert captcha_errors(wrong_answer) == [("invalid", REFUSED)]
@@ -144,13 +122,7 @@ def test_expired_unknown_and_wrong_differ_in_code_not_in_message(
 @pytest.mark.django_db
 def test_a_form_validated_twice_burns_its_challenge_once() -> None:
     challenge = challenges._create_with_answer("2580")
-    data = {
-        "username": "ada",
-        "password1": PASSWORD,
-        "password2": PASSWORD,
-        "captcha_0": challenge.key,
-        "captcha_1": "2580",
-    }
+    data = signup_data(challenge.key, "2580")
     form = SignupForm(data=data)
     assert form.is_valid(), form.errors
     # A wizard's last step (or a view that re-checks) cleans the same form again.
@@ -290,14 +262,14 @@ def test_the_answer_is_in_no_page_url_header_or_log(
         new_answer = stored_answer(new_key)
         record(refreshed, new_key, token)
         failed = browser.post(
-            "/signup/", signup_data(new_key, wrong(new_answer), token, "ada")
+            "/signup/", signup_data(new_key, wrong(new_answer), "ada", token=token)
         )
         last_key = find_tag(failed.content.decode(), "input", name="captcha_0")["value"]
         assert last_key
         last_answer = stored_answer(last_key)
         record(failed, new_key, last_key, token)
         passed = browser.post(
-            "/signup/", signup_data(last_key, last_answer, token, "ada")
+            "/signup/", signup_data(last_key, last_answer, "ada", token=token)
         )
         assert passed.status_code == 302
         record(passed, last_key, token, browser.cookies["sessionid"].value)

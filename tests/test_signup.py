@@ -14,38 +14,9 @@ from django.test import Client
 
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.testing import answer_for
-from tests.utils import PASSWORD, find_tag, find_tags
+from tests.utils import PASSWORD, find_tag, find_tags, load_signup, signup_data
 
 pytestmark = [pytest.mark.usefixtures("captcha_models"), pytest.mark.django_db]
-
-
-@pytest.fixture
-def browser() -> Client:
-    """A client that enforces CSRF, as a browser session would meet it."""
-    return Client(enforce_csrf_checks=True)
-
-
-def load_signup(browser: Client) -> tuple[str, str]:
-    """GET the signup page; return the challenge key and the CSRF token."""
-    response = browser.get("/signup/")
-    assert response.status_code == 200
-    html = response.content.decode()
-    key = find_tag(html, "input", name="captcha_0")["value"]
-    # The signup form's token (the language switcher carries the same one).
-    token = find_tags(html, "input", name="csrfmiddlewaretoken")[0]["value"]
-    assert key and token
-    return key, token
-
-
-def signup_data(key: str, answer: str, token: str) -> dict[str, str]:
-    return {
-        "csrfmiddlewaretoken": token,
-        "username": "ada",
-        "password1": PASSWORD,
-        "password2": PASSWORD,
-        "captcha_0": key,
-        "captcha_1": answer,
-    }
 
 
 def test_home_links_to_signup(browser: Client) -> None:
@@ -57,7 +28,7 @@ def test_home_links_to_signup(browser: Client) -> None:
 def test_right_answer_creates_the_user(browser: Client) -> None:
     key, token = load_signup(browser)
     answer = answer_for(key)
-    response = browser.post("/signup/", signup_data(key, answer, token))
+    response = browser.post("/signup/", signup_data(key, answer, token=token))
     assert response.status_code == 302
     assert response["Location"] == "/welcome/"
     user = User.objects.get(username="ada")
@@ -71,7 +42,7 @@ def test_wrong_answer_rerenders_with_a_new_challenge(browser: Client) -> None:
     key, token = load_signup(browser)
     answer = answer_for(key)
     wrong = "".join(str((int(c) + 1) % 10) for c in answer)
-    response = browser.post("/signup/", signup_data(key, wrong, token))
+    response = browser.post("/signup/", signup_data(key, wrong, token=token))
     assert response.status_code == 200
     html = response.content.decode()
     assert "Wrong answer. Please try the new image." in html
@@ -82,10 +53,10 @@ def test_wrong_answer_rerenders_with_a_new_challenge(browser: Client) -> None:
     assert not User.objects.filter(username="ada").exists()
 
     # The old answer is dead; the new one works.
-    replay = browser.post("/signup/", signup_data(key, answer, token))
+    replay = browser.post("/signup/", signup_data(key, answer, token=token))
     assert replay.status_code == 200
     new_answer = answer_for(new_key)
-    response = browser.post("/signup/", signup_data(new_key, new_answer, token))
+    response = browser.post("/signup/", signup_data(new_key, new_answer, token=token))
     assert response.status_code == 302
     assert User.objects.filter(username="ada").exists()
 

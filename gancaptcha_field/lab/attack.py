@@ -17,11 +17,9 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
-import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -30,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from gancaptcha_field import artifacts, constants
-from gancaptcha_field.lab import attackers, bank, vision
+from gancaptcha_field.lab import attackers, bank, errors_only, vision
 
 RANDOM_GUESS_RATE = 10.0**-constants.ANSWER_LENGTH
 SCHEMA_VERSION = 1
@@ -461,7 +459,8 @@ def run(
     )
     rows: list[Row] = []
     curve: list[dict[str, Any]] = []
-    with overrides, _bot_signals_counted_not_logged():
+    # The table counts the trap's bot signals; one warning each would bury it.
+    with overrides, errors_only("gancaptcha_field.trap"):
         site = Site(dict(zip(pngs, baits, strict=True)))
         if solvers is not None:
             for name, solver in solvers.items():
@@ -505,18 +504,6 @@ def run(
     if config.markdown_path is not None:
         write_text(config.markdown_path, format_markdown(report))
     return report
-
-
-@contextmanager
-def _bot_signals_counted_not_logged() -> Iterator[None]:
-    """The table counts the trap's bot signals; one warning each would bury it."""
-    logger = logging.getLogger("gancaptcha_field.trap")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _model_rows(

@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gancaptcha_field import pow as proof
+from gancaptcha_field.lab import errors_only
 
 PATHS = ("image", "audio", "no_reading")
 # The bot's address per way in: TEST-NET-2, never a real client's counters,
@@ -114,20 +115,6 @@ def _defaults() -> Iterator[None]:
         yield
 
 
-@contextmanager
-def _quiet_429s() -> Iterator[None]:
-    """Django logs every 429 as a warning; the bot's thousands would bury the table."""
-    import logging
-
-    logger = logging.getLogger("django.request")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def simulate_hour(path: str, minutes: float = 60.0) -> Hour:
     """A perfect bot at one address through ``path`` for ``minutes``."""
     from django.test import Client, RequestFactory
@@ -140,7 +127,8 @@ def simulate_hour(path: str, minutes: float = 60.0) -> Hour:
     client = Client(REMOTE_ADDR=ADDRESSES[path])
     factory = RequestFactory(REMOTE_ADDR=ADDRESSES[path])
     hour = Hour(path, minutes)
-    with _defaults(), _simulated_clock() as clock, _quiet_429s():
+    # Django logs every 429 as a warning; the bot's thousands would bury the table.
+    with _defaults(), _simulated_clock() as clock, errors_only("django.request"):
         end = clock.now + timedelta(minutes=minutes)
 
         def call(step: str, send: Callable[..., Any], *args: Any) -> Any:

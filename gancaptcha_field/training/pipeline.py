@@ -10,14 +10,11 @@ models: serving runs its ONNX files, checked here against Keras.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-import os
 import platform
-import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -456,7 +453,7 @@ def run(config: TrainingConfig) -> dict[str, Any]:
     started = time.time()
     mnist = load_data(config)
     out = config.output_dir
-    with _staging(out) as staging:
+    with export.staging(out) as staging:
         previous = artifacts.read_metadata_or_empty(out)
         # Sections of parts this run skips are carried over from the old set.
         sections: dict[str, Any] = {
@@ -495,18 +492,6 @@ def run(config: TrainingConfig) -> dict[str, Any]:
             "drawn from plain noise, several times slower)"
         )
     return meta
-
-
-@contextlib.contextmanager
-def _staging(out: Path) -> Iterator[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    staging = out / f".staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        yield staging
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _settings_of(config: TrainingConfig) -> dict[str, Any]:

@@ -51,23 +51,48 @@ def wrong_answer(key: str) -> str:
     return "".join(str((int(c) + 1) % 10) for c in answer_for(key))
 
 
-@LOCALES
-def test_fresh_page(new_page: Callable[..., Any], locale: str) -> None:
+def submit_a_wrong_answer(page: Any) -> None:
+    """Fill the account in, answer the challenge wrong, and send the form."""
+    fill_account(page)
+    page.fill("#id_captcha_1", wrong_answer(key_of(page)))
+    page.click(SUBMIT)
+    page.wait_for_load_state()
+
+
+def signup_page(new_page: Callable[..., Any], locale: str) -> Any:
+    """The signup page in ``locale``, its image shown."""
     page = new_page(locale=locale)
     page.goto("/signup/")
     wait_for_image(page)
+    return page
+
+
+def wait_for_status(page: Any) -> None:
+    """Until the widget's live region says something."""
+    page.wait_for_function(
+        "() => document.querySelector('#id_captcha_status').textContent.trim()"
+    )
+
+
+def wait_for_no_reading(page: Any, state: str) -> None:
+    """Until the no-reading button's run reaches ``state``."""
+    page.wait_for_function(
+        "state => document.querySelector('[data-gancaptcha]').dataset"
+        ".noReadingState === state",
+        arg=state,
+    )
+
+
+@LOCALES
+def test_fresh_page(new_page: Callable[..., Any], locale: str) -> None:
+    page = signup_page(new_page, locale)
     audited(page)
 
 
 @LOCALES
 def test_after_a_wrong_answer(new_page: Callable[..., Any], locale: str) -> None:
-    page = new_page(locale=locale)
-    page.goto("/signup/")
-    wait_for_image(page)
-    fill_account(page)
-    page.fill("#id_captcha_1", wrong_answer(key_of(page)))
-    page.click(SUBMIT)
-    page.wait_for_load_state()
+    page = signup_page(new_page, locale)
+    submit_a_wrong_answer(page)
     wait_for_image(page)
     assert page.locator("#id_captcha_1").get_attribute("aria-invalid") == "true"
     audited(page)
@@ -75,9 +100,7 @@ def test_after_a_wrong_answer(new_page: Callable[..., Any], locale: str) -> None
 
 @LOCALES
 def test_refreshed(new_page: Callable[..., Any], locale: str) -> None:
-    page = new_page(locale=locale)
-    page.goto("/signup/")
-    wait_for_image(page)
+    page = signup_page(new_page, locale)
     old = key_of(page)
     page.click(".gancaptcha-refresh")
     page.wait_for_function(
@@ -86,17 +109,13 @@ def test_refreshed(new_page: Callable[..., Any], locale: str) -> None:
     )
     wait_for_image(page)
     # The live region announces the new image.
-    page.wait_for_function(
-        "() => document.querySelector('#id_captcha_status').textContent.trim()"
-    )
+    wait_for_status(page)
     audited(page)
 
 
 @LOCALES
 def test_audio_playing(new_page: Callable[..., Any], locale: str) -> None:
-    page = new_page(locale=locale)
-    page.goto("/signup/")
-    wait_for_image(page)
+    page = signup_page(new_page, locale)
     page.click(".gancaptcha-play")
     page.wait_for_function(
         "() => { const a = document.querySelector('.gancaptcha-audio');"
@@ -113,9 +132,7 @@ def test_proof_of_work_running(
     # Tens of millions of PBKDF2 rounds: seconds of work, so the audit runs
     # while the workers do.
     settings.GANCAPTCHA_POW_ITERATIONS = 5_000_000
-    page = new_page(locale=locale)
-    page.goto("/signup/")
-    wait_for_image(page)
+    page = signup_page(new_page, locale)
     audited(page)
     assert page.locator("input[data-gancaptcha-pow]").input_value() == ""
 
@@ -126,9 +143,7 @@ def test_proof_of_work_done(
 ) -> None:
     settings.GANCAPTCHA_POW = True
     settings.GANCAPTCHA_POW_ITERATIONS = 200
-    page = new_page(locale=locale)
-    page.goto("/signup/")
-    wait_for_image(page)
+    page = signup_page(new_page, locale)
     page.wait_for_function(
         "() => document.querySelector('input[data-gancaptcha-pow]').value !== ''"
     )
@@ -141,13 +156,9 @@ def test_no_reading_running(
 ) -> None:
     # Heavy enough that the audit runs while the workers do.
     settings.GANCAPTCHA_POW_ITERATIONS = 5_000_000
-    page = new_page(locale=locale)
-    page.goto("/signup/")
-    wait_for_image(page)
+    page = signup_page(new_page, locale)
     page.click(".gancaptcha-no-reading")
-    page.wait_for_function(
-        "() => document.querySelector('#id_captcha_status').textContent.trim()"
-    )
+    wait_for_status(page)
     assert page.locator(".gancaptcha-no-reading").get_attribute("aria-busy") == "true"
     audited(page)
 
@@ -157,14 +168,9 @@ def test_no_reading_done(
     new_page: Callable[..., Any], settings: Settings, locale: str
 ) -> None:
     settings.GANCAPTCHA_NO_READING_MIN_TRIES = 20
-    page = new_page(locale=locale)
-    page.goto("/signup/")
-    wait_for_image(page)
+    page = signup_page(new_page, locale)
     page.click(".gancaptcha-no-reading")
-    page.wait_for_function(
-        "() => document.querySelector('[data-gancaptcha]').dataset.noReadingState"
-        " === 'done'"
-    )
+    wait_for_no_reading(page, "done")
     audited(page)
 
 
@@ -174,14 +180,9 @@ def test_no_reading_rate_limited(
 ) -> None:
     settings.GANCAPTCHA_RATELIMIT_ENABLED = True
     settings.GANCAPTCHA_RATELIMIT_RATES = {"no_reading": "0/h"}
-    page = new_page(locale=locale)
-    page.goto("/signup/")
-    wait_for_image(page)
+    page = signup_page(new_page, locale)
     page.click(".gancaptcha-no-reading")
-    page.wait_for_function(
-        "() => document.querySelector('[data-gancaptcha]').dataset.noReadingState"
-        " === 'failed'"
-    )
+    wait_for_no_reading(page, "failed")
     audited(page)
 
 
@@ -200,14 +201,9 @@ def test_rate_limited(
 ) -> None:
     settings.GANCAPTCHA_RATELIMIT_ENABLED = True
     settings.GANCAPTCHA_RATELIMIT_RATES = {"fail": "1/h"}
-    page = new_page(locale=locale)
-    page.goto("/signup/")
-    wait_for_image(page)
+    page = signup_page(new_page, locale)
     for _ in range(2):
-        fill_account(page)
-        page.fill("#id_captcha_1", wrong_answer(key_of(page)))
-        page.click(SUBMIT)
-        page.wait_for_load_state()
+        submit_a_wrong_answer(page)
     wait_for_image(page)
     error = page.locator("#id_captcha_error").inner_text()
     assert error in (
@@ -232,9 +228,7 @@ def test_every_control_has_its_visible_label_as_its_accessible_name(
     new_page: Callable[..., Any], locale: str
 ) -> None:
     """Chromium's accessibility tree names each control by its visible text."""
-    page = new_page(locale=locale)
-    page.goto("/signup/")
-    wait_for_image(page)
+    page = signup_page(new_page, locale)
     label = page.locator(".gancaptcha-label").inner_text().strip()
     assert page.get_by_role("textbox", name=label, exact=True).count() == 1
     for selector in (

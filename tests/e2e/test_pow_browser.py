@@ -16,6 +16,19 @@ from gancaptcha_field.testing import answer_for
 PASSWORD = "correct-horse-battery-staple-42"
 
 
+@pytest.fixture
+def pow_page(page: Any, settings: SettingsWrapper) -> Any:
+    """The signup page with a light proof of work, once the page has solved it."""
+    settings.GANCAPTCHA_POW = True
+    settings.GANCAPTCHA_POW_ITERATIONS = 200
+    page.goto("/signup/")
+    # The page's script solves the puzzle in Web Workers and fills the input.
+    page.wait_for_function(
+        "() => document.querySelector('input[data-gancaptcha-pow]').value !== ''"
+    )
+    return page
+
+
 def test_chromium_solutions_pass_the_server_check(
     settings: SettingsWrapper, browser: Any
 ) -> None:
@@ -26,17 +39,9 @@ def test_chromium_solutions_pass_the_server_check(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_signup_with_proof_of_work_in_chromium(
-    page: Any, settings: SettingsWrapper
-) -> None:
-    settings.GANCAPTCHA_POW = True
-    settings.GANCAPTCHA_POW_ITERATIONS = 200
-    page.goto("/signup/")
+def test_signup_with_proof_of_work_in_chromium(pow_page: Any) -> None:
+    page = pow_page
     key = page.locator("input[name=captcha_0]").input_value()
-    # The page's script solves the puzzle in Web Workers and fills the input.
-    page.wait_for_function(
-        "() => document.querySelector('input[data-gancaptcha-pow]').value !== ''"
-    )
     solution = page.locator("input[name=captcha_pow]").input_value()
     page.fill("#id_username", "ada")
     page.fill("#id_password1", PASSWORD)
@@ -49,14 +54,8 @@ def test_signup_with_proof_of_work_in_chromium(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_refreshed_challenge_gets_its_own_solution(
-    page: Any, settings: SettingsWrapper
-) -> None:
-    settings.GANCAPTCHA_POW = True
-    settings.GANCAPTCHA_POW_ITERATIONS = 200
-    page.goto("/signup/")
-    solved = "() => document.querySelector('input[data-gancaptcha-pow]').value !== ''"
-    page.wait_for_function(solved)
+def test_a_refreshed_challenge_gets_its_own_solution(pow_page: Any) -> None:
+    page = pow_page
     first = page.locator("input[name=captcha_pow]").input_value()
     page.click(".gancaptcha-refresh")
     page.wait_for_function(

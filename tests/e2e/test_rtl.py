@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 
 from gancaptcha_field.testing import answer_for
 from tests.e2e.conftest import Screenshot
-from tests.e2e.test_accessibility import SUBMIT, audited, wrong_answer
+from tests.e2e.test_accessibility import SUBMIT, audited, submit_a_wrong_answer
 from tests.e2e.test_signup_browser import fill_account, key_of, wait_for_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -115,10 +115,7 @@ def test_arabic_indic_answer_signs_up(arabic: Any, screenshot: Screenshot) -> No
 
 def test_no_accessibility_violation_in_arabic(arabic: Any) -> None:
     audited(arabic)
-    fill_account(arabic)
-    arabic.fill("#id_captcha_1", wrong_answer(key_of(arabic)))
-    arabic.click(SUBMIT)
-    arabic.wait_for_load_state()
+    submit_a_wrong_answer(arabic)
     wait_for_image(arabic)
     assert arabic.locator("#id_captcha_1").get_attribute("aria-invalid") == "true"
     assert arabic.locator("#id_captcha_error").inner_text() == (
