@@ -7,6 +7,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from demo_site import languages
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Development default; set DJANGO_SECRET_KEY anywhere that matters.
@@ -83,23 +85,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
-# The language switcher (Django's set_language view) offers these; Arabic is
-# right to left (the base template sets dir). The audio speaks English and
-# Spanish only; other languages get the English voice (audio.language_for).
-LANGUAGES = [
-    ("en", "English"),
-    ("es", "Español"),
-    ("de", "Deutsch"),
-    ("fr", "Français"),
-    ("it", "Italiano"),
-    ("pt-br", "Português Brasileiro"),
-    ("nl", "Nederlands"),
-    ("pl", "Polski"),
-    ("ru", "Русский"),
-    ("ja", "日本語"),
-    ("zh-hans", "简体中文"),
-    ("ar", "العربيّة"),
-]
+# The language switcher (Django's set_language view) offers these.
+LANGUAGES = languages.LANGUAGES
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

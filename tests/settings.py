@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from demo_site import languages
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = "tests-only-not-secret"
@@ -68,20 +70,7 @@ DATABASES = {
 USE_TZ = True
 # The demo site's languages (LocaleMiddleware picks one).
 LANGUAGE_CODE = "en"
-LANGUAGES = [
-    ("en", "English"),
-    ("es", "Español"),
-    ("de", "Deutsch"),
-    ("fr", "Français"),
-    ("it", "Italiano"),
-    ("pt-br", "Português Brasileiro"),
-    ("nl", "Nederlands"),
-    ("pl", "Polski"),
-    ("ru", "Русский"),
-    ("ja", "日本語"),
-    ("zh-hans", "简体中文"),
-    ("ar", "العربيّة"),
-]
+LANGUAGES = languages.LANGUAGES
 STATIC_URL = "static/"
 
 GANCAPTCHA_MODEL_DIR = BASE_DIR / "ml_models"

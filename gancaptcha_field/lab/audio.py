@@ -226,18 +226,21 @@ class NccSolver:
 _FRAME, _STEP, _BANDS, _CEPS = 400, 160, 40, 13
 
 
-def _mel_bank() -> np.ndarray:
+def mel_bank(bands: int = _BANDS, fft: int = 512) -> np.ndarray:
+    """Triangular mel filters, 80 Hz to 7.6 kHz, over an ``fft``-point
+    spectrum at the served rate: ``(bands, fft // 2 + 1)``."""
+
     def mel(f: np.ndarray) -> np.ndarray:
         return 2595 * np.log10(1 + f / 700)
 
     edges = 700 * (
         10
-        ** (np.linspace(mel(np.array(80.0)), mel(np.array(7600.0)), _BANDS + 2) / 2595)
+        ** (np.linspace(mel(np.array(80.0)), mel(np.array(7600.0)), bands + 2) / 2595)
         - 1
     )
-    bins = np.fft.rfftfreq(512, 1 / RATE)
-    bank = np.zeros((_BANDS, bins.size))
-    for band in range(_BANDS):
+    bins = np.fft.rfftfreq(fft, 1 / RATE)
+    bank = np.zeros((bands, bins.size))
+    for band in range(bands):
         low, centre, high = edges[band : band + 3]
         rising = (bins - low) / (centre - low)
         falling = (high - bins) / (high - centre)
@@ -245,7 +248,7 @@ def _mel_bank() -> np.ndarray:
     return bank
 
 
-_MEL = _mel_bank()
+_MEL = mel_bank()
 _DCT = np.cos(
     np.pi / _BANDS * (np.arange(_BANDS)[None, :] + 0.5) * np.arange(1, _CEPS)[:, None]
 )

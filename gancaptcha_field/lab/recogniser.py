@@ -41,6 +41,7 @@ import numpy as np
 
 from gancaptcha_field import audio, constants
 from gancaptcha_field.artifacts import atomic_path
+from gancaptcha_field.lab.audio import mel_bank
 
 PLACES = constants.ANSWER_LENGTH
 CLASSES = 11  # 0: no digit (silence, babble, noise); 1-10: the digits 0-9
@@ -62,22 +63,8 @@ TIME_POOL = 2  # the model's output steps are every other frame
 Log = Callable[[str], None]
 
 
-def _mel_bank() -> np.ndarray:
-    def mel(f: float) -> float:
-        return 2595 * math.log10(1 + f / 700)
-
-    edges = 700 * (10 ** (np.linspace(mel(80.0), mel(7600.0), BANDS + 2) / 2595) - 1)
-    bins = np.fft.rfftfreq(FFT, 1 / audio.SAMPLE_RATE)
-    bank = np.zeros((BANDS, bins.size), np.float32)
-    for band in range(BANDS):
-        low, centre, high = edges[band : band + 3]
-        rising = (bins - low) / (centre - low)
-        falling = (high - bins) / (high - centre)
-        bank[band] = np.clip(np.minimum(rising, falling), 0, None)
-    return bank
-
-
-_MEL = _mel_bank()
+# The lab's mel filters (lab/audio.py), as float32.
+_MEL = mel_bank(BANDS, FFT).astype(np.float32)
 _WINDOW = np.hamming(FFT).astype(np.float32)
 
 
