@@ -196,9 +196,8 @@ def _posted_key(request: HttpRequest) -> object:
 def no_reading(request: HttpRequest) -> JsonResponse:
     """A no-reading puzzle for a live challenge (200); 400, 410, 429 or 503."""
     key = _posted_key(request)
-    if not challenges.is_valid_key(key):
+    if not isinstance(key, str) or not challenges.is_valid_key(key):
         return _error("malformed", MALFORMED_KEY, 400)
-    assert isinstance(key, str)  # is_valid_key() says so; for the type checker
     try:
         live = challenges.is_live(key)
     except Exception:
