@@ -86,7 +86,7 @@ class Hints:
     )
     E020 = (
         "Booleans are True or False (not strings such as 'False' or '0'), "
-        "numbers are ints or floats; see the README's Settings table. An "
+        "numbers are ints or floats; see the Settings page of the docs. An "
         "invalid value reads as False (booleans, and GANCAPTCHA_PRELOAD), no "
         "store (GANCAPTCHA_STORE), or the default."
     )
@@ -115,6 +115,76 @@ class Hints:
         "or set GANCAPTCHA_RATELIMIT_ENABLED = False to go without limits."
     )
     E013 = "Point GANCAPTCHA_RATELIMIT_CACHE at Redis or Memcached."
+
+
+
+class When:
+    """What fires each check, one sentence each: the check reference in the
+    docs (docs/checks.md) is rendered from Messages, Hints and this."""
+
+    W001 = (
+        "The model directory (GANCAPTCHA_MODEL_DIR, or the models shipped in the "
+        "package) lacks a .keras model file or metadata.json. Skipped on pool-only "
+        "hosts "
+        "(GANCAPTCHA_POOL_ONLY), which never read the models."
+    )
+    W004 = (
+        "A model set trained before the ONNX files existed: metadata.json and the "
+        ".keras files are there, the .onnx files are not. Skipped on pool-only hosts."
+    )
+    E001 = (
+        "metadata.json is unreadable or of another model format or size, or a "
+        "model file fails its sha256 checksum (a mixed or damaged set). Skipped "
+        "on pool-only hosts."
+    )
+    E002 = (
+        "GANCAPTCHA_MODEL_DIR = None on a host that draws challenges (not "
+        "pool-only)."
+    )
+    W002 = (
+        "GANCAPTCHA_TEST_MODE and GANCAPTCHA_TEST_MODE_ALLOW_WITHOUT_DEBUG are on "
+        "while DEBUG is False: test mode acts, so the answer PASS passes."
+    )
+    W003 = "gancaptcha_field.urls is not included in the URLconf (ROOT_URLCONF)."
+    E010 = (
+        "Only with `manage.py check --deploy`, which loads the models: files that "
+        "pass their checksums do not load."
+    )
+    E011 = (
+        "GANCAPTCHA_RATELIMIT_RATES is not a dict, names an unknown action or has "
+        "an unparsable rate; GANCAPTCHA_CLIENT_IP is not a str or a non-negative "
+        "int; or GANCAPTCHA_RATELIMIT_CACHE is not in CACHES."
+    )
+    E020 = (
+        "A GANCAPTCHA_* setting has a value of the wrong type or range (one error "
+        "per setting)."
+    )
+    E021 = "GANCAPTCHA_STORE is neither 'database' nor 'cache'."
+    E022 = (
+        "GANCAPTCHA_STORE = 'cache' and GANCAPTCHA_CACHE_ALIAS names no entry of "
+        "CACHES."
+    )
+    E023 = (
+        "GANCAPTCHA_TEST_MODE is on while DEBUG is False and "
+        "GANCAPTCHA_TEST_MODE_ALLOW_WITHOUT_DEBUG is off, so test mode is refused."
+    )
+    W010 = (
+        "GANCAPTCHA_RATELIMIT_ENABLED is on and "
+        "gancaptcha_field.ratelimit.RateLimitMiddleware is not in MIDDLEWARE."
+    )
+    W012 = "GANCAPTCHA_TRAP is on and GANCAPTCHA_HARDEN is off."
+    W013 = (
+        "Rate limits are on and GANCAPTCHA_RATELIMIT_RATES sets the no_reading "
+        "rate to None."
+    )
+    E012 = (
+        "Rate limits are on, DEBUG is False, and GANCAPTCHA_RATELIMIT_CACHE is a "
+        "local-memory or dummy cache. (It replaces the former warning W011.)"
+    )
+    E013 = (
+        "Rate limits are on and GANCAPTCHA_RATELIMIT_CACHE is a database or "
+        "file-based cache."
+    )
 
 
 def check_models(

@@ -7,6 +7,8 @@ always offer the way through without reading, whatever
 GANCAPTCHA_NO_READING says for other forms. The password is checked only
 after the CAPTCHA has passed, so that a bot cannot try passwords without it.
 
+::
+
     # urls.py
     from django.contrib.auth.views import LoginView
     from gancaptcha_field.login import CaptchaAuthenticationForm, protect_admin
