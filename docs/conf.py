@@ -17,7 +17,7 @@ django.setup()
 
 project = "GanCaptcha"
 author = "the GanCaptcha authors"
-copyright = "2026, the GanCaptcha authors"  # noqa: A001 (Sphinx's name)
+copyright = "2026, the GanCaptcha authors"
 release = "0.1.0"
 
 extensions = [

@@ -494,7 +494,7 @@ class DatabaseStore(Store):
                 "GanCaptcha: could not commit the %s of a challenge outside the "
                 "request's transaction on database %r (%s); refusing the answer. "
                 "On SQLite, check the CAPTCHA before the view reads or writes the "
-                "database, or see SECURITY.md (ATOMIC_REQUESTS).",
+                "database, or see docs/security.md (ATOMIC_REQUESTS).",
                 what,
                 db,
                 exc,

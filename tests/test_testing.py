@@ -1,4 +1,4 @@
-"""gancaptcha_field.testing, and the README's examples of it, run as they stand."""
+"""gancaptcha_field.testing, and the docs' examples of it, run as they stand."""
 
 from __future__ import annotations
 
@@ -17,24 +17,22 @@ from gancaptcha_field.testing import answer_for, passing_data, solve, solve_all
 from gancaptcha_field.widgets import GanCaptchaWidget
 from tests.utils import BrokenRegistry, Clock
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-SECTION = "## Testing your own forms"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "testing.md"
 
 
-def readme_examples() -> list[str]:
-    """The Python blocks of the README's testing section, in order."""
-    text = README.read_text(encoding="utf-8")
-    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+def page_examples() -> list[str]:
+    """The Python blocks of the docs' testing page, in order."""
+    text = PAGE.read_text(encoding="utf-8")
+    return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
 
 
-# The README's examples become tests of this module: they are collected, get
+# The page's examples become tests of this module: they are collected, get
 # their fixtures and fail here exactly as they would in a reader's project.
-EXAMPLES = readme_examples()
+EXAMPLES = page_examples()
 for _number, _code in enumerate(EXAMPLES, start=1):
-    exec(compile(_code, f"README.md ({SECTION}, example {_number})", "exec"))
+    exec(compile(_code, f"docs/testing.md (example {_number})", "exec"))
 
-README_TESTS = [
+PAGE_TESTS = [
     "test_signup_with_the_real_captcha",
     "test_a_wrong_answer_keeps_the_user_out",
     "test_signup_with_the_fixture",
@@ -51,10 +49,10 @@ class TwoCaptchasForm(forms.Form):
     second = GanCaptchaField(widget=GanCaptchaWidget(id_prefix="other"))
 
 
-def test_readme_examples_are_all_here() -> None:
+def test_page_examples_are_all_here() -> None:
     assert len(EXAMPLES) == 3
-    for name in README_TESTS:
-        assert callable(globals().get(name)), f"README no longer defines {name}"
+    for name in PAGE_TESTS:
+        assert callable(globals().get(name)), f"docs/testing.md lacks {name}"
 
 
 @pytest.mark.usefixtures("captcha_models")

@@ -7,7 +7,8 @@ deprecated name, from ``gancaptcha_field.conf.declared()`` and
 ``gancaptcha_field.conf.DEPRECATED``.
 
 The rows are built by plain functions (``check_entries``, ``setting_rows``),
-which tests/test_docs.py calls without running Sphinx.
+which tests/test_docs.py calls without running Sphinx; docutils is imported
+only where nodes are made, so those tests run with the dev install alone.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from docutils import nodes
-from docutils.parsers.rst import Directive
+if TYPE_CHECKING:
+    from docutils import nodes
 
 CHECK_ID = re.compile(r"^[EW]\d{3}$")
 PREFIX = "gancaptcha_field."
@@ -48,7 +49,9 @@ def check_entries() -> list[CheckEntry]:
     entries = []
     for code in sorted(name for name in vars(checks.Messages) if CHECK_ID.match(name)):
         missing = [
-            part.__name__ for part in (checks.Hints, checks.When) if not hasattr(part, code)
+            part.__name__
+            for part in (checks.Hints, checks.When)
+            if not hasattr(part, code)
         ]
         if missing:
             raise ValueError(f"check {code} has no entry in {', '.join(missing)}")
@@ -111,22 +114,34 @@ _CODE = re.compile(r"`([^`]+)`")
 
 def inline(text: str) -> list[nodes.Node]:
     """Text with its `code spans` as literals."""
+    from docutils import nodes
+
     parts: list[nodes.Node] = []
     for number, piece in enumerate(_CODE.split(text)):
         if piece:
-            parts.append(nodes.literal(piece, piece) if number % 2 else nodes.Text(piece))
+            parts.append(
+                nodes.literal(piece, piece) if number % 2 else nodes.Text(piece)
+            )
     return parts
 
 
 def _paragraph(label: str, text: str) -> nodes.paragraph:
-    return nodes.paragraph("", "", nodes.strong(label, label), nodes.Text(" "), *inline(text))
+    from docutils import nodes
+
+    return nodes.paragraph(
+        "", "", nodes.strong(label, label), nodes.Text(" "), *inline(text)
+    )
 
 
 def checks_nodes(entries: Iterable[CheckEntry]) -> list[nodes.Node]:
     """A definition list: one item per check, anchored at its id."""
+    from docutils import nodes
+
     listing = nodes.definition_list(classes=["gancaptcha-checks"])
     for entry in entries:
-        term = nodes.term("", "", nodes.literal(entry.id, entry.id), nodes.Text(f" ({entry.level})"))
+        term = nodes.term(
+            "", "", nodes.literal(entry.id, entry.id), nodes.Text(f" ({entry.level})")
+        )
         definition = nodes.definition(
             "",
             _paragraph("When:", entry.when),
@@ -143,6 +158,8 @@ def _table(
     header: tuple[str, ...], rows: Iterable[tuple[str, ...]], code_columns: set[int]
 ) -> nodes.table:
     """A table whose columns numbered in ``code_columns`` are literals."""
+    from docutils import nodes
+
     group = nodes.tgroup(cols=len(header))
     for _ in header:
         group += nodes.colspec(colwidth=1)
@@ -167,8 +184,12 @@ def _table(
     return nodes.table("", group)
 
 
-def settings_nodes(rows: Iterable[SettingRow], deprecated: Iterable[tuple[str, str]]) -> list[nodes.Node]:
+def settings_nodes(
+    rows: Iterable[SettingRow], deprecated: Iterable[tuple[str, str]]
+) -> list[nodes.Node]:
     """The settings table, then the deprecated names, if any."""
+    from docutils import nodes
+
     found: list[nodes.Node] = [
         _table(
             ("Setting", "Type", "Default", "Meaning"),
@@ -183,28 +204,31 @@ def settings_nodes(rows: Iterable[SettingRow], deprecated: Iterable[tuple[str, s
     return found
 
 
-class ChecksDirective(Directive):
-    """``{gancaptcha-checks}``: the system check reference."""
-
-    has_content = False
-
-    def run(self) -> list[nodes.Node]:
-        return checks_nodes(check_entries())
-
-
-class SettingsDirective(Directive):
-    """``{gancaptcha-settings}``: the settings reference."""
-
-    has_content = False
-
-    def run(self) -> list[nodes.Node]:
-        from gancaptcha_field import conf
-
-        return settings_nodes(setting_rows(conf.declared()), deprecated_rows(conf.DEPRECATED))
-
-
 def setup(app: Any) -> dict[str, Any]:
     """Register both directives."""
+    from docutils.parsers.rst import Directive
+
+    class ChecksDirective(Directive):
+        """``{gancaptcha-checks}``: the system check reference."""
+
+        has_content = False
+
+        def run(self) -> list[nodes.Node]:
+            return checks_nodes(check_entries())
+
+    class SettingsDirective(Directive):
+        """``{gancaptcha-settings}``: the settings reference."""
+
+        has_content = False
+
+        def run(self) -> list[nodes.Node]:
+            from gancaptcha_field import conf
+
+            return settings_nodes(
+                setting_rows(conf.declared()),  # type: ignore[attr-defined]
+                deprecated_rows(conf.DEPRECATED),  # type: ignore[attr-defined]
+            )
+
     app.add_directive("gancaptcha-checks", ChecksDirective)
     app.add_directive("gancaptcha-settings", SettingsDirective)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
