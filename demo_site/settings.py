@@ -111,9 +111,9 @@ if os.environ.get("DJANGO_REDIS_URL"):
         }
     }
 
-# Opt-in hardening (README, "The challenge image"): GANCAPTCHA_HARDEN=1 to try it.
+# Opt-in hardening (docs/how-it-works.md): GANCAPTCHA_HARDEN=1 to try it.
 GANCAPTCHA_HARDEN = os.environ.get("GANCAPTCHA_HARDEN", "0") == "1"
-# Opt-in trap (README, "The trap"): GANCAPTCHA_TRAP=1 keeps each challenge's
+# Opt-in trap (docs/security.md): GANCAPTCHA_TRAP=1 keeps each challenge's
 # stock misreading and counts an answer that repeats it as a bot signal.
 GANCAPTCHA_TRAP = os.environ.get("GANCAPTCHA_TRAP", "0") == "1"
 

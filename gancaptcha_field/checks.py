@@ -117,7 +117,6 @@ class Hints:
     E013 = "Point GANCAPTCHA_RATELIMIT_CACHE at Redis or Memcached."
 
 
-
 class When:
     """What fires each check, one sentence each: the check reference in the
     docs (docs/checks.md) is rendered from Messages, Hints and this."""
@@ -138,8 +137,7 @@ class When:
         "on pool-only hosts."
     )
     E002 = (
-        "GANCAPTCHA_MODEL_DIR = None on a host that draws challenges (not "
-        "pool-only)."
+        "GANCAPTCHA_MODEL_DIR = None on a host that draws challenges (not pool-only)."
     )
     W002 = (
         "GANCAPTCHA_TEST_MODE and GANCAPTCHA_TEST_MODE_ALLOW_WITHOUT_DEBUG are on "

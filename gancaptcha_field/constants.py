@@ -47,7 +47,7 @@ GENERATOR_RANGE = (-1.0, 1.0)
 CLASSIFIER_RANGE = (0.0, 1.0)
 
 # Served only when the reader is at least this sure and the verifier gives the
-# same label at least this probability (see README, "How it works").
+# same label at least this probability (see docs/how-it-works.md).
 DEFAULT_READER_THRESHOLD = 0.999
 DEFAULT_VERIFIER_THRESHOLD = 0.99
 # And both classifiers must rank the label first by at least this much:

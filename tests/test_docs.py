@@ -41,7 +41,7 @@ ext = _load_extension()
 def emitted_check_ids() -> set[str]:
     """Every id checks.py passes to _issue(), read from its source."""
     tree = ast.parse((ROOT / "gancaptcha_field" / "checks.py").read_text())
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(tree):
         if (
             isinstance(node, ast.Call)
@@ -50,7 +50,7 @@ def emitted_check_ids() -> set[str]:
         ):
             first = node.args[0]
             assert isinstance(first, ast.Constant), "_issue() takes a literal id"
-            found.add(first.value)
+            found.add(str(first.value))
     return found
 
 

@@ -215,7 +215,7 @@ def test_head_never_issues_nor_draws_nor_counts(
 def test_without_the_middleware_head_issues_as_documented(
     client: Client, settings: Settings
 ) -> None:
-    # The widget cannot see the method then (README, Deployment).
+    # The widget cannot see the method then (docs/deployment.md).
     settings.MIDDLEWARE = [
         m for m in settings.MIDDLEWARE if not m.endswith(".RateLimitMiddleware")
     ]

@@ -453,7 +453,7 @@ def test_an_app_template_override_wins(settings: Settings) -> None:
     from django.forms.renderers import DjangoTemplates
 
     # An app above ours with its own gancaptcha_field/widget.html (the way the
-    # README describes) wins over the packaged one.
+    # docs/field.md describes) wins over the packaged one.
     settings.INSTALLED_APPS = ["tests.override_app", *settings.INSTALLED_APPS]
     renderer = DjangoTemplates()
     html = str(CaptchaForm(renderer=renderer)["captcha"])

@@ -208,7 +208,7 @@ def setup(app: Any) -> dict[str, Any]:
     """Register both directives."""
     from docutils.parsers.rst import Directive
 
-    class ChecksDirective(Directive):
+    class ChecksDirective(Directive):  # type: ignore[misc]  # docutils: untyped
         """``{gancaptcha-checks}``: the system check reference."""
 
         has_content = False
@@ -216,7 +216,7 @@ def setup(app: Any) -> dict[str, Any]:
         def run(self) -> list[nodes.Node]:
             return checks_nodes(check_entries())
 
-    class SettingsDirective(Directive):
+    class SettingsDirective(Directive):  # type: ignore[misc]
         """``{gancaptcha-settings}``: the settings reference."""
 
         has_content = False
