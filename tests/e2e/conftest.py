@@ -61,6 +61,8 @@ def asgi_server(django_db_setup: None) -> Iterator[str]:
     runs the (sync) views in a worker thread; the static files come through
     Django's ASGI handler for them, as live_server's do through its WSGI one.
     """
+    # Here, not at the top: demo_site.asgi builds its application on import,
+    # which needs Django set up.
     import uvicorn
 
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
