@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: install run test lint docs train sample attack panel bench clean
+.PHONY: install run test lint docs train sample attack panel bench dist clean
 
 $(STAMP): requirements.txt requirements-train.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -67,5 +67,12 @@ bench: $(BENCH_STAMP)
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || echo "bench: no wrk; the HTTP section will be skipped"
 	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 
+# The sdist and the wheel in dist/ (version: gancaptcha_field.__version__),
+# checked as PyPI would check them.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache docs/_build
+	rm -rf $(VENV) .pytest_cache .ruff_cache docs/_build dist build

@@ -1,11 +1,13 @@
-"""A pip user's first hour: build the wheel, install it, add the app, serve.
+"""A pip user's first hour: build the release, install it, add the app, serve.
 
-Builds the wheel from a copy of the sources, installs it without extras (the
-base install: Django, Pillow, numpy, ONNX Runtime) into a new virtualenv,
-makes a project with ``django-admin startproject``, follows README's "Add it
-to your project" and passes when ``manage.py check`` finds no issue and
-runserver (real HTTP) serves a page with the field and its image, drawn by
-the ONNX models that came inside the wheel, with no TensorFlow installed.
+Builds the sdist and the wheel (`python -m build`, as `make dist`) from a copy
+of the sources and checks them as PyPI would; installs each, the wheel and the
+sdist, without extras (the base install: Django, Pillow, numpy, ONNX Runtime)
+into a new virtualenv, makes a project with ``django-admin startproject``,
+follows README's "Add it to your project" and passes when ``manage.py check``
+finds no issue and runserver (real HTTP) serves a page with the field and its
+image, drawn by the ONNX models that came inside the package, with no
+TensorFlow installed.
 
 The dependencies are installed by uv, which keeps them in its cache
 (UV_CACHE_DIR, by default ~/.cache/uv) and links them into each new
@@ -20,6 +22,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 import urllib.request
 import zipfile
@@ -111,26 +114,96 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
+# What `python -m build` reads: the sources a release is made from (the
+# attacker lab too, where it is a package of its own, so that the wheel is seen
+# to leave it out).
+SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "CHANGELOG.md",
+           "SECURITY.md", "LICENSE", "requirements.txt")  # fmt: skip
+PACKAGES = ("gancaptcha_field", "gancaptcha_lab")
+
+
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel, built from a copy of the sources (the tree stays clean)."""
+def dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """`python -m build` on a copy of the sources: the sdist, and the wheel
+    built from that sdist (so the sdist is seen to hold what the wheel needs)."""
     src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "setup.py", "README.md"):
+    for name in SOURCES:
         shutil.copy2(ROOT / name, src / name)
-    shutil.copytree(
-        ROOT / "gancaptcha_field",
-        src / "gancaptcha_field",
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-    )
-    shutil.copytree(
-        ROOT / "ml_models", src / "ml_models", ignore=shutil.ignore_patterns("data")
-    )
+    caches = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in PACKAGES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, src / name, ignore=caches)
+    # A development tree's leftovers, which the sdist must leave out.
+    (src / "gancaptcha_field" / "__pycache__").mkdir(exist_ok=True)
+    (src / "gancaptcha_field" / "__pycache__" / "conf.cpython-311.pyc").write_bytes(b"")
+    shutil.copytree(ROOT / "ml_models", src / "ml_models")
     dist = tmp_path_factory.mktemp("dist")
-    _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, src], src
+    # uv installs the build backend from its cache (pip would fetch it anew).
+    _run([sys.executable, "-m", "build", "--installer", "uv", "--outdir", dist, src],
+         src)  # fmt: skip
+    (sdist,) = dist.glob("gancaptcha_field-*.tar.gz")
+    (wheel,) = dist.glob("gancaptcha_field-*.whl")
+    return {"sdist": sdist, "wheel": wheel}
+
+
+@pytest.fixture(scope="module")
+def wheel(dists: dict[str, Path]) -> Path:
+    return dists["wheel"]
+
+
+def _version() -> str:
+    init = (ROOT / "gancaptcha_field" / "__init__.py").read_text()
+    match = re.search(r'^__version__ = "([^"]+)"$', init, re.M)
+    assert match, "gancaptcha_field/__init__.py has no __version__"
+    return match.group(1)
+
+
+def test_the_version_comes_from_one_place(dists: dict[str, Path]) -> None:
+    version = _version()
+    assert dists["sdist"].name == f"gancaptcha_field-{version}.tar.gz"
+    assert dists["wheel"].name == f"gancaptcha_field-{version}-py3-none-any.whl"
+    assert 'dynamic = ["version"]' in (ROOT / "pyproject.toml").read_text()
+
+
+def test_twine_check_passes(dists: dict[str, Path]) -> None:
+    result = _run(
+        [sys.executable, "-m", "twine", "check", "--strict", *dists.values()], ROOT
     )
-    (built,) = dist.glob("gancaptcha_field-*.whl")
-    return built
+    assert result.stdout.count("PASSED") == 2, result.stdout
+
+
+def test_the_metadata_names_the_supported_versions(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = archive.read(name).decode()
+    for classifier in (
+        "Framework :: Django :: 5.2",
+        "Framework :: Django :: 6.0",
+        "Framework :: Django :: 6.1",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+    ):
+        assert f"Classifier: {classifier}\n" in metadata
+    assert "Requires-Dist: Django<7,>=5.2\n" in metadata
+    assert "Requires-Python: >=3.11\n" in metadata
+
+
+def test_the_sdist_holds_the_sources_and_no_leftovers(dists: dict[str, Path]) -> None:
+    with tarfile.open(dists["sdist"]) as archive:
+        names = {n.partition("/")[2] for n in archive.getnames()}
+    for name in (
+        "pyproject.toml", "setup.py", "MANIFEST.in", "CHANGELOG.md",
+        "gancaptcha_field/py.typed",
+        "gancaptcha_field/templates/gancaptcha_field/widget.html",
+        "gancaptcha_field/locale/es/LC_MESSAGES/django.mo",
+        "ml_models/generator.onnx", "ml_models/reader.onnx",
+        "ml_models/verifier.onnx", "ml_models/metadata.json",
+    ):  # fmt: skip
+        assert name in names, name
+    assert [n for n in names if n.startswith("gancaptcha_field/voice/")]
+    assert [n for n in names if n.startswith("gancaptcha_field/static/")]
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if n.endswith(("mnist.npz", ".png", ".sqlite3"))]
 
 
 def test_wheel_carries_the_models_but_not_mnist(wheel: Path) -> None:
@@ -153,20 +226,40 @@ def test_wheel_carries_the_models_but_not_mnist(wheel: Path) -> None:
     assert not [n for n in names if n.endswith(("mnist.npz", ".png"))]
 
 
-@pytest.fixture(scope="module")
-def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A new virtualenv with the wheel and its base dependencies, nothing else."""
-    home = tmp_path_factory.mktemp("venv")
+def test_the_wheel_leaves_the_attacker_lab_out(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    lab = ("gancaptcha_field/lab/", "gancaptcha_lab/")
+    assert not [n for n in names if n.startswith(lab)]
+
+
+@pytest.fixture(scope="module", params=["wheel", "sdist"])
+def venv(
+    request: pytest.FixtureRequest,
+    dists: dict[str, Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    """A new virtualenv with the wheel, or the sdist (built on install), and
+    the base dependencies, nothing else."""
+    home = tmp_path_factory.mktemp(f"venv-{request.param}")
     _run([sys.executable, "-m", "venv", "--without-pip", home], home)
     started = time.monotonic()
     # uv, because it links the files from its cache once they are in it.
     _run(
         [UV, "pip", "install", "--quiet", "--python", home / "bin" / "python",
-         "--link-mode", "hardlink", wheel],
+         "--link-mode", "hardlink", dists[request.param]],
         home,
     )  # fmt: skip
-    print(f"\nwheel test: installed in {time.monotonic() - started:.0f} s")
+    print(f"\n{request.param} test: installed in {time.monotonic() - started:.0f} s")
     return home
+
+
+def test_the_installed_version_is_the_source_version(venv: Path) -> None:
+    code = (
+        "import importlib.metadata as m, gancaptcha_field as g; "
+        "print(m.version('gancaptcha-field'), g.__version__)"
+    )
+    result = _run([venv / "bin" / "python", "-c", code], venv)
+    assert result.stdout.split() == [_version(), _version()]
 
 
 def test_the_base_install_has_no_tensorflow(venv: Path) -> None:
@@ -225,6 +318,8 @@ def test_models_come_from_the_installed_package(venv: Path, project: Path) -> No
     model_dir = Path(result.stdout.strip().splitlines()[-1])
     assert model_dir.is_relative_to(venv), model_dir
     assert model_dir.name == "shipped_models"
+    for name in ("generator.onnx", "reader.onnx", "verifier.onnx", "metadata.json"):
+        assert (model_dir / name).stat().st_size > 0, name
 
 
 @pytest.fixture

@@ -1,9 +1,14 @@
-"""A real browser (Debian's chromium, driven by Playwright) against live_server."""
+"""A real browser (Debian's chromium, driven by Playwright) against the site,
+served over WSGI (pytest-django's live_server) or, for the flows marked
+``both_servers``, over ASGI too (uvicorn, in a thread of this process)."""
 
 from __future__ import annotations
 
 import os
 import re
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,10 @@ SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 
 Screenshot = Callable[[Any, str], Path]
 
+# The flows a site must get through under either kind of server: signup,
+# refresh, audio, the proof of work, the way without reading.
+both_servers = pytest.mark.parametrize("server", ["wsgi", "asgi"], indirect=True)
+
 
 @pytest.fixture(scope="session")
 def live_server(django_db_setup: None) -> Iterator[LiveServer]:
@@ -41,6 +50,68 @@ def live_server(django_db_setup: None) -> Iterator[LiveServer]:
     server = LiveServer("localhost")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup: None) -> Iterator[str]:
+    """The demo's ASGI application (demo_site/asgi.py) under uvicorn.
+
+    In a thread of this process, like live_server, so that both see the test
+    database and the ``settings`` fixture's changes. Django's ASGI handler
+    runs the (sync) views in a worker thread; the static files come through
+    Django's ASGI handler for them, as live_server's do through its WSGI one.
+    """
+    # Here, not at the top: demo_site.asgi builds its application on import,
+    # which needs Django set up.
+    import uvicorn
+
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+    from django.test.utils import modify_settings
+
+    from demo_site import asgi
+
+    application = asgi.application
+    if not isinstance(application, ASGIStaticFilesHandler):  # DEBUG is off here
+        application = ASGIStaticFilesHandler(application)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))  # held from here on: no other process takes it
+    port = sock.getsockname()[1]
+    # No websockets here; ws="auto" would import a library with deprecations.
+    config = uvicorn.Config(application, lifespan="off", ws="none", log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True
+    )
+    hosts = modify_settings(ALLOWED_HOSTS={"append": "127.0.0.1"})
+    hosts.enable()
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                pytest.fail("uvicorn exited before it served", pytrace=False)
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+        hosts.disable()
+
+
+@pytest.fixture
+def server(
+    request: pytest.FixtureRequest, live_server: LiveServer, asgi_server: str
+) -> str:
+    """The site's address: live_server (WSGI), unless parametrized to "asgi".
+
+    Both servers are asked for here, not looked up by name: session fixtures
+    set up before the test's ``settings`` changes, whose undoing would
+    otherwise drop the servers' ALLOWED_HOSTS entries after the first test.
+    """
+    kind = getattr(request, "param", "wsgi")
+    if kind not in ("wsgi", "asgi"):
+        raise ValueError(f"server: {kind!r} is neither 'wsgi' nor 'asgi'")
+    return asgi_server if kind == "asgi" else str(live_server.url)
 
 
 @pytest.fixture(scope="package")
@@ -71,14 +142,14 @@ def _e2e_settings(settings: Settings, captcha_models: None) -> None:
 
 
 @pytest.fixture
-def new_page(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., Any]]:
+def new_page(browser: Any, server: str) -> Iterator[Callable[..., Any]]:
     """Open a page in a fresh browser context (options: locale, JS, pixel ratio)."""
     contexts = []
 
     def open_page(**options: Any) -> Any:
         options.setdefault("locale", "en-GB")
         options.setdefault("viewport", {"width": 900, "height": 1100})
-        context = browser.new_context(base_url=live_server.url, **options)
+        context = browser.new_context(base_url=server, **options)
         context.set_default_timeout(30_000)
         contexts.append(context)
         return context.new_page()

@@ -12,6 +12,7 @@ from pytest_django import Settings
 from django.contrib.auth.models import User
 
 from gancaptcha_field.testing import answer_for
+from tests.e2e.conftest import both_servers
 from tests.e2e.test_signup_browser import (
     PASSWORD,
     SUBMIT,
@@ -135,6 +136,7 @@ def test_past_the_limit_it_says_so_and_the_digits_still_work(
     page.wait_for_url("**/welcome/")
 
 
+@both_servers
 def test_a_new_image_starts_over(page: Any, settings: Settings) -> None:
     settings.GANCAPTCHA_NO_READING_MIN_TRIES = 20
     page.goto("/signup/")

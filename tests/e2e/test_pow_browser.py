@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from gancaptcha_field import pow as proof
 from gancaptcha_field.lab import pow as lab_pow
 from gancaptcha_field.testing import answer_for
+from tests.e2e.conftest import both_servers
 
 PASSWORD = "correct-horse-battery-staple-42"
 
@@ -39,6 +40,7 @@ def test_chromium_solutions_pass_the_server_check(
 
 
 @pytest.mark.django_db(transaction=True)
+@both_servers
 def test_signup_with_proof_of_work_in_chromium(pow_page: Any) -> None:
     page = pow_page
     key = page.locator("input[name=captcha_0]").input_value()
@@ -54,6 +56,7 @@ def test_signup_with_proof_of_work_in_chromium(pow_page: Any) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@both_servers
 def test_a_refreshed_challenge_gets_its_own_solution(pow_page: Any) -> None:
     page = pow_page
     first = page.locator("input[name=captcha_pow]").input_value()

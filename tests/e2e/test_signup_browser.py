@@ -13,7 +13,7 @@ from PIL import Image
 from django.contrib.auth.models import User
 
 from gancaptcha_field.testing import answer_for
-from tests.e2e.conftest import Screenshot
+from tests.e2e.conftest import Screenshot, both_servers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,6 +47,7 @@ def focused(page: Any) -> str:
     )
 
 
+@both_servers
 def test_signup_succeeds(page: Any, screenshot: Screenshot) -> None:
     page.goto("/signup/")
     wait_for_image(page)
@@ -89,6 +90,7 @@ def test_wrong_answer_shows_an_error_and_a_new_image(
     screenshot(page, "error")
 
 
+@both_servers
 def test_refresh_swaps_image_key_and_audio(page: Any, screenshot: Screenshot) -> None:
     page.goto("/signup/")
     wait_for_image(page)
@@ -122,6 +124,7 @@ def test_refresh_swaps_image_key_and_audio(page: Any, screenshot: Screenshot) ->
     screenshot(page, "refreshed")
 
 
+@both_servers
 def test_the_whole_flow_with_the_keyboard_only(
     page: Any, screenshot: Screenshot
 ) -> None:
@@ -159,6 +162,7 @@ def test_the_whole_flow_with_the_keyboard_only(
     assert page.locator("h1").inner_text() == "Welcome, grace!"
 
 
+@both_servers
 def test_audio_plays_the_challenge_without_taking_the_focus(page: Any) -> None:
     page.goto("/signup/")
     wait_for_image(page)
