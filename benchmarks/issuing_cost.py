@@ -109,7 +109,7 @@ def run(views: int, rounds: int = 10, warmup: int = 5) -> dict[str, Any]:
         raise RuntimeError(f"models not usable: {status.message}")
     registry.get_registry().draw([0])  # the graphs traced before any timing
     pool.clear()
-    need = views + warmup + conf.POOL_RESERVE + 10
+    need = views + warmup + conf.POOL["reserve"] + 10
     start = time.process_time()
     made = pool.fill(target=need, batch=256)
     fill_cpu = (time.process_time() - start) / max(1, made)

@@ -344,7 +344,7 @@ def run(args: argparse.Namespace, batch_sizes: list[int]) -> int:
             acc["generator_passes"] / acc["challenges"]
         )
     results["producer"] = producer
-    results["producer_default_batch"] = conf.BATCH_SIZE
+    results["producer_default_batch"] = conf.DRAW["batch_size"]
 
     old, new = results.get("old"), results.get("new")
     best = max(

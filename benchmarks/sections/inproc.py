@@ -171,7 +171,7 @@ def run(ctx: Run) -> dict[str, Any]:
         from gancaptcha_field.conf import conf
 
         sides = 2 if with_redis else 1
-        out["pool_fill"] = fill_pool(sides * (needed + conf.POOL_RESERVE) + 10)
+        out["pool_fill"] = fill_pool(sides * (needed + conf.POOL["reserve"]) + 10)
         out["pool_row_bytes"] = pool_row_bytes()
         cases.append(
             Case(
