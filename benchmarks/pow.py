@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.pow [--attempts 15] [--browser-attempts 15]
 
 Difficulties: the quiet minimum, the geometric middle, and the maximum that
-GANCAPTCHA_POW_ATTACK_RATE failures per minute reach (the defaults of conf).
+GANCAPTCHA_POW["attack_rate"] failures per minute reach (the defaults of conf).
 The native solver is one core of OpenSSL's PBKDF2 (CPU-seconds per attempt);
 Chromium runs the shipped gancaptcha-pow.js with its Web Workers (wall seconds
 a visitor waits). Prints a table and the ratio of the two.

@@ -261,7 +261,8 @@ class Setting(Generic[T]):
         try:
             self.parse(value)
         except ValueError as exc:
-            return [f"{origin} {exc}"]
+            read_as = "" if origin == self.name else f" (read as {self.name})"
+            return [f"{origin} {exc}{read_as}"]
         return []
 
     def deprecated(self) -> tuple[list[str], object] | None:
