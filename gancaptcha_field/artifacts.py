@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from gancaptcha_field import constants
 from gancaptcha_field.conf import conf
@@ -163,7 +163,7 @@ def serving_rule(meta: Mapping[str, Any] | None = None) -> ServingRule:
         "margin": constants.DEFAULT_MARGIN,
     }
     values.update(recorded_rule(meta or {}))
-    values.update(conf.SERVING_RULE or {})
+    values.update(cast(Mapping[str, float], conf.SERVING_RULE or {}))
     return ServingRule(**values)
 
 

@@ -186,7 +186,9 @@ def attempt(
         elif by_puzzle:
             unread = _check_no_reading(key_text, no_reading, allow_no_reading)
         else:
-            unread = _check_proof(key_text, proof, request) if conf.POW["answers"] else None
+            unread = (
+                _check_proof(key_text, proof, request) if conf.POW["answers"] else None
+            )
             if unread is None:
                 answer = _parse_answer(raw_answer)
                 unread = _check_unread(answer)

@@ -172,7 +172,9 @@ def check_settings(
     meant with."""
     found = [_issue("E020", detail=problem) for problem in conf.problems()]
     for use in deprecated_in_use():
-        found.append(_issue("W020", old=", ".join(use.old), new=use.setting, line=use.line))
+        found.append(
+            _issue("W020", old=", ".join(use.old), new=use.setting, line=use.line)
+        )
     if conf.TRAP and not conf.HARDEN:
         found.append(_issue("W012"))
     return found

@@ -404,7 +404,7 @@ class DictSetting(Setting[T]):
 # --- The dict settings' shapes. ---
 
 
-class ServingRule(TypedDict, total=False):
+class RuleOverride(TypedDict, total=False):
     reader_threshold: float
     verifier_threshold: float
     margin: float
@@ -499,7 +499,7 @@ class Settings:
             "a set here."
         ),
     )
-    SERVING_RULE: DictSetting[ServingRule] = DictSetting(
+    SERVING_RULE: DictSetting[RuleOverride] = DictSetting(
         {
             "reader_threshold": Key(None, _probability),
             "verifier_threshold": Key(None, _probability),

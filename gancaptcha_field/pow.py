@@ -1,4 +1,4 @@
-"""Opt-in proof-of-work (GANCAPTCHA_POW["answers"]): every attempt pays for itself first.
+"""Opt-in proof-of-work (GANCAPTCHA_POW["answers"]): every attempt pays first.
 
 The puzzle is bound to one challenge key. The client looks for a nonce ``n``
 such that the first four bytes of ``PBKDF2-HMAC-SHA256(f"{key}:{n}", salt,
@@ -13,17 +13,18 @@ SECRET_KEY: a client cannot lower the difficulty it was given, nor reuse a
 solution on another key. Single use is the challenge's own.
 
 Difficulty rises by itself with the site-wide rate of failed attempts (counted
-in GANCAPTCHA_RATELIMIT_CACHE): from GANCAPTCHA_POW["min_tries"] when the site is
-quiet to GANCAPTCHA_POW["max_tries"] at GANCAPTCHA_POW["attack_rate"] failures per
-minute, geometrically in between. Visitors without JavaScript send no solution;
-they are served under the stricter ``nojs`` rate limit instead (ratelimit.py).
+in GANCAPTCHA_RATELIMIT_CACHE): from GANCAPTCHA_POW["min_tries"] when the site
+is quiet to GANCAPTCHA_POW["max_tries"] at GANCAPTCHA_POW["attack_rate"]
+failures per minute, geometrically in between. Visitors without JavaScript
+send no solution; they are served under the stricter ``nojs`` rate limit
+instead (ratelimit.py).
 
 The same puzzle, much heavier, is the way through that needs no reading
 (GANCAPTCHA_NO_READING, no_reading.py): a puzzle of purpose NO_READING is
 salted apart, so neither kind of solution passes for the other, and its
 difficulty rises with the site-wide rate of such puzzles handed out, from
-GANCAPTCHA_POW["no_reading_min_tries"] to GANCAPTCHA_POW["no_reading_max_tries"] at
-GANCAPTCHA_POW["no_reading_attack_rate"] per minute.
+GANCAPTCHA_POW["no_reading_min_tries"] to GANCAPTCHA_POW["no_reading_max_tries"]
+at GANCAPTCHA_POW["no_reading_attack_rate"] per minute.
 """
 
 from __future__ import annotations

@@ -65,8 +65,8 @@ class GanCaptchaWidget(forms.MultiWidget):
 
     @property
     def media(self) -> forms.Media:
-        """The refresh and audio script; the proof-of-work's with GANCAPTCHA_POW["answers"]
-        or the way through without reading."""
+        """The refresh and audio script; the proof-of-work's with
+        GANCAPTCHA_POW["answers"] or the way through without reading."""
         js = ["gancaptcha_field/gancaptcha.js"]
         if conf.POW["answers"] or self.offers_no_reading:
             js.append("gancaptcha_field/gancaptcha-pow.js")

@@ -56,7 +56,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         target: int = options["size"] or conf.POOL["size"]
         if target < 1:
-            raise CommandError("No pool size: set GANCAPTCHA_POOL['size'] or pass --size.")
+            raise CommandError(
+                "No pool size: set GANCAPTCHA_POOL['size'] or pass --size."
+            )
         require_tables()
         if options["clear"]:
             self.stdout.write(f"Removed {pool.clear()} pooled challenge(s).")
