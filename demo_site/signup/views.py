@@ -54,7 +54,9 @@ def how_it_works(request: HttpRequest) -> HttpResponse:
     figures and charts, which come from files beside the models.
     """
     pool_only = not current_source().draws
-    rule = registry.get_registry().serving_rule()
+    model_dir = conf.MODEL_DIR
+    meta = {} if model_dir is None else artifacts.read_metadata_or_empty(model_dir)
+    rule = artifacts.serving_rule(meta)
     return render(
         request,
         "signup/how_it_works.html",
