@@ -17,7 +17,6 @@ from pytest_django import Settings
 from django.test import Client
 
 from gancaptcha_field import artifacts
-
 from tests.utils import BrokenRegistry, find_tag, find_tags
 
 URL = "/how-it-works/"
