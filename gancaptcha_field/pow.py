@@ -95,13 +95,14 @@ def _salt(key: str, tries: int, iterations: int, purpose: str) -> str:
 
 def bounds(purpose: str = ANSWER) -> tuple[int, int, float]:
     """(fewest tries, most tries, site-wide count per minute that reaches the most)."""
+    pow_ = conf.POW  # one read: each parses the whole dict
     if purpose == NO_READING:
         return (
-            conf.POW["no_reading_min_tries"],
-            conf.POW["no_reading_max_tries"],
-            conf.POW["no_reading_attack_rate"],
+            pow_["no_reading_min_tries"],
+            pow_["no_reading_max_tries"],
+            pow_["no_reading_attack_rate"],
         )
-    return conf.POW["min_tries"], conf.POW["max_tries"], conf.POW["attack_rate"]
+    return pow_["min_tries"], pow_["max_tries"], pow_["attack_rate"]
 
 
 def puzzle_for(key: str, tries: int | None = None, purpose: str = ANSWER) -> Puzzle:
