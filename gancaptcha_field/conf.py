@@ -166,7 +166,7 @@ def _lookup(name: str) -> Any:
     exception through LazySettings.__getattr__, which made the dict settings
     several times slower to read.
     """
-    wrapped = settings._wrapped
+    wrapped = cast(Any, settings)._wrapped  # the stubs type it as Settings
     if wrapped is empty:
         return getattr(settings, name, _UNSET)
     return getattr(wrapped, name, _UNSET)
