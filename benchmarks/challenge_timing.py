@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.challenge_timing [--count 300]
 
-Creates challenges drawn on the spot (GANCAPTCHA_POOL_SIZE = 0, the default
+Creates challenges drawn on the spot (GANCAPTCHA_SOURCE = "draw", the default
 before 2026-11-29: digits come from the registry's buckets, refilled by
 batched TensorFlow calls), then
 fetches each image through Django's test client. Prints medians and PNG sizes.

@@ -9,10 +9,10 @@ on all alike), through Django's test client:
 
   peer          django-simple-captcha 0.7.0 (a row per challenge; the image is
                 drawn when it is fetched)
-  ours          no pool (GANCAPTCHA_POOL_SIZE = 0, the default before
+  ours          no pool (GANCAPTCHA_SOURCE = "draw", the default before
                 2026-11-29): every challenge drawn on the spot
-  ours_pool     GANCAPTCHA_POOL_ONLY from a pool filled beforehand, one row
-                per page view (GANCAPTCHA_POOL_RESERVE = 1); the producer's
+  ours_pool     GANCAPTCHA_SOURCE = "pool", filled beforehand, one row per
+                page view (GANCAPTCHA_POOL["reserve"] = 1); the producer's
                 CPU per challenge is printed apart
 
 CPU is ``time.process_time()`` (every thread of the process, TensorFlow's
@@ -109,14 +109,14 @@ def run(views: int, rounds: int = 10, warmup: int = 5) -> dict[str, Any]:
         raise RuntimeError(f"models not usable: {status.message}")
     registry.get_registry().draw([0])  # the graphs traced before any timing
     pool.clear()
-    need = views + warmup + conf.POOL_RESERVE + 10
+    need = views + warmup + conf.POOL["reserve"] + 10
     start = time.process_time()
     made = pool.fill(target=need, batch=256)
     fill_cpu = (time.process_time() - start) / max(1, made)
     contenders = [
         Contender("peer", "/peer/signup/", _SRC_PEER, _peer_stored),
         Contender(
-            "ours", "/ours/signup/", _SRC, _ours_stored, {"GANCAPTCHA_POOL_SIZE": 0}
+            "ours", "/ours/signup/", _SRC, _ours_stored, {"GANCAPTCHA_SOURCE": "draw"}
         ),
         Contender(
             "ours_pool",
@@ -126,9 +126,8 @@ def run(views: int, rounds: int = 10, warmup: int = 5) -> dict[str, Any]:
             # One row per page view: rows taken ahead would be cleared
             # between rounds (and cost the same bytes each).
             {
-                "GANCAPTCHA_POOL_SIZE": need,
-                "GANCAPTCHA_POOL_ONLY": True,
-                "GANCAPTCHA_POOL_RESERVE": 1,
+                "GANCAPTCHA_POOL": {"size": need, "reserve": 1},
+                "GANCAPTCHA_SOURCE": "pool",
             },
         ),
     ]

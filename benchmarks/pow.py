@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.pow [--attempts 15] [--browser-attempts 15]
 
 Difficulties: the quiet minimum, the geometric middle, and the maximum that
-GANCAPTCHA_POW_ATTACK_RATE failures per minute reach (the defaults of conf).
+GANCAPTCHA_POW["attack_rate"] failures per minute reach (the defaults of conf).
 The native solver is one core of OpenSSL's PBKDF2 (CPU-seconds per attempt);
 Chromium runs the shipped gancaptcha-pow.js with its Web Workers (wall seconds
 a visitor waits). Prints a table and the ratio of the two.
@@ -28,7 +28,7 @@ from gancaptcha_field.lab import pow as lab_pow  # noqa: E402
 
 def difficulties() -> list[int]:
     """Quiet, middle and under-attack expected tries."""
-    low, high = conf.POW_MIN_TRIES, conf.POW_MAX_TRIES
+    low, high = conf.POW["min_tries"], conf.POW["max_tries"]
     return sorted({low, round(math.sqrt(low * high)), high})
 
 
@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     print(
-        f"PBKDF2-SHA256, {conf.POW_ITERATIONS} iterations per try; "
+        f"PBKDF2-SHA256, {conf.POW['iterations']} iterations per try; "
         f"{os.cpu_count()} CPU cores"
     )
     print(
@@ -63,7 +63,7 @@ def main() -> None:
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"iterations": conf.POW_ITERATIONS, "rows": rows}
+        payload = {"iterations": conf.POW["iterations"], "rows": rows}
         artifacts.write_bytes(path, (json.dumps(payload, indent=2) + "\n").encode())
 
 

@@ -27,7 +27,7 @@ bootstrap.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from gancaptcha_field import constants, oracle  # noqa: E402
+from gancaptcha_field import artifacts, constants, oracle  # noqa: E402
 from gancaptcha_field.conf import conf  # noqa: E402
 from gancaptcha_field.training import classifiers, data  # noqa: E402
 from gancaptcha_field.training.judge import default_judge_path, load_or_train_judge  # noqa: E402
@@ -77,7 +77,8 @@ def main() -> None:
     raw = generate(generator, args.raw, seed=int.from_bytes(os.urandom(4), "little"))
     unit = classifiers.as_input(raw)
     rp, vp, jp = (classifiers.predict(m, unit) for m in (reader, verifier, judge))
-    verdict = oracle.judge(rp, vp, conf.READER_THRESHOLD, conf.VERIFIER_THRESHOLD)
+    rule = artifacts.serving_rule(artifacts.read_metadata_or_empty(model_dir))
+    verdict = oracle.judge(rp, vp, rule.reader_threshold, rule.verifier_threshold)
     results["raw"] = {
         "count": args.raw,
         "reader_verifier_agreement": float(np.mean(rp.argmax(1) == vp.argmax(1))),
@@ -94,7 +95,7 @@ def main() -> None:
         },
     }
     # What the verifier buys: the judge's agreement when only the reader filters.
-    reader_only = verdict.confidence >= conf.READER_THRESHOLD
+    reader_only = verdict.confidence >= rule.reader_threshold
     results["raw"]["judge_agreement_reader_threshold_only"] = (
         float(np.mean(jp.argmax(1)[reader_only] == verdict.labels[reader_only]))
         if reader_only.any()

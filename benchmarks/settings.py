@@ -107,16 +107,21 @@ GANCAPTCHA_MODEL_DIR = Path(os.environ.get("BENCH_MODEL_DIR", BASE_DIR / "ml_mod
 GANCAPTCHA_RATELIMIT_ENABLED = False
 _PRELOAD = os.environ.get("BENCH_PRELOAD", "")
 GANCAPTCHA_PRELOAD = {"1": True, "0": False}.get(_PRELOAD, "auto")
-GANCAPTCHA_POOL_SIZE = int(os.environ.get("BENCH_POOL_SIZE", "0"))
-GANCAPTCHA_POOL_ONLY = os.environ.get("BENCH_POOL_ONLY", "0") == "1"
+_POOL_SIZE = int(os.environ.get("BENCH_POOL_SIZE", "0"))
+if os.environ.get("BENCH_POOL_ONLY", "0") == "1":
+    GANCAPTCHA_SOURCE = "pool"
+else:
+    GANCAPTCHA_SOURCE = "pool-then-draw" if _POOL_SIZE else "draw"
 # A benchmark measures serving; refilling is timed on its own.
-GANCAPTCHA_POOL_AUTOFILL = False
+GANCAPTCHA_POOL = {"size": _POOL_SIZE, "autofill": False}
 GANCAPTCHA_STORE = os.environ.get("BENCH_STORE", "database")
 GANCAPTCHA_INLINE_IMAGE = os.environ.get("BENCH_INLINE", "0") == "1"
 GANCAPTCHA_CACHE_ALIAS = "captcha"
 GANCAPTCHA_HARDEN = os.environ.get("BENCH_HARDEN", "0") == "1"
 GANCAPTCHA_TRAP = os.environ.get("BENCH_TRAP", "0") == "1"
-for _name in ("READER_THRESHOLD", "VERIFIER_THRESHOLD"):
-    # Only for trying the benchmark on untrained models; never set for figures.
-    if f"BENCH_{_name}" in os.environ:
-        globals()[f"GANCAPTCHA_{_name}"] = float(os.environ[f"BENCH_{_name}"])
+# Only for trying the benchmark on untrained models; never set for figures.
+GANCAPTCHA_SERVING_RULE = {
+    _name.lower(): float(os.environ[f"BENCH_{_name}"])
+    for _name in ("READER_THRESHOLD", "VERIFIER_THRESHOLD")
+    if f"BENCH_{_name}" in os.environ
+}

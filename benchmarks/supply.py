@@ -10,7 +10,7 @@ buckets, the served digits one path after the other:
 - generator passes per checked digit, and checked digits per second;
 - challenges per second of one producer (``pool.fill``, as captcha_fill_pool
   runs it: draw, render both PNGs, write to a fresh SQLite pool) and generator
-  passes per challenge, for each GANCAPTCHA_BATCH_SIZE given;
+  passes per challenge, for each GANCAPTCHA_DRAW["batch_size"] given;
 - pass rate per label: old, the share of plain draws that pass as that label;
   new, the share of draws asked of that label's bank that pass;
 - agreement of served labels with an independent judge, and per label;
@@ -100,10 +100,13 @@ def load_or_train_judge(path: Path, retrain: bool) -> tuple[Any, float]:
 
 def path_settings(path: str, batch_size: int | None = None) -> dict[str, Any]:
     """The settings of each path; old is exactly how the app served before."""
-    extra = {} if batch_size is None else {"GANCAPTCHA_BATCH_SIZE": batch_size}
+    draw = {} if batch_size is None else {"batch_size": batch_size}
     if path == "old":
-        return {"GANCAPTCHA_LATENT_BANK": False, "GANCAPTCHA_MARGIN": 0.0, **extra}
-    return {"GANCAPTCHA_LATENT_BANK": True, **extra}
+        return {
+            "GANCAPTCHA_DRAW": {"latent_bank": False, **draw},
+            "GANCAPTCHA_SERVING_RULE": {"margin": 0.0},
+        }
+    return {"GANCAPTCHA_DRAW": {"latent_bank": True, **draw}}
 
 
 class Counter:
@@ -242,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--batch-sizes",
         default="512,128,64",
-        help="GANCAPTCHA_BATCH_SIZE values for the producer (512,128,64)",
+        help="GANCAPTCHA_DRAW['batch_size'] values for the producer (512,128,64)",
     )
     parser.add_argument("--retrain-judge", action="store_true")
     parser.add_argument(
@@ -344,7 +347,7 @@ def run(args: argparse.Namespace, batch_sizes: list[int]) -> int:
             acc["generator_passes"] / acc["challenges"]
         )
     results["producer"] = producer
-    results["producer_default_batch"] = conf.BATCH_SIZE
+    results["producer_default_batch"] = conf.DRAW["batch_size"]
 
     old, new = results.get("old"), results.get("new")
     best = max(

@@ -15,9 +15,9 @@ names), one row after the other, all in one run on one machine:
                       settings, rate limits off, a new SQLite file): the load
                       starts as soon as it answers, with the pool empty; its
                       workers fill the pool from their first request
-                      (GANCAPTCHA_POOL_SIZE)
+                      (GANCAPTCHA_POOL["size"])
   demo, warm          the same server once its pool is full again (within a
-                      batch of GANCAPTCHA_POOL_SIZE, as its workers keep it)
+                      batch of GANCAPTCHA_POOL["size"], as its workers keep it)
   pool-only+producer  pool-only workers (no TensorFlow) and one producer
                       (`captcha_fill_pool --watch`) on the same machine; the
                       pool starts at --start-pool
@@ -197,7 +197,7 @@ def run_demo(
             cold = wrk(base, "/signup/", seconds, clients)
             out["cold"] = row(cold, master, before, pooled(db))
             # Full as the default means it: at least a batch short of the
-            # size (GANCAPTCHA_POOL_LOW_WATER); above that no refill starts.
+            # size (GANCAPTCHA_POOL["low_water"]); above that no refill starts.
             full = pool_size - pool_batch
             log(f"sustained: demo: waiting for its pool to reach {full}")
             out["refill_to_full_s"] = wait_for_pool(db, full, 600)
@@ -291,10 +291,10 @@ def run_producer(challenges: int, rounds: int) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from gancaptcha_field.conf import _TYPED
+    from gancaptcha_field.conf import Settings
 
-    pool_size = int(_TYPED["POOL_SIZE"].default)  # the defaults a site gets
-    pool_batch = int(_TYPED["POOL_BATCH"].default)
+    pool_size = Settings.POOL.default["size"]  # the defaults a site gets
+    pool_batch = Settings.POOL.default["batch"]
     results: dict[str, Any] = {
         "seconds": args.seconds,
         "clients": args.clients,

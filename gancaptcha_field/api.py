@@ -100,7 +100,8 @@ def _inline_part(key: str) -> dict[str, Any]:
 
 
 def _pow_part(key: str) -> dict[str, Any]:
-    """With GANCAPTCHA_POW, the puzzle the client solves and sends as "pow"."""
+    """With GANCAPTCHA_POW["answers"], the puzzle the client solves and sends
+    as "pow"."""
     puzzle = issuing.puzzle(key)
     return {} if puzzle is None else {"pow": puzzle}
 

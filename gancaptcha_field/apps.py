@@ -80,7 +80,7 @@ def _fill_ahead(**kwargs: object) -> None:
 
 class GanCaptchaConfig(AppConfig):
     """Registers checks; a serving process loads the models once, here, and a
-    web server fills the pool (GANCAPTCHA_POOL_SIZE) from its first request."""
+    web server fills the pool (GANCAPTCHA_POOL["size"]) from its first request."""
 
     name = "gancaptcha_field"
     verbose_name = _("GanCaptcha")

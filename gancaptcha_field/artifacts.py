@@ -12,12 +12,13 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from gancaptcha_field import constants
+from gancaptcha_field.conf import conf
 
 # Pictures the training report writes beside the models, by the name the demo
 # uses in its URLs.
@@ -104,6 +105,66 @@ def read_metadata_or_empty(model_dir: Path) -> dict[str, Any]:
         return read_metadata(model_dir)
     except (OSError, ValueError):
         return {}
+
+
+class ServingRule(NamedTuple):
+    """What a drawn digit must pass to be served (oracle.judge's arguments)."""
+
+    reader_threshold: float
+    verifier_threshold: float
+    margin: float
+
+
+def _probability(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if 0.0 <= value <= 1.0 else None
+
+
+def _non_negative(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if value >= 0 else None
+
+
+def _at(meta: Mapping[str, Any], *path: str) -> object:
+    node: object = meta
+    for name in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(name)
+    return node
+
+
+def recorded_rule(meta: Mapping[str, Any]) -> dict[str, float]:
+    """The serving rule a model set's metadata.json records, by key; a value it
+    lacks (or holds in a form that is not a threshold) is left out.
+
+    The thresholds are the ones training calibrated (``thresholds``); the margin
+    is ``thresholds.margin``, else the one the latent bank was fitted for.
+    """
+    found = {
+        "reader_threshold": _probability(_at(meta, "thresholds", "reader")),
+        "verifier_threshold": _probability(_at(meta, "thresholds", "verifier")),
+        "margin": _non_negative(_at(meta, "thresholds", "margin")),
+    }
+    if found["margin"] is None:
+        found["margin"] = _non_negative(_at(meta, "latents", "fit", "config", "margin"))
+    return {name: value for name, value in found.items() if value is not None}
+
+
+def serving_rule(meta: Mapping[str, Any] | None = None) -> ServingRule:
+    """The rule to serve by: what ``meta`` (a model set's metadata.json)
+    records, with GANCAPTCHA_SERVING_RULE's keys over it, and
+    constants.DEFAULT_* for what neither gives."""
+    values: dict[str, float] = {
+        "reader_threshold": constants.DEFAULT_READER_THRESHOLD,
+        "verifier_threshold": constants.DEFAULT_VERIFIER_THRESHOLD,
+        "margin": constants.DEFAULT_MARGIN,
+    }
+    values.update(recorded_rule(meta or {}))
+    values.update(cast(Mapping[str, float], conf.SERVING_RULE or {}))
+    return ServingRule(**values)
 
 
 def write_metadata(model_dir: Path, metadata: dict[str, Any]) -> None:

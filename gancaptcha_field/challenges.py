@@ -75,7 +75,7 @@ class Code(StrEnum):
     MALFORMED = "malformed"  # not a plausible answer: too long, not text, ...
     RATE_LIMITED = "rate_limited"  # too many failures from this client
     UNAVAILABLE = "unavailable"  # the store failed: refused, never passed
-    POW_FAILED = "pow_failed"  # GANCAPTCHA_POW: the proof-of-work was wrong
+    POW_FAILED = "pow_failed"  # GANCAPTCHA_POW["answers"]: the proof-of-work was wrong
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ def attempt(
     refused unread. The challenge is used up whatever the outcome, and the use
     is committed before this returns. A store failure is UNAVAILABLE: refused,
     never passed. request defaults to the one RateLimitMiddleware is handling.
-    With GANCAPTCHA_POW, ``proof`` (the solved puzzle) is checked before the
+    With GANCAPTCHA_POW["answers"], ``proof`` (the solved puzzle) is checked before the
     answer; an attempt without one counts against the ``nojs`` rate instead.
 
     ``no_reading``, a solved no-reading puzzle (no_reading.py), passes in
@@ -186,7 +186,9 @@ def attempt(
         elif by_puzzle:
             unread = _check_no_reading(key_text, no_reading, allow_no_reading)
         else:
-            unread = _check_proof(key_text, proof, request) if conf.POW else None
+            unread = (
+                _check_proof(key_text, proof, request) if conf.POW["answers"] else None
+            )
             if unread is None:
                 answer = _parse_answer(raw_answer)
                 unread = _check_unread(answer)

@@ -11,7 +11,7 @@ from django.core import checks
 from django.urls import NoReverseMatch, reverse
 
 from gancaptcha_field import artifacts, ratelimit
-from gancaptcha_field.conf import conf
+from gancaptcha_field.conf import conf, deprecated_in_use
 from gancaptcha_field.supply import registry
 from gancaptcha_field.supply.source import current_source
 
@@ -34,6 +34,10 @@ class Messages:
     E010 = "The GanCaptcha models could not be loaded: {detail}"
     E011 = "GanCaptcha rate-limit settings are invalid: {detail}"
     E020 = "Invalid GanCaptcha setting: {detail}"
+    W020 = (
+        "Deprecated GanCaptcha setting in use: {old}. It is read as {new} for "
+        "this release only, and ignored from the next."
+    )
     E021 = "GANCAPTCHA_STORE is {value!r}: there is no such store."
     E022 = "GANCAPTCHA_CACHE_ALIAS {alias!r} is not in CACHES."
     E023 = (
@@ -86,10 +90,12 @@ class Hints:
     )
     E020 = (
         "Booleans are True or False (not strings such as 'False' or '0'), "
-        "numbers are ints or floats; see the Settings page of the docs. An "
-        "invalid value reads as False (booleans, and GANCAPTCHA_PRELOAD), no "
-        "store (GANCAPTCHA_STORE), or the default."
+        "numbers are ints or floats, and the dict settings take only their own "
+        "keys; see the Settings page of the docs. An invalid value reads as "
+        "False (booleans, and GANCAPTCHA_PRELOAD), no store (GANCAPTCHA_STORE), "
+        "or the default."
     )
+    W020 = "Replace it with: {line}"
     E021 = "Set GANCAPTCHA_STORE to 'database' (the default) or 'cache'."
     E022 = "Add that alias to CACHES, or point GANCAPTCHA_CACHE_ALIAS at one."
     E023 = (
@@ -125,7 +131,7 @@ class When:
         "The model directory (GANCAPTCHA_MODEL_DIR, or the models shipped in the "
         "package) lacks a .keras model file or metadata.json. Skipped on pool-only "
         "hosts "
-        "(GANCAPTCHA_POOL_ONLY), which never read the models."
+        "(GANCAPTCHA_SOURCE = 'pool'), which never read the models."
     )
     W004 = (
         "A model set trained before the ONNX files existed: metadata.json and the "
@@ -156,6 +162,11 @@ class When:
     E020 = (
         "A GANCAPTCHA_* setting has a value of the wrong type or range (one error "
         "per setting)."
+    )
+    W020 = (
+        "A setting of the last release is set (GANCAPTCHA_POW_MIN_TRIES, "
+        "GANCAPTCHA_POOL_ONLY, GANCAPTCHA_READER_THRESHOLD, ...): one warning per "
+        "new setting, naming every old one read into it."
     )
     E021 = "GANCAPTCHA_STORE is neither 'database' nor 'cache'."
     E022 = (
@@ -210,7 +221,8 @@ def _issue(code: str, **values: object) -> checks.CheckMessage:
     from Messages (formatted with ``values``), its hint and its stable id."""
     kind = checks.Error if code.startswith("E") else checks.Warning
     message = getattr(Messages, code).format(**values)
-    return kind(message, hint=getattr(Hints, code), id=f"gancaptcha_field.{code}")
+    hint = getattr(Hints, code).format(**values)
+    return kind(message, hint=hint, id=f"gancaptcha_field.{code}")
 
 
 def check_test_mode(
@@ -227,9 +239,15 @@ def check_test_mode(
 def check_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """E020: one error per typed setting with a value of the wrong type or
-    range; W012 the trap set without the hardening it is meant with."""
+    """E020: one error per setting (or dict key) with a value of the wrong
+    type or range; W020 settings of the last release in use, one warning per
+    setting that replaces them; W012 the trap set without the hardening it is
+    meant with."""
     found = [_issue("E020", detail=problem) for problem in conf.problems()]
+    for use in deprecated_in_use():
+        found.append(
+            _issue("W020", old=", ".join(use.old), new=use.setting, line=use.line)
+        )
     if conf.TRAP and not conf.HARDEN:
         found.append(_issue("W012"))
     return found

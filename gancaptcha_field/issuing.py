@@ -90,7 +90,8 @@ def refusal_for(exc: Exception) -> Refusal:
 
 
 def puzzle(key: str) -> dict[str, Any] | None:
-    """With GANCAPTCHA_POW, the proof-of-work puzzle for ``key`` (its JSON form)."""
-    if not conf.POW:
+    """With GANCAPTCHA_POW["answers"], the proof-of-work puzzle for ``key``
+    (its JSON form)."""
+    if not conf.POW["answers"]:
         return None
     return proof_of_work.puzzle_for(key).as_dict()

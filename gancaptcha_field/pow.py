@@ -1,4 +1,4 @@
-"""Opt-in proof-of-work (GANCAPTCHA_POW): every attempt pays for itself first.
+"""Opt-in proof-of-work (GANCAPTCHA_POW["answers"]): every attempt pays first.
 
 The puzzle is bound to one challenge key. The client looks for a nonce ``n``
 such that the first four bytes of ``PBKDF2-HMAC-SHA256(f"{key}:{n}", salt,
@@ -13,17 +13,18 @@ SECRET_KEY: a client cannot lower the difficulty it was given, nor reuse a
 solution on another key. Single use is the challenge's own.
 
 Difficulty rises by itself with the site-wide rate of failed attempts (counted
-in GANCAPTCHA_RATELIMIT_CACHE): from GANCAPTCHA_POW_MIN_TRIES when the site is
-quiet to GANCAPTCHA_POW_MAX_TRIES at GANCAPTCHA_POW_ATTACK_RATE failures per
-minute, geometrically in between. Visitors without JavaScript send no solution;
-they are served under the stricter ``nojs`` rate limit instead (ratelimit.py).
+in GANCAPTCHA_RATELIMIT_CACHE): from GANCAPTCHA_POW["min_tries"] when the site
+is quiet to GANCAPTCHA_POW["max_tries"] at GANCAPTCHA_POW["attack_rate"]
+failures per minute, geometrically in between. Visitors without JavaScript
+send no solution; they are served under the stricter ``nojs`` rate limit
+instead (ratelimit.py).
 
 The same puzzle, much heavier, is the way through that needs no reading
 (GANCAPTCHA_NO_READING, no_reading.py): a puzzle of purpose NO_READING is
 salted apart, so neither kind of solution passes for the other, and its
 difficulty rises with the site-wide rate of such puzzles handed out, from
-GANCAPTCHA_NO_READING_MIN_TRIES to GANCAPTCHA_NO_READING_MAX_TRIES at
-GANCAPTCHA_NO_READING_ATTACK_RATE per minute.
+GANCAPTCHA_POW["no_reading_min_tries"] to GANCAPTCHA_POW["no_reading_max_tries"]
+at GANCAPTCHA_POW["no_reading_attack_rate"] per minute.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ _SALT_NAMESPACE = "gancaptcha_field.pow"
 _WINDOW = 60  # seconds over which failures (or no-reading puzzles) are counted
 _COUNT_KEY = "gancaptcha:pow:{purpose}:{window}"
 
-# What a puzzle is for: the proof sent with a typed answer (GANCAPTCHA_POW),
+# What a puzzle is for: the proof sent with a typed answer (GANCAPTCHA_POW["answers"]),
 # or the way through without reading (GANCAPTCHA_NO_READING).
 ANSWER = "fails"
 NO_READING = "no-reading"
@@ -94,19 +95,20 @@ def _salt(key: str, tries: int, iterations: int, purpose: str) -> str:
 
 def bounds(purpose: str = ANSWER) -> tuple[int, int, float]:
     """(fewest tries, most tries, site-wide count per minute that reaches the most)."""
+    pow_ = conf.POW  # one read: each parses the whole dict
     if purpose == NO_READING:
         return (
-            conf.NO_READING_MIN_TRIES,
-            conf.NO_READING_MAX_TRIES,
-            conf.NO_READING_ATTACK_RATE,
+            pow_["no_reading_min_tries"],
+            pow_["no_reading_max_tries"],
+            pow_["no_reading_attack_rate"],
         )
-    return conf.POW_MIN_TRIES, conf.POW_MAX_TRIES, conf.POW_ATTACK_RATE
+    return pow_["min_tries"], pow_["max_tries"], pow_["attack_rate"]
 
 
 def puzzle_for(key: str, tries: int | None = None, purpose: str = ANSWER) -> Puzzle:
     """The puzzle for a new challenge key, at the current difficulty."""
     tries = current_tries(purpose) if tries is None else tries
-    iterations = conf.POW_ITERATIONS
+    iterations = conf.POW["iterations"]
     return Puzzle(
         key, tries, iterations, _salt(key, tries, iterations, purpose), purpose
     )
@@ -158,7 +160,7 @@ def check(key: str, solution: object, purpose: str = ANSWER) -> bool:
     low, high, _ = bounds(purpose)
     if not (
         low <= tries <= high
-        and iterations == conf.POW_ITERATIONS
+        and iterations == conf.POW["iterations"]
         and 0 <= nonce <= _MAX_NONCE
     ):
         return False
@@ -184,7 +186,7 @@ def record(purpose: str) -> None:
 
 def record_failure() -> None:
     """Count one failed attempt site-wide (raises the difficulty for everyone)."""
-    if conf.POW:
+    if conf.POW["answers"]:
         record(ANSWER)
 
 

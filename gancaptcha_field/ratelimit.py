@@ -48,7 +48,8 @@ T = TypeVar("T")
 CREATE = "create"  # a challenge issued: widget render or refresh
 IMAGE = "image"  # a challenge image fetched
 FAIL = "fail"  # a wrong, empty, expired or unknown answer posted
-# An answer without a proof-of-work while GANCAPTCHA_POW is on (no JavaScript).
+# An answer without a proof-of-work while GANCAPTCHA_POW["answers"] is on (no
+# JavaScript).
 NOJS = "nojs"
 AUDIO = "audio"  # a challenge's audio fetched
 NO_READING = "no_reading"  # a puzzle of the way through without reading

@@ -65,10 +65,10 @@ class GanCaptchaWidget(forms.MultiWidget):
 
     @property
     def media(self) -> forms.Media:
-        """The refresh and audio script; the proof-of-work's with GANCAPTCHA_POW
-        or the way through without reading."""
+        """The refresh and audio script; the proof-of-work's with
+        GANCAPTCHA_POW["answers"] or the way through without reading."""
         js = ["gancaptcha_field/gancaptcha.js"]
-        if conf.POW or self.offers_no_reading:
+        if conf.POW["answers"] or self.offers_no_reading:
             js.append("gancaptcha_field/gancaptcha-pow.js")
         return forms.Media(js=js)
 
@@ -181,7 +181,7 @@ class GanCaptchaWidget(forms.MultiWidget):
         context["gancaptcha"] = {
             "available": bool(key),
             # The subwidgets as the form renderer renders them, for templates
-            # that place them whole; with GANCAPTCHA_POW the puzzle's input
+            # that place them whole; with GANCAPTCHA_POW["answers"] the puzzle's input
             # goes with the key.
             "key_input": _Inputs(key_inputs),
             "answer_input": _Inputs([answer_widget]),

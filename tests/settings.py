@@ -77,4 +77,4 @@ GANCAPTCHA_MODEL_DIR = BASE_DIR / "ml_models"
 GANCAPTCHA_PRELOAD = False
 # Sites get a pool by default; the tests draw on the spot unless a test turns
 # a pool on (tests/test_pool.py), so that no background refill runs under them.
-GANCAPTCHA_POOL_SIZE = 0
+GANCAPTCHA_SOURCE = "draw"

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -177,3 +178,58 @@ def test_imports_no_tensorflow() -> None:
         timeout=120,
     )
     assert out.stdout.strip() == "False"
+
+
+def test_the_serving_rule_is_the_one_the_model_set_records(settings: Any) -> None:
+    settings.GANCAPTCHA_SERVING_RULE = None
+    meta = {
+        "thresholds": {"reader": 0.9, "verifier": 0.8, "margin": 3.0},
+        "latents": {"fit": {"config": {"margin": 5.0}}},
+    }
+    assert artifacts.serving_rule(meta) == artifacts.ServingRule(0.9, 0.8, 3.0)
+
+
+def test_the_margin_falls_back_to_the_latent_banks_then_the_default(
+    settings: Any,
+) -> None:
+    settings.GANCAPTCHA_SERVING_RULE = None
+    banked = {
+        "thresholds": {"reader": 0.9},
+        "latents": {"fit": {"config": {"margin": 5.0}}},
+    }
+    assert artifacts.serving_rule(banked) == artifacts.ServingRule(
+        0.9, constants.DEFAULT_VERIFIER_THRESHOLD, 5.0
+    )
+    assert artifacts.serving_rule({}) == artifacts.ServingRule(
+        constants.DEFAULT_READER_THRESHOLD,
+        constants.DEFAULT_VERIFIER_THRESHOLD,
+        constants.DEFAULT_MARGIN,
+    )
+
+
+def test_values_that_are_no_thresholds_are_not_read(settings: Any) -> None:
+    settings.GANCAPTCHA_SERVING_RULE = None
+    meta = {"thresholds": {"reader": "0.5", "verifier": 1.5, "margin": -1}}
+    assert artifacts.recorded_rule(meta) == {}
+    assert artifacts.recorded_rule({"thresholds": [0.5]}) == {}
+
+
+def test_the_setting_overrides_only_the_keys_it_names(settings: Any) -> None:
+    meta = {"thresholds": {"reader": 0.9, "verifier": 0.8, "margin": 3.0}}
+    settings.GANCAPTCHA_SERVING_RULE = {"margin": 0.0}
+    assert artifacts.serving_rule(meta) == artifacts.ServingRule(0.9, 0.8, 0.0)
+    settings.GANCAPTCHA_SERVING_RULE = {
+        "reader_threshold": 0.5,
+        "verifier_threshold": 0.6,
+    }
+    assert artifacts.serving_rule(meta) == artifacts.ServingRule(0.5, 0.6, 3.0)
+
+
+def test_the_shipped_set_records_the_default_rule(settings: Any) -> None:
+    settings.GANCAPTCHA_SERVING_RULE = None
+    meta = artifacts.read_metadata(ROOT / "ml_models")
+    assert artifacts.serving_rule(meta) == artifacts.ServingRule(
+        constants.DEFAULT_READER_THRESHOLD,
+        constants.DEFAULT_VERIFIER_THRESHOLD,
+        constants.DEFAULT_MARGIN,
+    )

@@ -284,7 +284,7 @@ def test_the_lab_counts_the_answers_that_spring_the_sites_trap(
 @pytest.mark.django_db
 def test_the_pow_slot_says_whether_it_is_enabled(settings: Any) -> None:
     assert attack.pow_row().status == "not enabled"
-    settings.GANCAPTCHA_POW = True
+    settings.GANCAPTCHA_POW = {"answers": True}
     row = attack.pow_row()
     assert row.status in {"not run", "ran"}
 

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from gancaptcha_field.conf import conf
+from gancaptcha_field.supply import registry
 
 
 @pytest.mark.usefixtures("captcha_models")
@@ -24,8 +25,9 @@ def test_sample_holds_digits_as_served_with_both_confidences(tmp_path: Path) -> 
         assert data["labels"].shape == (30,)
         assert set(data["labels"].tolist()) <= set(range(10))
         # Served digits passed both classifiers' thresholds.
-        assert (data["confidence"] >= conf.READER_THRESHOLD).all()
-        assert (data["verifier_confidence"] >= conf.VERIFIER_THRESHOLD).all()
+        rule = registry.get_registry().serving_rule()
+        assert (data["confidence"] >= rule.reader_threshold).all()
+        assert (data["verifier_confidence"] >= rule.verifier_threshold).all()
         assert (data["verifier_confidence"] <= 1.0).all()
         # Beside the clean digits, the challenges they make, as served.
         assert (data["clean_images"] == data["images"]).all()

@@ -263,7 +263,7 @@ def test_pool_only_never_asks_the_models(
     with pytest.raises(challenges.CaptchaUnavailable) as raised:
         challenges.create_challenge()
     assert not isinstance(raised.value, challenges.PoolEmpty)
-    settings.GANCAPTCHA_POOL_ONLY = True
+    settings.GANCAPTCHA_SOURCE = "pool"
     # ...a pool-only one needs none; an empty pool shows when one is asked for.
     assert not current_source().draws
     with pytest.raises(challenges.PoolEmpty):

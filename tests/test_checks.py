@@ -54,16 +54,16 @@ def test_w004_models_not_exported_to_onnx(settings: Settings, tmp_path: Path) ->
 
 def test_no_w001_on_pool_only_hosts(settings: Settings, tmp_path: Path) -> None:
     settings.GANCAPTCHA_MODEL_DIR = tmp_path  # no model files
-    settings.GANCAPTCHA_POOL_ONLY = True
+    settings.GANCAPTCHA_SOURCE = "pool"
     assert checks.check_models() == []  # they serve from the pool only
-    settings.GANCAPTCHA_POOL_ONLY = False
+    settings.GANCAPTCHA_SOURCE = "pool-then-draw"
     assert ids(checks.check_models()) == ["gancaptcha_field.W001"]
 
 
 def test_no_e002_on_pool_only_hosts(settings: Settings) -> None:
     settings.GANCAPTCHA_MODEL_DIR = None
     del settings.BASE_DIR
-    settings.GANCAPTCHA_POOL_ONLY = True
+    settings.GANCAPTCHA_SOURCE = "pool"
     assert checks.check_models() == []  # they need no model directory
 
 
@@ -123,58 +123,122 @@ def test_e023_and_w002_test_mode_in_production(
     [
         "TEST_MODE",
         "TEST_MODE_ALLOW_WITHOUT_DEBUG",
-        "POOL_ONLY",
-        "POOL_AUTOFILL",
         "SYNCHRONOUS_COMMIT",
         "RATELIMIT_ENABLED",
+        "NO_READING",
+        "HARDEN",
+        "TRAP",
+        "INLINE_IMAGE",
+        "POOL.autofill",
+        "POW.answers",
+        "DRAW.latent_bank",
     ],
 )
 def test_e020_a_boolean_is_true_or_false_and_nothing_else(
     settings: Settings, name: str, value: object
 ) -> None:
-    setattr(settings, f"GANCAPTCHA_{name}", value)
+    setting, _, key = name.partition(".")
+    setattr(settings, f"GANCAPTCHA_{setting}", {key: value} if key else value)
     messages = checks.check_settings()
     assert ids(messages) == ["gancaptcha_field.E020"]
     assert messages[0].level == django_checks.ERROR
-    assert f"GANCAPTCHA_{name} must be True or False, not {value!r}" in messages[0].msg
+    named = f"GANCAPTCHA_{setting}" + (f"[{key!r}]" if key else "")
+    assert f"{named} must be True or False, not {value!r}" in messages[0].msg
     assert messages[0].hint == checks.Hints.E020
-    assert getattr(conf, name) is False  # never read as true
+    got = getattr(conf, setting)
+    assert (got[key] if key else got) is False  # never read as true
 
 
 @pytest.mark.parametrize(
-    ("name", "value"),
+    ("name", "value", "named"),
     [
-        ("TIMEOUT", "300"),
-        ("TIMEOUT", 0),
-        ("TIMEOUT", 300.0),
-        ("TIMEOUT", True),
-        ("POOL_SIZE", -1),
-        ("POOL_LOW_WATER", "3"),
-        ("POOL_RESERVE", 0),
-        ("IMAGE_SCALE", "2"),
-        ("BATCH_SIZE", None),
-        ("READER_THRESHOLD", "0.99"),
-        ("VERIFIER_THRESHOLD", 1.5),
-        ("STORE", "Database"),
-        ("CACHE_ALIAS", ""),
-        ("PRELOAD", "yes"),
+        ("TIMEOUT", "300", "GANCAPTCHA_TIMEOUT must be"),
+        ("TIMEOUT", 0, "GANCAPTCHA_TIMEOUT must be"),
+        ("TIMEOUT", 300.0, "GANCAPTCHA_TIMEOUT must be"),
+        ("TIMEOUT", True, "GANCAPTCHA_TIMEOUT must be"),
+        ("POOL", {"size": -1}, "GANCAPTCHA_POOL['size'] must be"),
+        ("POOL", {"low_water": "3"}, "GANCAPTCHA_POOL['low_water'] must be"),
+        ("POOL", {"reserve": 0}, "GANCAPTCHA_POOL['reserve'] must be"),
+        ("POOL", {"sise": 10}, "GANCAPTCHA_POOL has no key 'sise'"),
+        ("POOL", [("size", 10)], "GANCAPTCHA_POOL must be a dict"),
+        ("IMAGE_SCALE", "2", "GANCAPTCHA_IMAGE_SCALE must be"),
+        ("DRAW", {"batch_size": None}, "GANCAPTCHA_DRAW['batch_size'] must be"),
+        ("SERVING_RULE", {"reader_threshold": "0.99"}, "['reader_threshold'] must"),
+        ("SERVING_RULE", {"verifier_threshold": 1.5}, "['verifier_threshold'] must"),
+        ("SERVING_RULE", 0.99, "GANCAPTCHA_SERVING_RULE must be a dict or None"),
+        ("POW", {"min_tries": 0}, "GANCAPTCHA_POW['min_tries'] must be"),
+        ("POW", "True", "GANCAPTCHA_POW must be a dict"),
+        ("SOURCE", "pool-only", "GANCAPTCHA_SOURCE must be one of"),
+        ("STORE", "Database", "GANCAPTCHA_STORE must be"),
+        ("CACHE_ALIAS", "", "GANCAPTCHA_CACHE_ALIAS must be"),
+        ("PRELOAD", "yes", "GANCAPTCHA_PRELOAD must be"),
+        ("MODEL_DIR", 3, "GANCAPTCHA_MODEL_DIR must be"),
     ],
 )
 def test_e020_typed_settings_are_parsed_strictly(
-    settings: Settings, name: str, value: object
+    settings: Settings, name: str, value: object, named: str
 ) -> None:
     setattr(settings, f"GANCAPTCHA_{name}", value)
-    messages = checks.check_settings()
+    messages = [m for m in checks.check_settings() if m.id != "gancaptcha_field.W020"]
     assert ids(messages) == ["gancaptcha_field.E020"]
-    assert f"GANCAPTCHA_{name} must be" in messages[0].msg
+    assert named in messages[0].msg
 
 
 def test_no_e020_for_valid_settings(settings: Settings) -> None:
     settings.GANCAPTCHA_TIMEOUT = 60
-    settings.GANCAPTCHA_READER_THRESHOLD = 1
+    settings.GANCAPTCHA_SERVING_RULE = {"reader_threshold": 1}
     settings.GANCAPTCHA_TEST_MODE = False
     settings.GANCAPTCHA_PRELOAD = "auto"
-    settings.GANCAPTCHA_POOL_LOW_WATER = None
+    settings.GANCAPTCHA_POOL = {"low_water": None}
+    settings.GANCAPTCHA_POW = {"answers": True, "attack_rate": 5}
+    assert checks.check_settings() == []
+
+
+def test_w020_names_each_old_setting_and_the_line_that_replaces_it(
+    settings: Settings,
+) -> None:
+    settings.GANCAPTCHA_POW = True
+    settings.GANCAPTCHA_POW_MIN_TRIES = 20
+    settings.GANCAPTCHA_READER_THRESHOLD = 0.9
+    messages = checks.check_settings()
+    assert ids(messages) == ["gancaptcha_field.W020"] * 2
+    rule, proof = messages
+    assert "GANCAPTCHA_READER_THRESHOLD" in rule.msg
+    assert rule.hint == (
+        'Replace it with: GANCAPTCHA_SERVING_RULE = {"reader_threshold": 0.9}'
+    )
+    assert "GANCAPTCHA_POW = True" in proof.msg
+    assert "GANCAPTCHA_POW_MIN_TRIES" in proof.msg
+    assert proof.hint == (
+        'Replace it with: GANCAPTCHA_POW = {"min_tries": 20, "answers": True}'
+    )
+
+
+def test_w020_for_the_pool_size_of_no_pool_names_the_source_too(
+    settings: Settings,
+) -> None:
+    del settings.GANCAPTCHA_SOURCE
+    settings.GANCAPTCHA_POOL_SIZE = 0
+    hints = [m.hint for m in checks.check_settings()]
+    assert hints == [
+        'Replace it with: GANCAPTCHA_SOURCE = "draw"',
+        'Replace it with: GANCAPTCHA_POOL = {"size": 0}',
+    ]
+
+
+def test_w020_hint_keeps_the_new_settings_keys(settings: Settings) -> None:
+    # Half-way through an upgrade: the new dict wins, the old name fills the rest.
+    settings.GANCAPTCHA_POOL = {"size": 10}
+    settings.GANCAPTCHA_POOL_SIZE = 5
+    settings.GANCAPTCHA_POOL_BATCH = 4
+    (message,) = checks.check_settings()
+    assert message.id == "gancaptcha_field.W020"
+    assert message.hint == 'Replace it with: GANCAPTCHA_POOL = {"size": 10, "batch": 4}'
+
+
+def test_no_w020_without_old_settings(settings: Settings) -> None:
+    settings.GANCAPTCHA_POW = {"answers": False}
+    settings.GANCAPTCHA_SOURCE = "draw"
     assert checks.check_settings() == []
 
 

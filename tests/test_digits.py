@@ -63,7 +63,7 @@ def one_hot_bank() -> latents.LatentBank:
 def test_checked_digits_of_the_asked_labels_with_both_confidences(
     settings: Settings,
 ) -> None:
-    settings.GANCAPTCHA_MARGIN = 0.0
+    settings.GANCAPTCHA_SERVING_RULE = {"margin": 0.0}
     drawn = supply()
     images, reader, verifier = drawn.draw_with_details([3, 1, 4])
     assert images.shape == (3, SIZE, SIZE) and images.dtype == np.uint8
@@ -71,34 +71,50 @@ def test_checked_digits_of_the_asked_labels_with_both_confidences(
     assert (reader == 1.0).all() and (verifier == 1.0).all()
     counters = drawn.counters
     assert counters.inference_batches >= 1
-    assert counters.digits_drawn == counters.inference_batches * conf.BATCH_SIZE
+    assert counters.digits_drawn == counters.inference_batches * conf.DRAW["batch_size"]
     assert counters.passed_per_label.sum() >= 3
     with pytest.raises(ValueError, match="not a digit"):
         drawn.draw_with_details([10])
 
 
 def test_a_new_serving_rule_empties_the_buckets(settings: Settings) -> None:
-    settings.GANCAPTCHA_MARGIN = 0.0
+    settings.GANCAPTCHA_SERVING_RULE = {"margin": 0.0}
     drawn = supply()
     drawn.draw_with_details([0])
     assert sum(drawn.bucket_sizes().values()) > 0
     drawn.apply_rule()  # the same rule: kept
     assert sum(drawn.bucket_sizes().values()) > 0
-    settings.GANCAPTCHA_READER_THRESHOLD = 0.5
+    settings.GANCAPTCHA_SERVING_RULE = {"margin": 0.0, "reader_threshold": 0.5}
     drawn.apply_rule()
     assert drawn.bucket_sizes() == {}
     assert digits.serving_rule().reader_threshold == 0.5
 
 
+def test_the_rule_is_the_model_sets_unless_the_setting_names_a_key(
+    settings: Settings,
+) -> None:
+    settings.GANCAPTCHA_SERVING_RULE = None
+    meta = {"thresholds": {"reader": 0.3, "verifier": 0.2, "margin": 1.0}}
+    drawn = digits.DigitSupply(
+        LabelledModels(),  # type: ignore[arg-type]
+        None,
+        np.random.default_rng(0),
+        meta=meta,
+    )
+    assert drawn.rule == digits.Rule(0.3, 0.2, 1.0, True)
+    settings.GANCAPTCHA_SERVING_RULE = {"verifier_threshold": 0.9}
+    assert drawn.rule == digits.Rule(0.3, 0.9, 1.0, True)
+
+
 def test_the_bank_is_asked_for_the_label_first(settings: Settings) -> None:
-    settings.GANCAPTCHA_MARGIN = 0.0
-    settings.GANCAPTCHA_LATENT_BANK = True
+    settings.GANCAPTCHA_SERVING_RULE = {"margin": 0.0}
+    settings.GANCAPTCHA_DRAW = {"latent_bank": True}
     drawn = supply(one_hot_bank())
     assert drawn.has_bank
     drawn.draw_with_details([8])
     assert drawn.counters.inference_batches == 1
     assert drawn.counters.asked_per_label[8] >= 1
-    settings.GANCAPTCHA_LATENT_BANK = False
+    settings.GANCAPTCHA_DRAW = {"latent_bank": False}
     assert not drawn.has_bank
 
 
@@ -115,7 +131,7 @@ class UnsureModels(LabelledModels):
 def test_a_label_that_never_passes_fails_closed_in_bounded_batches(
     settings: Settings,
 ) -> None:
-    settings.GANCAPTCHA_MAX_BATCHES = 2
+    settings.GANCAPTCHA_DRAW = {"max_batches": 2}
     drawn = digits.DigitSupply(
         UnsureModels(),  # type: ignore[arg-type]
         None,

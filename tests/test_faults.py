@@ -224,8 +224,7 @@ def test_digits_that_never_pass_the_filters_fail_closed(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Untrained models are never 99.9% sure of anything: no digit passes.
-    settings.GANCAPTCHA_BATCH_SIZE = 8
-    settings.GANCAPTCHA_MAX_BATCHES = 1
+    settings.GANCAPTCHA_DRAW = {"batch_size": 8, "max_batches": 1}
     assert use_models(model_set).status().ok
     with caplog.at_level(logging.ERROR, logger="gancaptcha_field"):
         assert_page_and_refresh_are_down(client)

@@ -141,8 +141,8 @@ def test_a_busy_process_says_try_again_shortly_with_retry_after(url: str) -> Non
 
 @pytest.mark.parametrize("url", [REFRESH_URL, ISSUE_URL])
 def test_an_empty_pool_says_try_again_shortly(url: str, settings: Settings) -> None:
-    settings.GANCAPTCHA_POOL_ONLY = True
-    settings.GANCAPTCHA_POOL_SIZE = 10
+    settings.GANCAPTCHA_SOURCE = "pool"
+    settings.GANCAPTCHA_POOL = {"size": 10}
     response = Client().post(url)
     assert response.status_code == 503
     assert int(response["Retry-After"]) >= 1

@@ -165,7 +165,7 @@ def test_shipped_bank_serves_checked_digits_of_the_asked_label(
 ) -> None:
     model_dir = copy_models(tmp_path / "models", with_bank=True)
     settings.GANCAPTCHA_MODEL_DIR = model_dir  # type: ignore[attr-defined]
-    settings.GANCAPTCHA_BATCH_SIZE = 64  # type: ignore[attr-defined]
+    settings.GANCAPTCHA_DRAW = {"batch_size": 64}  # type: ignore[attr-defined]
     reg = seeded_registry(11)
     assert reg.status().ok and reg.has_bank
     labels = [8, 3, 9, 0]

@@ -24,9 +24,11 @@ LOGINS = pytest.mark.parametrize("path", ["/login/", "/admin/login/"])
 
 @pytest.fixture(autouse=True)
 def _cheap(settings: Settings, clock: Clock) -> None:
-    settings.GANCAPTCHA_POW_ITERATIONS = 10
-    settings.GANCAPTCHA_NO_READING_MIN_TRIES = 4
-    settings.GANCAPTCHA_NO_READING_MAX_TRIES = 64
+    settings.GANCAPTCHA_POW = {
+        "iterations": 10,
+        "no_reading_min_tries": 4,
+        "no_reading_max_tries": 64,
+    }
     # Off for the site: the login forms offer the way all the same.
     settings.GANCAPTCHA_NO_READING = False
     cache.clear()

@@ -27,10 +27,12 @@ URL = "/gancaptcha/no-reading/"
 def _cheap(settings: Settings, clock: Clock) -> None:
     # Cheap tries: these tests are about the rules, not the price. The clock
     # stands at an hour's start, so the hourly window never rolls over.
-    settings.GANCAPTCHA_POW_ITERATIONS = 10
-    settings.GANCAPTCHA_NO_READING_MIN_TRIES = 4
-    settings.GANCAPTCHA_NO_READING_MAX_TRIES = 64
-    settings.GANCAPTCHA_NO_READING_ATTACK_RATE = 20
+    settings.GANCAPTCHA_POW = {
+        "iterations": 10,
+        "no_reading_min_tries": 4,
+        "no_reading_max_tries": 64,
+        "no_reading_attack_rate": 20,
+    }
     cache.clear()
 
 
@@ -110,8 +112,11 @@ def test_a_solution_is_bound_to_its_key() -> None:
 def test_an_answers_proof_does_not_pass_for_a_no_reading_one(
     settings: Settings,
 ) -> None:
-    settings.GANCAPTCHA_POW_MIN_TRIES = 4
-    settings.GANCAPTCHA_POW_MAX_TRIES = 64
+    settings.GANCAPTCHA_POW = {
+        **settings.GANCAPTCHA_POW,
+        "min_tries": 4,
+        "max_tries": 64,
+    }
     key, _, _ = _page(Client())
     light = proof.puzzle_for(key, 4)  # the answer's puzzle: another salt
     result = challenges.attempt(

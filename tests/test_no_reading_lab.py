@@ -16,9 +16,11 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _cheap(settings: Settings) -> None:
     # Cheap puzzles: the limits, not the price, decide these counts.
-    settings.GANCAPTCHA_POW_ITERATIONS = 10
-    settings.GANCAPTCHA_NO_READING_MIN_TRIES = 4
-    settings.GANCAPTCHA_NO_READING_MAX_TRIES = 64
+    settings.GANCAPTCHA_POW = {
+        "iterations": 10,
+        "no_reading_min_tries": 4,
+        "no_reading_max_tries": 64,
+    }
     cache.clear()
 
 

@@ -3,7 +3,7 @@
 The base install (no [train] extra) has no TensorFlow, Keras or matplotlib.
 These tests run such processes for real: plain Python, a SQLite file, no
 PostgreSQL. One draws with the shipped models in a process where importing
-TensorFlow or Keras fails; another serves only the pool (GANCAPTCHA_POOL_ONLY),
+TensorFlow or Keras fails; another serves only the pool (GANCAPTCHA_SOURCE = "pool"),
 filled with PNGs that Pillow made from fixed arrays. Each serves the signup
 page, its image and a wrong and a right answer through Django's test client.
 """
@@ -52,7 +52,7 @@ from tests.utils import start_sqlite_worker
 
 start_sqlite_worker(
     sys.argv[1],
-    GANCAPTCHA_POOL_ONLY=True,
+    GANCAPTCHA_SOURCE="pool",
     GANCAPTCHA_PRELOAD="auto",  # pool-only must win over it
 )
 

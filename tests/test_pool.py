@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def pool_on(settings: Settings) -> Settings:
     """A pool of 8 that does not refill itself (tests refill explicitly)."""
-    settings.GANCAPTCHA_POOL_SIZE = 8
-    settings.GANCAPTCHA_POOL_AUTOFILL = False
+    settings.GANCAPTCHA_SOURCE = "pool-then-draw"
+    settings.GANCAPTCHA_POOL = {"size": 8, "autofill": False}
     return settings
 
 
@@ -93,8 +93,8 @@ def test_put_take_and_size(pool_on: Settings) -> None:
 def test_a_pool_smaller_than_a_batch_still_refills_when_low(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings.GANCAPTCHA_POOL_SIZE = 32  # under POOL_BATCH (64)
-    settings.GANCAPTCHA_POOL_AUTOFILL = True
+    settings.GANCAPTCHA_SOURCE = "pool-then-draw"
+    settings.GANCAPTCHA_POOL = {"size": 32, "autofill": True}  # under a batch (64)
     started: list[bool] = []
     monkeypatch.setattr(
         pool, "refill_in_background", lambda: started.append(True) or True
@@ -263,7 +263,7 @@ def test_pool_only_serves_without_the_models(
     pool_on: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pool.put(rendered(1))
-    pool_on.GANCAPTCHA_POOL_ONLY = True
+    pool_on.GANCAPTCHA_SOURCE = "pool"
     monkeypatch.setattr(registry, "get_registry", lambda: BrokenRegistry())
     browser = Client()
     html = browser.get("/signup/").content.decode()
@@ -286,10 +286,7 @@ def test_pool_only_serves_without_the_models(
 def test_low_water_starts_a_background_refill(
     pool_on: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pool_on.GANCAPTCHA_POOL_AUTOFILL = True
-    pool_on.GANCAPTCHA_POOL_SIZE = 6
-    pool_on.GANCAPTCHA_POOL_LOW_WATER = 3
-    pool_on.GANCAPTCHA_POOL_BATCH = 4
+    pool_on.GANCAPTCHA_POOL = {"autofill": True, "size": 6, "low_water": 3, "batch": 4}
     monkeypatch.setattr(pool, "CHECK_INTERVAL", 0.0)
     pool.put(rendered(3))
     challenges.create_challenge()  # leaves 2, under the mark
@@ -302,13 +299,12 @@ def test_low_water_starts_a_background_refill(
 def test_no_refill_above_low_water_or_when_pool_only(
     pool_on: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pool_on.GANCAPTCHA_POOL_AUTOFILL = True
-    pool_on.GANCAPTCHA_POOL_LOW_WATER = 2
+    pool_on.GANCAPTCHA_POOL = {"size": 8, "autofill": True, "low_water": 2}
     monkeypatch.setattr(pool, "CHECK_INTERVAL", 0.0)
     pool.put(rendered(2))
     assert not current_source().refill_if_low()
-    pool_on.GANCAPTCHA_POOL_LOW_WATER = 3
-    pool_on.GANCAPTCHA_POOL_ONLY = True
+    pool_on.GANCAPTCHA_POOL = {"size": 8, "autofill": True, "low_water": 3}
+    pool_on.GANCAPTCHA_SOURCE = "pool"
     assert not current_source().refill_if_low()
 
 
@@ -356,8 +352,8 @@ def test_fill_pool_command() -> None:
 def test_fill_pool_command_errors(
     settings: Settings, broken_registry: BrokenRegistry
 ) -> None:
-    settings.GANCAPTCHA_POOL_SIZE = 0
-    with pytest.raises(CommandError, match="GANCAPTCHA_POOL_SIZE"):
+    settings.GANCAPTCHA_POOL = {"size": 0}
+    with pytest.raises(CommandError, match=r"GANCAPTCHA_POOL\['size'\]"):
         call_command("captcha_fill_pool")
     with pytest.raises(CommandError, match="train_captcha_models"):
         call_command("captcha_fill_pool", size=2)
@@ -477,9 +473,10 @@ def test_a_busy_process_on_postgresql_takes_rows_ahead(
 def test_a_web_server_fills_the_default_pool_from_its_first_request(
     tmp_path: Path,
 ) -> None:
-    """Out of the box (no GANCAPTCHA_POOL_* settings), a real runserver process
-    starts drawing into the pool at its first request, whatever the page,
-    before anyone asks for a challenge; merely starting draws nothing."""
+    """Out of the box (no GANCAPTCHA_SOURCE or GANCAPTCHA_POOL), a real
+    runserver process starts drawing into the pool at its first request,
+    whatever the page, before anyone asks for a challenge; merely starting
+    draws nothing."""
     import socket
     import sqlite3
     import urllib.error

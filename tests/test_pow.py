@@ -22,12 +22,14 @@ KEY = "k" * 32
 def _pow_on(settings: SettingsWrapper, clock: Clock) -> None:
     # The clock stands still at a window's start: the failure-rate windows
     # and the nojs limit never roll over in the middle of a test.
-    settings.GANCAPTCHA_POW = True
     # Cheap tries: these tests are about the rules, not the price.
-    settings.GANCAPTCHA_POW_ITERATIONS = 10
-    settings.GANCAPTCHA_POW_MIN_TRIES = 4
-    settings.GANCAPTCHA_POW_MAX_TRIES = 64
-    settings.GANCAPTCHA_POW_ATTACK_RATE = 20
+    settings.GANCAPTCHA_POW = {
+        "answers": True,
+        "iterations": 10,
+        "min_tries": 4,
+        "max_tries": 64,
+        "attack_rate": 20,
+    }
     cache.clear()
 
 
@@ -67,14 +69,14 @@ def test_a_client_cannot_claim_an_easier_puzzle() -> None:
 
 
 def test_difficulty_outside_the_configured_range_is_refused() -> None:
-    puzzle = proof.puzzle_for(KEY, 2)  # below GANCAPTCHA_POW_MIN_TRIES
+    puzzle = proof.puzzle_for(KEY, 2)  # below GANCAPTCHA_POW["min_tries"]
     assert not proof.check(KEY, proof.format_solution(puzzle, proof.solve(puzzle)))
 
 
 def test_iterations_must_be_the_configured_ones(settings: SettingsWrapper) -> None:
     puzzle = proof.puzzle_for(KEY, 8)
     solution = proof.format_solution(puzzle, proof.solve(puzzle))
-    settings.GANCAPTCHA_POW_ITERATIONS = 11
+    settings.GANCAPTCHA_POW = {**settings.GANCAPTCHA_POW, "iterations": 11}
     assert not proof.check(KEY, solution)
 
 
@@ -116,7 +118,7 @@ def test_failures_raise_the_difficulty_for_new_puzzles() -> None:
 
 
 def test_failures_are_not_counted_when_off(settings: SettingsWrapper) -> None:
-    settings.GANCAPTCHA_POW = False
+    settings.GANCAPTCHA_POW = {**settings.GANCAPTCHA_POW, "answers": False}
     for _ in range(20):
         proof.record_failure()
     assert proof.failure_rate() == 0
@@ -124,10 +126,10 @@ def test_failures_are_not_counted_when_off(settings: SettingsWrapper) -> None:
 
 def test_only_true_turns_it_on(settings: SettingsWrapper) -> None:
     for value in ("True", "1", 1, "on"):
-        settings.GANCAPTCHA_POW = value
-        assert proof.conf.POW is False
-    settings.GANCAPTCHA_POW = True
-    assert proof.conf.POW is True
+        settings.GANCAPTCHA_POW = {"answers": value}
+        assert proof.conf.POW["answers"] is False
+    settings.GANCAPTCHA_POW = {"answers": True}
+    assert proof.conf.POW["answers"] is True
 
 
 # Through the site: the demo's signup form and the JSON endpoints, real store.
@@ -240,7 +242,7 @@ def test_the_json_endpoints_carry_the_puzzle() -> None:
 
 @pytest.mark.django_db
 def test_no_puzzle_when_off(settings: SettingsWrapper) -> None:
-    settings.GANCAPTCHA_POW = False
+    settings.GANCAPTCHA_POW = {"answers": False}
     settings.GANCAPTCHA_NO_READING = False  # it needs the script too
     html = Client().get("/signup/").content.decode()
     assert "captcha_pow" not in html

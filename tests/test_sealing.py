@@ -88,9 +88,8 @@ def test_the_challenge_table_holds_no_answer(
 def test_pooled_rows_hold_no_answer_and_keep_it_sealed_when_issued(
     settings: Settings,
 ) -> None:
-    settings.GANCAPTCHA_POOL_SIZE = 4
-    settings.GANCAPTCHA_POOL_AUTOFILL = False
-    settings.GANCAPTCHA_POOL_RESERVE = 1
+    settings.GANCAPTCHA_SOURCE = "pool-then-draw"
+    settings.GANCAPTCHA_POOL = {"size": 4, "autofill": False, "reserve": 1}
     pool.put([Rendered("5150", b"png", b"png-2x")])
     (stored,) = _raw_answers(PooledChallenge._meta.db_table)
     assert SEALED.fullmatch(stored)

@@ -10,34 +10,48 @@ from gancaptcha_field.supply.source import Source, current_source
 
 
 @pytest.mark.parametrize(
-    ("pool_only", "size", "kind", "draws", "uses_pool"),
+    ("value", "kind", "draws", "uses_pool"),
     [
-        (True, 100, "pool_only", False, True),
-        (True, 0, "pool_only", False, True),  # POOL_ONLY wins over the size
-        (False, 100, "pool_then_draw", True, True),
-        (False, 0, "draw_only", True, False),
+        ("pool", "pool_only", False, True),
+        ("pool-then-draw", "pool_then_draw", True, True),
+        ("draw", "draw_only", True, False),
     ],
 )
-def test_the_settings_name_one_source(
+def test_the_setting_names_one_source(
     settings: Settings,
-    pool_only: bool,
-    size: int,
+    value: str,
     kind: str,
     draws: bool,
     uses_pool: bool,
 ) -> None:
-    settings.GANCAPTCHA_POOL_ONLY = pool_only
-    settings.GANCAPTCHA_POOL_SIZE = size
+    settings.GANCAPTCHA_SOURCE = value
     source = current_source()
     assert source == Source.from_settings()
     assert (source.kind, source.draws, source.uses_pool) == (kind, draws, uses_pool)
 
 
 def test_a_changed_setting_counts_at_once(settings: Settings) -> None:
+    settings.GANCAPTCHA_SOURCE = "draw"
+    assert current_source().kind == "draw_only"
+    settings.GANCAPTCHA_SOURCE = "pool-then-draw"
+    assert current_source().kind == "pool_then_draw"
+
+
+def test_the_old_pool_settings_still_name_their_source(settings: Settings) -> None:
+    # Deprecated for one release (check W020): what they meant before.
+    del settings.GANCAPTCHA_SOURCE
     settings.GANCAPTCHA_POOL_SIZE = 0
     assert current_source().kind == "draw_only"
-    settings.GANCAPTCHA_POOL_SIZE = 10
-    assert current_source().kind == "pool_then_draw"
+    settings.GANCAPTCHA_POOL_ONLY = True  # wins over the size, as before
+    assert current_source().kind == "pool_only"
+
+
+def test_the_autofill_key_reaches_the_source(settings: Settings) -> None:
+    settings.GANCAPTCHA_SOURCE = "pool-then-draw"
+    settings.GANCAPTCHA_POOL = {"autofill": False}
+    assert not current_source().refills
+    settings.GANCAPTCHA_POOL = {"autofill": True}
+    assert current_source().refills
 
 
 @pytest.mark.parametrize(

@@ -157,9 +157,12 @@ def test_models_are_served_end_to_end(
 ) -> None:
     agreeing = silent_output[0]
     settings.GANCAPTCHA_MODEL_DIR = agreeing
-    settings.GANCAPTCHA_READER_THRESHOLD = 0.0
-    settings.GANCAPTCHA_VERIFIER_THRESHOLD = 0.0
-    settings.GANCAPTCHA_MARGIN = 0.0  # a tiny model is never that sure
+    # A tiny model is never that sure.
+    settings.GANCAPTCHA_SERVING_RULE = {
+        "reader_threshold": 0.0,
+        "verifier_threshold": 0.0,
+        "margin": 0.0,
+    }
     reg = registry.Registry()
     reg.rng = np.random.default_rng(0)  # serving noise is from the OS otherwise
     assert reg.load().ok
@@ -183,7 +186,7 @@ def test_a_label_that_never_passes_fails_closed_in_bounded_batches(
     silent_output: tuple[Path, Path, str], settings
 ) -> None:
     settings.GANCAPTCHA_MODEL_DIR = silent_output[1]
-    settings.GANCAPTCHA_MAX_BATCHES = 3
+    settings.GANCAPTCHA_DRAW = {"max_batches": 3}
     reg = registry.Registry()
     assert reg.load().ok
     with pytest.raises(registry.DigitSupplyError):

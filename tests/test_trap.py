@@ -87,8 +87,8 @@ def _issued(key: str = "k" * 32, answer: str = "1234") -> Issued:
 def test_every_pool_take_keeps_the_baits(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, returning: bool
 ) -> None:
-    settings.GANCAPTCHA_POOL_SIZE = 8
-    settings.GANCAPTCHA_POOL_AUTOFILL = False
+    settings.GANCAPTCHA_SOURCE = "pool-then-draw"
+    settings.GANCAPTCHA_POOL = {"size": 8, "autofill": False}
     if not returning:  # as on a database without DELETE ... RETURNING (MySQL)
         monkeypatch.setattr(sql, "supports_delete_returning", lambda db: False)
     pool.put([Rendered("5150", b"png", b"png-2x", baits=("5750", "5159"))])
@@ -104,8 +104,8 @@ def test_the_postgresql_take_keeps_the_baits(
     settings: Settings, django_db_blocker: DjangoDbBlocker
 ) -> None:
     """PostgreSQL moves the sealed column from pool to live row in one statement."""
-    settings.GANCAPTCHA_POOL_SIZE = 8
-    settings.GANCAPTCHA_POOL_AUTOFILL = False
+    settings.GANCAPTCHA_SOURCE = "pool-then-draw"
+    settings.GANCAPTCHA_POOL = {"size": 8, "autofill": False}
     services.connect_postgres().close()
     with services.postgres_schema() as schema:
         with django_db_blocker.unblock(), services.postgres_alias(schema) as alias:

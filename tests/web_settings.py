@@ -1,7 +1,7 @@
 """Settings for a web server process the pool tests start (not for pytest).
 
-The test settings with the pool at its default size (GANCAPTCHA_POOL_SIZE is
-not set) and a SQLite file (GC_WEB_DB) that the test can read while the
+The test settings with the pool as a site gets it (GANCAPTCHA_SOURCE and the
+pool's size not set) and a SQLite file (GC_WEB_DB) that the test can read while the
 server runs.
 """
 
@@ -11,7 +11,7 @@ import os
 
 from tests.settings import *  # noqa: F403
 
-globals().pop("GANCAPTCHA_POOL_SIZE")  # the default pool, as a site gets it
+globals().pop("GANCAPTCHA_SOURCE")  # the default source, as a site gets it
 DEBUG = True
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 DATABASES = {
@@ -21,4 +21,4 @@ DATABASES = {
     }
 }
 GANCAPTCHA_PRELOAD = "auto"
-GANCAPTCHA_POOL_BATCH = 4
+GANCAPTCHA_POOL = {"batch": 4}

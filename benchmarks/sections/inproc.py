@@ -167,11 +167,11 @@ def run(ctx: Run) -> dict[str, Any]:
     if models_ok:
         needed = iterations + warmup
         # Both pool runs take from the one pool, filled for both beforehand
-        # (each may also hold a batch it took ahead: GANCAPTCHA_POOL_RESERVE).
+        # (each may also hold a batch it took ahead: GANCAPTCHA_POOL["reserve"]).
         from gancaptcha_field.conf import conf
 
         sides = 2 if with_redis else 1
-        out["pool_fill"] = fill_pool(sides * (needed + conf.POOL_RESERVE) + 10)
+        out["pool_fill"] = fill_pool(sides * (needed + conf.POOL["reserve"]) + 10)
         out["pool_row_bytes"] = pool_row_bytes()
         cases.append(
             Case(
@@ -179,7 +179,7 @@ def run(ctx: Run) -> dict[str, Any]:
                 ours_challenge(),
                 iterations,
                 warmup,
-                {"GANCAPTCHA_POOL_SIZE": needed, "GANCAPTCHA_POOL_ONLY": True},
+                {"GANCAPTCHA_POOL": {"size": needed}, "GANCAPTCHA_SOURCE": "pool"},
             )
         )
         if with_redis:
@@ -200,8 +200,8 @@ def run(ctx: Run) -> dict[str, Any]:
                     {
                         "CACHES": caches_setting,
                         "GANCAPTCHA_STORE": "cache",
-                        "GANCAPTCHA_POOL_SIZE": needed,
-                        "GANCAPTCHA_POOL_ONLY": True,
+                        "GANCAPTCHA_POOL": {"size": needed},
+                        "GANCAPTCHA_SOURCE": "pool",
                     },
                 )
             )
@@ -225,7 +225,7 @@ def run(ctx: Run) -> dict[str, Any]:
         log("inproc: ours, drawn on the spot (no pool)")
         from django.test import override_settings
 
-        with override_settings(GANCAPTCHA_POOL_SIZE=0):
+        with override_settings(GANCAPTCHA_SOURCE="draw"):
             out["ours_on_the_spot"] = measure(ours_challenge(), iterations, warmup)
     return out
 

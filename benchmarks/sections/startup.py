@@ -92,7 +92,7 @@ def report(results: dict[str, Any]) -> str:
         ]
         for label, key in (
             ("django-simple-captcha 0.7.0", "peer"),
-            ("Ours, pool-only (GANCAPTCHA_POOL_ONLY)", "ours_pool_only"),
+            ('Ours, pool-only (GANCAPTCHA_SOURCE = "pool")', "ours_pool_only"),
             ("Ours, models loaded (GANCAPTCHA_PRELOAD)", "ours_models_loaded"),
         ):
             row = startup.get(key)

@@ -54,14 +54,17 @@ def how_it_works(request: HttpRequest) -> HttpResponse:
     figures and charts, which come from files beside the models.
     """
     pool_only = not current_source().draws
+    model_dir = conf.MODEL_DIR
+    meta = {} if model_dir is None else artifacts.read_metadata_or_empty(model_dir)
+    rule = artifacts.serving_rule(meta)
     return render(
         request,
         "signup/how_it_works.html",
         {
             "pool_only": pool_only,
             "digits": None if pool_only else _fresh_digits(),
-            "reader_threshold": conf.READER_THRESHOLD,
-            "verifier_threshold": conf.VERIFIER_THRESHOLD,
+            "reader_threshold": rule.reader_threshold,
+            "verifier_threshold": rule.verifier_threshold,
             "report_images": [
                 name
                 for name in artifacts.REPORT_FILES

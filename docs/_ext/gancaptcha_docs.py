@@ -86,8 +86,9 @@ def _setting_name(name: str) -> str:
 
 
 def setting_rows(declared: Iterable[Any]) -> list[SettingRow]:
-    """One row per declared setting (objects with ``.name``, ``.default``,
-    ``.kind`` and ``.help``), in declaration order."""
+    """One row per declared setting (objects with ``.name``, ``.default_text``
+    (the default as a reader should see it), ``.kind`` and ``.help``), in
+    declaration order."""
     rows = []
     for setting in declared:
         help_text = str(setting.help).strip()
@@ -97,7 +98,7 @@ def setting_rows(declared: Iterable[Any]) -> list[SettingRow]:
             SettingRow(
                 name=_setting_name(str(setting.name)),
                 kind=_kind_text(setting.kind),
-                default=repr(setting.default),
+                default=str(setting.default_text),
                 help=help_text,
             )
         )
@@ -225,8 +226,8 @@ def setup(app: Any) -> dict[str, Any]:
             from gancaptcha_field import conf
 
             return settings_nodes(
-                setting_rows(conf.declared()),  # type: ignore[attr-defined]
-                deprecated_rows(conf.DEPRECATED),  # type: ignore[attr-defined]
+                setting_rows(conf.declared()),
+                deprecated_rows(conf.DEPRECATED),
             )
 
     app.add_directive("gancaptcha-checks", ChecksDirective)

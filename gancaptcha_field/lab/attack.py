@@ -338,7 +338,7 @@ def default_bank_dir(cache_dir: Path) -> Path:
     if conf.TRAP:
         source += b"trapped" + inspect.getsource(trap).encode()
     # The rule the digits were drawn under, and the picture's scale.
-    rule = repr((registry.serving_rule(), conf.IMAGE_SCALE)).encode()
+    rule = repr((registry.get_registry().serving_rule(), conf.IMAGE_SCALE)).encode()
     return cache_dir / f"bank-{attackers.fingerprint(meta, source, rule)}"
 
 
@@ -359,6 +359,7 @@ def synthetic_challenges(count: int, seed: int) -> list[Item]:
 
     try:
         models = registry.get_registry().model_set()  # loaded once per process
+        threshold = registry.get_registry().serving_rule().reader_threshold
     except registry.ModelsUnavailable as exc:
         raise AttackError(f"the shipped models cannot serve: {exc}") from exc
     rng = np.random.default_rng(seed)
@@ -370,7 +371,7 @@ def synthetic_challenges(count: int, seed: int) -> list[Item]:
             break
         z = rng.standard_normal((256, constants.LATENT_DIM)).astype(np.float32)
         images, _, probs = models.draw_and_read(z)
-        sure = probs.max(axis=1) >= conf.READER_THRESHOLD
+        sure = probs.max(axis=1) >= threshold
         digits.extend(oracle.to_uint8(images)[sure])
         labels.extend(int(v) for v in probs.argmax(axis=1)[sure])
     if len(labels) < need:
@@ -388,16 +389,16 @@ def synthetic_challenges(count: int, seed: int) -> list[Item]:
 
 
 def pow_row() -> Row:
-    """The proof-of-work slot: 'not enabled' unless GANCAPTCHA_POW is on."""
+    """The proof-of-work slot: 'not enabled' unless GANCAPTCHA_POW["answers"] is on."""
     from gancaptcha_field.conf import conf
     from gancaptcha_field.lab import pow as pow_lab
 
     row = Row(name="proof-of-work (native solver)", kind="pow")
-    if not conf.POW:
+    if not conf.POW["answers"]:
         row.status = "not enabled"
-        row.note = "GANCAPTCHA_POW is off"
+        row.note = "GANCAPTCHA_POW['answers'] is off"
         return row
-    cost = pow_lab.native_cost(conf.POW_MAX_TRIES, attempts=10)
+    cost = pow_lab.native_cost(conf.POW["max_tries"], attempts=10)
     row.attempts = row.solved = cost.attempts
     row.cpu_s = cost.mean * cost.attempts
     row.note = (

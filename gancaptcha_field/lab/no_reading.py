@@ -200,11 +200,11 @@ def measure(
     from gancaptcha_field.conf import conf
     from gancaptcha_field.lab import pow as lab_pow
 
-    tries = conf.NO_READING_MIN_TRIES
+    tries = conf.POW["no_reading_min_tries"]
     report: dict[str, Any] = {
-        "iterations": conf.POW_ITERATIONS,
+        "iterations": conf.POW["iterations"],
         "tries": tries,
-        "max_tries": conf.NO_READING_MAX_TRIES,
+        "max_tries": conf.POW["no_reading_max_tries"],
         "native": lab_pow.native_cost(tries, attempts, proof.NO_READING).as_dict(),
     }
     if browser_attempts:

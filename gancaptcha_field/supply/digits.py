@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from gancaptcha_field import constants, oracle
+from gancaptcha_field import artifacts, constants, oracle
 from gancaptcha_field.conf import conf
 from gancaptcha_field.supply import latents, models
 from gancaptcha_field.supply.errors import DigitSupplyError
@@ -36,14 +36,11 @@ class Rule(NamedTuple):
     latent_bank: bool
 
 
-def serving_rule() -> Rule:
-    """The rule the settings ask for now."""
-    return Rule(
-        conf.READER_THRESHOLD,
-        conf.VERIFIER_THRESHOLD,
-        conf.MARGIN,
-        conf.LATENT_BANK,
-    )
+def serving_rule(meta: Mapping[str, Any] | None = None) -> Rule:
+    """The rule now: what ``meta`` (the model set's metadata.json) records,
+    with GANCAPTCHA_SERVING_RULE over it (artifacts.serving_rule), and
+    whether draws start from the latent bank."""
+    return Rule(*artifacts.serving_rule(meta), conf.DRAW["latent_bank"])
 
 
 def _per_label() -> np.ndarray:
@@ -73,10 +70,13 @@ class DigitSupply:
         bank: latents.LatentBank | None,
         rng: np.random.Generator,
         counters: Counters | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         """Draw with ``model_set``, from ``bank`` when the rule says so, with
-        noise from ``rng`` (serving's comes from the OS, never a training seed)."""
+        noise from ``rng`` (serving's comes from the OS, never a training seed),
+        by the rule the set's metadata ``meta`` records."""
         self.model_set = model_set
+        self.meta: Mapping[str, Any] = meta or {}
         self.bank = bank
         self.rng = rng
         self.counters = counters if counters is not None else Counters()
@@ -87,11 +87,16 @@ class DigitSupply:
     @property
     def has_bank(self) -> bool:
         """Whether draws start from the latent bank."""
-        return self.bank is not None and conf.LATENT_BANK
+        return self.bank is not None and conf.DRAW["latent_bank"]
+
+    @property
+    def rule(self) -> Rule:
+        """The serving rule now (it follows the settings)."""
+        return serving_rule(self.meta)
 
     def apply_rule(self) -> None:
-        """Take the serving rule from the settings; a new one empties buckets."""
-        rule = serving_rule()
+        """Take the serving rule now; a new one empties the buckets."""
+        rule = self.rule
         if rule != self._rule:
             self._rule, self._buckets = rule, {}
 
@@ -99,7 +104,7 @@ class DigitSupply:
         # Up to ``size`` draws, ``label`` first, then the emptiest buckets, each
         # label asked for at most its free room: one call refills several
         # labels and few checked digits are thrown away for a full bucket.
-        cap = conf.BUCKET_SIZE
+        cap = conf.DRAW["bucket_size"]
         room = {
             d: cap - len(self._buckets.get(d, ())) for d in range(constants.NUM_CLASSES)
         }
@@ -114,7 +119,7 @@ class DigitSupply:
         rule = self._rule
         assert rule is not None
         counters = self.counters
-        size = conf.BATCH_SIZE
+        size = conf.DRAW["batch_size"]
         bank = self.bank if rule.latent_bank else None
         asked: np.ndarray | None = None
         if bank is None:
@@ -144,7 +149,7 @@ class DigitSupply:
             verdict.labels[verdict.accepted], minlength=constants.NUM_CLASSES
         )
         digits = oracle.to_uint8(np.asarray(images))
-        cap = conf.BUCKET_SIZE
+        cap = conf.DRAW["bucket_size"]
         for index in np.flatnonzero(verdict.accepted):
             bucket = self._buckets.setdefault(int(verdict.labels[index]), deque())
             if len(bucket) < cap:
@@ -171,13 +176,13 @@ class DigitSupply:
                 bucket = self._buckets.setdefault(label, deque())
                 batches = 0
                 while not bucket:
-                    if batches >= conf.MAX_BATCHES:
+                    if batches >= conf.DRAW["max_batches"]:
                         logger.error(
                             "GanCaptcha: no digit %d passed the filters in %d "
                             "batches of %d; failing closed",
                             label,
                             batches,
-                            conf.BATCH_SIZE,
+                            conf.DRAW["batch_size"],
                         )
                         raise DigitSupplyError(f"no servable digit {label}")
                     self._generate_batch(label)

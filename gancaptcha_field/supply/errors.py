@@ -25,11 +25,11 @@ class ModelsUnavailable(CaptchaUnavailable):
 
 
 class DigitSupplyError(CaptchaUnavailable):
-    """A label's bucket could not be filled within GANCAPTCHA_MAX_BATCHES."""
+    """A label's bucket could not be filled within GANCAPTCHA_DRAW["max_batches"]."""
 
 
 class PoolEmpty(CaptchaUnavailable):
-    """The pool is empty and this process may not draw (GANCAPTCHA_POOL_ONLY)."""
+    """The pool is empty and this process may not draw (GANCAPTCHA_SOURCE = "pool")."""
 
 
 class DrawingBusy(CaptchaUnavailable):

@@ -10,7 +10,7 @@ Databases without RETURNING read a row first and let the row count of a
 conditional DELETE decide who got it; the loser tries another.
 
 A busy process takes several rows in that one statement (up to
-GANCAPTCHA_POOL_RESERVE, as many as it hands out in a few seconds) and hands
+GANCAPTCHA_POOL["reserve"], as many as it hands out in a few seconds) and hands
 them out one per visitor from memory, so most page views make no round trip
 to take one. The rows are live challenges from the moment they are taken;
 each stays reserved to this process and goes to one visitor only, with at
@@ -102,7 +102,7 @@ def take(store: Store) -> Issued | None:
     if (
         not sql.supports_delete_returning(db)
         or connections[db].in_atomic_block
-        or conf.POOL_RESERVE <= 1
+        or conf.POOL["reserve"] <= 1
     ):
         # One at a time: without RETURNING the store takes one row a call,
         # and rows taken ahead must be committed (this transaction may roll
@@ -146,7 +146,7 @@ class _Reserve:
                     return issued
                 # Waited too long: its row expires unused and is purged.
             # As many as this process hands out in half the hold time.
-            count = max(1, min(conf.POOL_RESERVE, int(hold / 2 / self.gap)))
+            count = max(1, min(conf.POOL["reserve"], int(hold / 2 / self.gap)))
         fresh = fetch(count, now, hold if count > 1 else 0.0)
         if not fresh:
             return None
@@ -204,8 +204,8 @@ def fill(
     Several fillers at once may overshoot by a batch each, never undershoot.
     Raises CaptchaUnavailable when the models cannot draw.
     """
-    target = conf.POOL_SIZE if target is None else target
-    batch = max(1, conf.POOL_BATCH if batch is None else batch)
+    target = conf.POOL["size"] if target is None else target
+    batch = max(1, conf.POOL["batch"] if batch is None else batch)
     made = 0
     while (missing := target - size(using)) > 0:
         count = min(batch, missing)
@@ -282,18 +282,18 @@ def wait_for_refill(timeout: float | None = None) -> None:
 
 
 def refill_if_low(force_check: bool = False) -> bool:
-    """Start a background refill when the pool is under GANCAPTCHA_POOL_LOW_WATER.
+    """Start a background refill when the pool is under GANCAPTCHA_POOL["low_water"].
 
     Does nothing when this process looked less than CHECK_INTERVAL seconds
     ago (unless force_check). True if a refill started. Callers ask the
     source first (Source.refill_if_low): only a process that draws into the
-    pool (GANCAPTCHA_POOL_AUTOFILL) may refill it.
+    pool (GANCAPTCHA_POOL["autofill"]) may refill it.
     """
     global _last_check
     now = time.monotonic()
     if not force_check and now - _last_check < CHECK_INTERVAL:
         return False
     _last_check = now
-    if size() >= conf.POOL_LOW_WATER:
+    if size() >= conf.POOL["low_water"]:
         return False
     return refill_in_background()

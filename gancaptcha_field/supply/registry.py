@@ -18,10 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from gancaptcha_field import constants
-from gancaptcha_field.artifacts import Status, inspect_model_dir, read_metadata
+from gancaptcha_field.artifacts import (
+    Status,
+    inspect_model_dir,
+    read_metadata,
+    read_metadata_or_empty,
+)
 from gancaptcha_field.conf import conf
 from gancaptcha_field.supply import latents, models
-from gancaptcha_field.supply.digits import Counters, DigitSupply, serving_rule
+from gancaptcha_field.supply.digits import Counters, DigitSupply, Rule, serving_rule
 from gancaptcha_field.supply.errors import (
     CaptchaUnavailable,
     DigitSupplyError,
@@ -109,7 +114,11 @@ class Registry:
             if model_set is not None:
                 assert model_dir is not None
                 self._supply = DigitSupply(
-                    model_set, self._load_bank(model_dir), self._rng, self.counters
+                    model_set,
+                    self._load_bank(model_dir),
+                    self._rng,
+                    self.counters,
+                    read_metadata_or_empty(model_dir),
                 )
             if not status.ok:
                 logger.error(
@@ -183,8 +192,19 @@ class Registry:
             self._status = Status(False, "unloaded", "Models not loaded yet.")
 
     def apply_rule(self) -> None:
-        """Take the serving rule from the settings; a new one empties buckets."""
+        """Take the serving rule now; a new one empties the buckets."""
         self.digits().apply_rule()
+
+    def serving_rule(self) -> Rule:
+        """The rule digits are served by now: the loaded set's metadata.json
+        with GANCAPTCHA_SERVING_RULE over it (without a loaded set: the
+        set in GANCAPTCHA_MODEL_DIR's)."""
+        supply = self._supply
+        if supply is not None:
+            return supply.rule
+        model_dir = conf.MODEL_DIR
+        meta = {} if model_dir is None else read_metadata_or_empty(model_dir)
+        return serving_rule(meta)
 
     def draw_with_details(
         self, labels: Sequence[int] | np.ndarray

@@ -1,13 +1,13 @@
 """Where a new challenge comes from: the one place that reads the pool settings.
 
-Three kinds, from GANCAPTCHA_POOL_ONLY and GANCAPTCHA_POOL_SIZE:
+Three kinds, named by GANCAPTCHA_SOURCE:
 
-- ``pool_only`` (POOL_ONLY): the process only takes pre-rendered rows; it never
+- ``pool_only`` ("pool"): the process only takes pre-rendered rows; it never
   loads the models, and an empty pool raises PoolEmpty.
-- ``pool_then_draw`` (POOL_SIZE > 0): a pooled row when there is one, else a
-  challenge drawn on the spot (logged); the process refills the pool in the
-  background (GANCAPTCHA_POOL_AUTOFILL).
-- ``draw_only`` (POOL_SIZE = 0): every challenge is drawn on the spot.
+- ``pool_then_draw`` ("pool-then-draw", the default): a pooled row when there
+  is one, else a challenge drawn on the spot (logged); the process refills the
+  pool in the background (GANCAPTCHA_POOL["autofill"]).
+- ``draw_only`` ("draw"): every challenge is drawn on the spot.
 
 create_challenge(), ready(), the checks and the demo ask current_source()
 rather than the settings. It is built anew from the settings on each call (a
@@ -21,11 +21,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 from django.utils import timezone
 
-from gancaptcha_field.conf import conf
+from gancaptcha_field.conf import SOURCES, conf
 
 # Re-exported: callers catch it here too (its home is supply/errors.py).
 from gancaptcha_field.supply.errors import PoolEmpty as PoolEmpty
@@ -43,19 +43,14 @@ class Source:
     """Where this process's new challenges come from."""
 
     kind: Kind
-    # GANCAPTCHA_POOL_AUTOFILL: a drawing process refills the pool when low.
+    # GANCAPTCHA_POOL["autofill"]: a drawing process refills the pool when low.
     autofill: bool = True
 
     @classmethod
     def from_settings(cls) -> Source:
-        """The source the GANCAPTCHA_POOL_* settings name."""
-        if conf.POOL_ONLY:
-            kind: Kind = "pool_only"
-        elif conf.POOL_SIZE > 0:
-            kind = "pool_then_draw"
-        else:
-            kind = "draw_only"
-        return cls(kind, autofill=conf.POOL_AUTOFILL)
+        """The source GANCAPTCHA_SOURCE names."""
+        kind = cast(Kind, SOURCES[conf.SOURCE])
+        return cls(kind, autofill=conf.POOL["autofill"])
 
     @property
     def draws(self) -> bool:

@@ -131,10 +131,9 @@ def test_audio_playing(new_page: Callable[..., Any], locale: str) -> None:
 def test_proof_of_work_running(
     new_page: Callable[..., Any], settings: Settings, locale: str
 ) -> None:
-    settings.GANCAPTCHA_POW = True
     # A puzzle that no try wins in practice (a try wins about once in 2**30),
     # so the audit runs while the workers do, whatever the key's draw.
-    settings.GANCAPTCHA_POW_MIN_TRIES = settings.GANCAPTCHA_POW_MAX_TRIES = NEVER
+    settings.GANCAPTCHA_POW = {"answers": True, "min_tries": NEVER, "max_tries": NEVER}
     page = signup_page(new_page, locale)
     audited(page)
     assert page.locator("input[data-gancaptcha-pow]").input_value() == ""
@@ -144,8 +143,7 @@ def test_proof_of_work_running(
 def test_proof_of_work_done(
     new_page: Callable[..., Any], settings: Settings, locale: str
 ) -> None:
-    settings.GANCAPTCHA_POW = True
-    settings.GANCAPTCHA_POW_ITERATIONS = 200
+    settings.GANCAPTCHA_POW = {"answers": True, "iterations": 200}
     page = signup_page(new_page, locale)
     page.wait_for_function(
         "() => document.querySelector('input[data-gancaptcha-pow]').value !== ''"
@@ -159,8 +157,10 @@ def test_no_reading_running(
 ) -> None:
     # A puzzle that no try wins in practice: the audit runs while the
     # workers do, whatever the key's draw.
-    settings.GANCAPTCHA_NO_READING_MIN_TRIES = NEVER
-    settings.GANCAPTCHA_NO_READING_MAX_TRIES = NEVER
+    settings.GANCAPTCHA_POW = {
+        "no_reading_min_tries": NEVER,
+        "no_reading_max_tries": NEVER,
+    }
     page = signup_page(new_page, locale)
     page.click(".gancaptcha-no-reading")
     wait_for_status(page)
@@ -172,7 +172,7 @@ def test_no_reading_running(
 def test_no_reading_done(
     new_page: Callable[..., Any], settings: Settings, locale: str
 ) -> None:
-    settings.GANCAPTCHA_NO_READING_MIN_TRIES = 20
+    settings.GANCAPTCHA_POW = {"no_reading_min_tries": 20}
     page = signup_page(new_page, locale)
     page.click(".gancaptcha-no-reading")
     wait_for_no_reading(page, "done")

@@ -101,7 +101,7 @@ def test_the_logins_let_people_in_without_reading(
     new_page: Callable[..., Any], settings: Settings, path: str
 ) -> None:
     settings.GANCAPTCHA_NO_READING = False  # the logins offer it regardless
-    settings.GANCAPTCHA_NO_READING_MIN_TRIES = 20
+    settings.GANCAPTCHA_POW = {"no_reading_min_tries": 20}
     User.objects.create_user("ada", password=PASSWORD, is_staff=True)
     page = new_page()
     page.goto(path)
@@ -138,7 +138,7 @@ def test_past_the_limit_it_says_so_and_the_digits_still_work(
 
 @both_servers
 def test_a_new_image_starts_over(page: Any, settings: Settings) -> None:
-    settings.GANCAPTCHA_NO_READING_MIN_TRIES = 20
+    settings.GANCAPTCHA_POW = {"no_reading_min_tries": 20}
     page.goto("/signup/")
     wait_for_image(page)
     page.click(BUTTON)

@@ -20,8 +20,7 @@ PASSWORD = "correct-horse-battery-staple-42"
 @pytest.fixture
 def pow_page(page: Any, settings: SettingsWrapper) -> Any:
     """The signup page with a light proof of work, once the page has solved it."""
-    settings.GANCAPTCHA_POW = True
-    settings.GANCAPTCHA_POW_ITERATIONS = 200
+    settings.GANCAPTCHA_POW = {"answers": True, "iterations": 200}
     page.goto("/signup/")
     # The page's script solves the puzzle in Web Workers and fills the input.
     page.wait_for_function(
@@ -33,7 +32,7 @@ def pow_page(page: Any, settings: SettingsWrapper) -> Any:
 def test_chromium_solutions_pass_the_server_check(
     settings: SettingsWrapper, browser: Any
 ) -> None:
-    settings.GANCAPTCHA_POW_ITERATIONS = 50
+    settings.GANCAPTCHA_POW = {"iterations": 50}
     # chromium_cost() raises unless every solution passes pow.check().
     cost = lab_pow.chromium_cost(tries=8, attempts=3, browser=browser)
     assert cost.attempts == 3

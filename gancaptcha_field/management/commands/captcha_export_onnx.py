@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from gancaptcha_field import constants
+from gancaptcha_field import artifacts, constants
 from gancaptcha_field.conf import conf
 
 
@@ -50,11 +50,14 @@ class Command(BaseCommand):
             raise CommandError(
                 "No model directory: set GANCAPTCHA_MODEL_DIR or pass --model-dir."
             )
+        # The rule the set records (and GANCAPTCHA_SERVING_RULE) is the one
+        # whose verdicts the export must keep.
+        rule = artifacts.serving_rule(artifacts.read_metadata_or_empty(Path(model_dir)))
         config = ExportConfig(
             model_dir=Path(model_dir),
-            reader_threshold=conf.READER_THRESHOLD,
-            verifier_threshold=conf.VERIFIER_THRESHOLD,
-            margin=conf.MARGIN,
+            reader_threshold=rule.reader_threshold,
+            verifier_threshold=rule.verifier_threshold,
+            margin=rule.margin,
         )
         try:
             # Training code (TensorFlow, tf2onnx): only the [train] extra has it.

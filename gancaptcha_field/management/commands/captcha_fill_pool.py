@@ -27,14 +27,14 @@ class Command(BaseCommand):
             type=positive_int,
             default=None,
             help="How many challenges the pool should hold "
-            "(default: GANCAPTCHA_POOL_SIZE).",
+            "(default: GANCAPTCHA_POOL['size']).",
         )
         parser.add_argument(
             "--batch",
             type=positive_int,
             default=None,
             help="Challenges drawn and written per batch "
-            "(default: GANCAPTCHA_POOL_BATCH).",
+            "(default: GANCAPTCHA_POOL['batch']).",
         )
         parser.add_argument(
             "--watch",
@@ -54,9 +54,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        target: int = options["size"] or conf.POOL_SIZE
+        target: int = options["size"] or conf.POOL["size"]
         if target < 1:
-            raise CommandError("No pool size: set GANCAPTCHA_POOL_SIZE or pass --size.")
+            raise CommandError(
+                "No pool size: set GANCAPTCHA_POOL['size'] or pass --size."
+            )
         require_tables()
         if options["clear"]:
             self.stdout.write(f"Removed {pool.clear()} pooled challenge(s).")

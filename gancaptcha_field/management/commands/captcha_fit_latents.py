@@ -60,19 +60,20 @@ class Command(BaseCommand):
             type=non_negative_float,
             default=None,
             help="Serving margin ln(top1/top2) to fit for "
-            "(default: GANCAPTCHA_MARGIN).",
+            "(default: the serving rule's, GANCAPTCHA_SERVING_RULE).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         model_dir = options["model_dir"] or conf.MODEL_DIR
         if model_dir is None:
             raise CommandError("No model directory: set GANCAPTCHA_MODEL_DIR.")
+        rule = artifacts.serving_rule(artifacts.read_metadata_or_empty(Path(model_dir)))
         config = FitLatentsConfig(
             model_dir=Path(model_dir),
             samples=options["samples"],
             per_label=options["per_label"],
             seed=options["seed"],
-            margin=conf.MARGIN if options["margin"] is None else options["margin"],
+            margin=rule.margin if options["margin"] is None else options["margin"],
         )
         status = artifacts.inspect_model_dir(config.model_dir)
         if not status.ok:
@@ -93,8 +94,8 @@ class Command(BaseCommand):
             samples=config.samples,
             per_label=config.per_label,
             seed=config.seed,
-            reader_threshold=conf.READER_THRESHOLD,
-            verifier_threshold=conf.VERIFIER_THRESHOLD,
+            reader_threshold=rule.reader_threshold,
+            verifier_threshold=rule.verifier_threshold,
             margin=config.margin,
         )
         try:

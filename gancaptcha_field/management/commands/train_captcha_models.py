@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from gancaptcha_field import artifacts
 from gancaptcha_field.conf import conf
 from gancaptcha_field.management.arguments import positive_int
 
@@ -115,6 +116,7 @@ class Command(BaseCommand):
         # Flags named like a TrainingConfig field pass straight through.
         fields = {f.name for f in dataclasses.fields(TrainingConfig)}
         same = fields & options.keys() - {"output_dir", "checkpoint_dir"}
+        rule = artifacts.serving_rule()
         config = TrainingConfig(
             **{name: options[name] for name in same},
             output_dir=Path(output_dir),
@@ -122,8 +124,10 @@ class Command(BaseCommand):
             or Path(output_dir) / "checkpoints",
             model_dir=conf.MODEL_DIR,
             bn_reestimate=not options["no_bn_reestimate"],
-            reader_threshold=conf.READER_THRESHOLD,
-            verifier_threshold=conf.VERIFIER_THRESHOLD,
+            # The rule the new set will record: the defaults, or
+            # GANCAPTCHA_SERVING_RULE's (not the old set's, which it replaces).
+            reader_threshold=rule.reader_threshold,
+            verifier_threshold=rule.verifier_threshold,
             progress_seconds=0.5 if tty else 30.0,
             log=self._line,
             warn=lambda message: self.stderr.write(self.style.WARNING(message)),
