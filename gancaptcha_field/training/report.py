@@ -15,7 +15,7 @@ matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt
 
 from gancaptcha_field import artifacts, constants
-from gancaptcha_field.lab.sheets import contact_sheet, save_figure
+from gancaptcha_field.training.sheets import contact_sheet, save_figure
 
 __all__ = ["contact_sheet", "plot_losses", "plot_metadata", "write_charts"]
 

@@ -10,7 +10,7 @@ from pytest_django import Settings as SettingsWrapper
 from django.contrib.auth.models import User
 
 from gancaptcha_field import pow as proof
-from gancaptcha_field.lab import pow as lab_pow
+from gancaptcha_lab import pow as lab_pow
 from gancaptcha_field.testing import answer_for
 
 PASSWORD = "correct-horse-battery-staple-42"
