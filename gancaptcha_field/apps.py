@@ -1,4 +1,5 @@
-"""App configuration: system checks, and the model loader for serving processes."""
+"""Internal. App configuration: system checks, and the model loader for serving
+processes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Settings, read from django.conf.settings on every access (never frozen).
+"""Internal. Settings, read from django.conf.settings on every access (never frozen).
 
 Typed settings are parsed strictly: a boolean is ``True`` or ``False`` and
 nothing else (an environment variable's ``"False"`` is not ``False``), an

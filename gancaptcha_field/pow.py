@@ -1,4 +1,4 @@
-"""Opt-in proof-of-work (GANCAPTCHA_POW): every attempt pays for itself first.
+"""Internal. Opt-in proof-of-work (GANCAPTCHA_POW): every attempt pays for itself first.
 
 The puzzle is bound to one challenge key. The client looks for a nonce ``n``
 such that the first four bytes of ``PBKDF2-HMAC-SHA256(f"{key}:{n}", salt,

@@ -1,4 +1,5 @@
-"""Where a new challenge comes from: the one place that reads the pool settings.
+"""Internal. Where a new challenge comes from: the one place that reads the pool
+settings.
 
 Three kinds, from GANCAPTCHA_POOL_ONLY and GANCAPTCHA_POOL_SIZE:
 

@@ -1,4 +1,5 @@
-"""The training report: loss curves, a labelled sample grid, the filters' figures.
+"""Internal. The training report: loss curves, a labelled sample grid, the filters'
+figures.
 
 Everything here draws with matplotlib into files beside the models; the demo
 shows the files and never imports this module.
