@@ -117,11 +117,14 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     src = tmp_path_factory.mktemp("src")
     for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy2(ROOT / name, src / name)
-    shutil.copytree(
-        ROOT / "gancaptcha_field",
-        src / "gancaptcha_field",
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-    )
+    # The lab too, beside the package as in the repository: the packaging
+    # config, not the copy, must keep it out.
+    for package in ("gancaptcha_field", "gancaptcha_lab"):
+        shutil.copytree(
+            ROOT / package,
+            src / package,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
     shutil.copytree(
         ROOT / "ml_models", src / "ml_models", ignore=shutil.ignore_patterns("data")
     )
@@ -151,6 +154,16 @@ def test_wheel_carries_the_models_but_not_mnist(wheel: Path) -> None:
     assert "gancaptcha_field/migrations/0001_initial.py" in names
     # Neither MNIST (data/mnist.npz) nor the report pictures.
     assert not [n for n in names if n.endswith(("mnist.npz", ".png"))]
+
+
+def test_wheel_leaves_the_lab_out(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "gancaptcha_field/training/sheets.py" in names
+    assert not [n for n in names if n.startswith("gancaptcha_lab")]
+    assert not [n for n in names if "/lab/" in n]
+    for command in ("captcha_attack", "captcha_panel", "captcha_sample"):
+        assert f"gancaptcha_field/management/commands/{command}.py" not in names
+    assert "gancaptcha_field/management/commands/captcha_cleanup.py" in names
 
 
 @pytest.fixture(scope="module")
