@@ -5,16 +5,23 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 DOCS_STAMP := $(VENV)/.docs-installed
+LAB_STAMP := $(VENV)/.lab-installed
 
 .PHONY: install run test lint docs train sample attack panel bench dist clean
 
-$(STAMP): requirements.txt requirements-train.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-train.txt requirements-lab.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The lab (gancaptcha_lab) on its own requirements; requirements-dev.txt
+# includes them, so this is quick after install.
+$(LAB_STAMP): $(STAMP) requirements-lab.txt
+	$(BIN)/pip install --quiet -r requirements-lab.txt
+	touch $(LAB_STAMP)
 
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	$(BIN)/pip install --quiet -r requirements-bench.txt
@@ -43,20 +50,20 @@ docs: $(DOCS_STAMP)
 train: $(STAMP)
 	$(BIN)/python manage.py train_captcha_models
 
-sample: $(STAMP)
+sample: $(LAB_STAMP)
 	$(BIN)/python manage.py captcha_sample --count 100 --output /tmp/gancaptcha_sample.npz --sheet docs/sample_sheet.png
 
 # The attacker lab's table. The first run trains the attackers and draws the
 # challenges it lacks (tens of minutes); all cached in ~/.cache/gancaptcha-lab.
 # ATTACK_ARGS=--quick checks that it runs.
-attack: $(STAMP)
+attack: $(LAB_STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py captcha_attack --json /tmp/gancaptcha_attack.json $(ATTACK_ARGS)
 
 # The blind reading panel's figures, from the sheets, keys and transcriptions
 # kept in docs/panel/ (protocol: docs/panel.md). A new panel:
 #   .venv/bin/python manage.py captcha_panel draw docs/panel/<name> --count 100
-panel: $(STAMP)
+panel: $(LAB_STAMP)
 	@for p in $(PANELS); do $(BIN)/python manage.py captcha_panel score docs/panel/$$p || exit 1; echo; done
 
 PANELS ?= plain hardened hardened-2 mild

@@ -19,7 +19,7 @@ from benchmarks import bootstrap
 bootstrap.setup()
 
 from gancaptcha_field import audio  # noqa: E402
-from gancaptcha_field.lab import audio as lab_audio  # noqa: E402
+from gancaptcha_lab import audio as lab_audio  # noqa: E402
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Dev attackers for the hardening step: what each design step buys, and its cost.
 
 These are the hardening engineer's own instruments, kept apart from the lab's
-(``gancaptcha_field.lab``): two quick classifiers trained here on public MNIST
+(``gancaptcha_lab``): two quick classifiers trained here on public MNIST
 (a LeNet and an MLP, seeded, one epoch) and a stock solver that tries every
 combination of preprocessing (none / threshold 0.5 / 3x3 median) and
 segmentation (equal cells, read raw or MNIST-centred / connected components /

@@ -23,7 +23,7 @@ bootstrap.setup()
 
 from gancaptcha_field import artifacts  # noqa: E402
 from gancaptcha_field.conf import conf  # noqa: E402
-from gancaptcha_field.lab import pow as lab_pow  # noqa: E402
+from gancaptcha_lab import pow as lab_pow  # noqa: E402
 
 
 def difficulties() -> list[int]:

@@ -32,6 +32,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.staticfiles",
     *(["gancaptcha_field"] if SIDE in ("both", "ours") else []),
+    # The lab's commands (quality.py's captcha_sample, candidate.py's
+    # captcha_attack); its AppConfig imports nothing on start.
+    *(["gancaptcha_lab"] if SIDE in ("both", "ours") else []),
     *(["captcha"] if SIDE in ("both", "peer") else []),
     "benchmarks.peer_site",
 ]

@@ -207,7 +207,7 @@ def lab_judge_agreement(
         return {}
     import keras
 
-    from gancaptcha_field.lab import attackers
+    from gancaptcha_lab import attackers
 
     with np.load(ROOT / "ml_models" / "data" / "mnist.npz") as data:
         x_test = data["x_test"].astype(np.float32) / 255.0

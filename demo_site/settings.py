@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -28,6 +29,10 @@ INSTALLED_APPS = [
     "gancaptcha_field",
     "demo_site.signup",
 ]
+# The attacker lab's commands (captcha_attack, captcha_panel, captcha_sample)
+# when requirements-lab.txt is installed; the demo runs without it.
+if importlib.util.find_spec("gancaptcha_lab") is not None:
+    INSTALLED_APPS.append("gancaptcha_lab")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

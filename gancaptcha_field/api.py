@@ -1,4 +1,4 @@
-"""The JSON endpoints: a new challenge for the widget's refresh button and for
+"""Internal. The JSON endpoints: a new challenge for the widget's refresh button and for
 clients that render it themselves (SPA, mobile app). Both issue through
 issuing.issue_for(), as the widget does, and only present its outcome as JSON.
 

@@ -1,4 +1,5 @@
-"""App configuration: system checks, and the model loader for serving processes."""
+"""Internal. App configuration: system checks, and the model loader for serving
+processes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from django.utils.translation import gettext_lazy as _
 
 logger = logging.getLogger(__name__)
 
-# manage.py commands that serve challenges and so want the models in memory.
+# manage.py commands that serve challenges and so want the models in memory;
+# all but runserver and captcha_fill_pool are the lab's (gancaptcha_lab), named
+# here so that its commands preload too without this app importing it.
 SERVING_COMMANDS = frozenset(
     {"runserver", "captcha_sample", "captcha_attack", "captcha_fill_pool"}
 )

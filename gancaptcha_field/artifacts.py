@@ -1,4 +1,4 @@
-"""The model files on disk: format, metadata, checksums, atomic writes.
+"""Internal. The model files on disk: format, metadata, checksums, atomic writes.
 
 Training writes through this module and serving checks through it, so both read
 the same format. Nothing here imports TensorFlow: the checks run in every

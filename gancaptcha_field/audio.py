@@ -1,4 +1,4 @@
-"""The audio alternative: a challenge's digits spoken, assembled in memory.
+"""Internal. The audio alternative: a challenge's digits spoken, assembled in memory.
 
 The clips (gancaptcha_field/voice/<language>/v<N>/<digit>.wav, several voices,
 and <language>/babble/*.wav, words that are not digits) were made once by

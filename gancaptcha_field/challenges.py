@@ -1,4 +1,5 @@
-"""Create, fetch, check and expire challenges, in the store GANCAPTCHA_STORE names.
+"""Internal. Create, fetch, check and expire challenges, in the store GANCAPTCHA_STORE
+names.
 
 attempt() is the one answer check: every rule (normalisation, test mode, the
 failure rate limit, single use, expiry) lives there, and the form field and

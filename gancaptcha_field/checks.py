@@ -1,4 +1,5 @@
-"""System checks: models missing or broken, test mode in production, URLs missing."""
+"""Internal. System checks: models missing or broken, test mode in production, URLs
+missing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Settings, read from django.conf.settings on every access (never frozen).
+"""Internal. Settings, read from django.conf.settings on every access (never frozen).
 
 Each ``GANCAPTCHA_*`` setting is declared once, as a ``Setting`` on the
 ``Settings`` class: its default, its strict parser, what an invalid value reads

@@ -1,4 +1,4 @@
-"""The contract between training and serving.
+"""Internal. The contract between training and serving.
 
 Training writes models that obey these values and serving reads them back, so a
 change here is a change of the model file format (record it in CHANGELOG.md).

@@ -1,4 +1,4 @@
-"""Issuing a challenge: the one path for the widget and the JSON API (api.py).
+"""Internal. Issuing a challenge: the one path for the widget and the JSON API (api.py).
 
 issue_for() applies every rule of issuing: a HEAD request gets nothing (its
 body is never shown), the client's ``create`` rate limit, the old key given

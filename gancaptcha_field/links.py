@@ -1,4 +1,5 @@
-"""A challenge's URLs (image, HiDPI image, audio), reversed once per URL prefix.
+"""Internal. A challenge's URLs (image, HiDPI image, audio), reversed once per URL
+prefix.
 
 ``reverse()`` costs more than the rest of making the refresh JSON; a page view
 and a refresh each need three of these URLs. They differ only by the key, so

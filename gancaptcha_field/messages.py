@@ -1,4 +1,5 @@
-"""What the app says to end users, in one place (lazy, so translated per request).
+"""Internal. What the app says to end users, in one place (lazy, so translated per
+request).
 
 A bottom module: it imports nothing of the app, so fields, the DRF field,
 widgets, views and the JSON API can all use it. The msgids are the catalogues'

@@ -1,4 +1,4 @@
-"""The challenge store's table."""
+"""Internal. The challenge store's table."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The rule that decides which generated digits may be served (numpy only).
+"""Internal. The rule that decides which generated digits may be served (numpy only).
 
 Training calibrates with it and serving filters with it, so both agree.
 """

@@ -1,4 +1,4 @@
-"""Opt-in proof-of-work (GANCAPTCHA_POW["answers"]): every attempt pays first.
+"""Internal. Opt-in proof-of-work (GANCAPTCHA_POW["answers"]): every attempt pays first.
 
 The puzzle is bound to one challenge key. The client looks for a nonce ``n``
 such that the first four bytes of ``PBKDF2-HMAC-SHA256(f"{key}:{n}", salt,

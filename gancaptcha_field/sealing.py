@@ -1,4 +1,4 @@
-"""Answers sealed at rest: what a leaked table or cache holds says nothing.
+"""Internal. Answers sealed at rest: what a leaked table or cache holds says nothing.
 
 The audio view must still speak the digits, so a one-way hash is not enough.
 Each stored answer is sealed with a fresh random nonce: the digits, read as

@@ -1,4 +1,5 @@
-"""The raw SQL of the challenge tables (Challenge and PooledChallenge), in one place.
+"""Internal. The raw SQL of the challenge tables (Challenge and PooledChallenge), in one
+place.
 
 A page view's calls (issue, show the image, take from the pool) run plain SQL:
 the ORM's query building cost more than the queries themselves. Each function

@@ -1,4 +1,4 @@
-"""Where live challenges are kept: the database (default) or a Django cache.
+"""Internal. Where live challenges are kept: the database (default) or a Django cache.
 
 Both stores make the same promise: a challenge is consumed at most once. In the
 database the row count of one conditional DELETE decides; in a cache the result

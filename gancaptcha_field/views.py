@@ -1,4 +1,5 @@
-"""HTTP endpoints: a challenge's image (1x, 2x) and audio. JSON lives in api.py."""
+"""Internal. HTTP endpoints: a challenge's image (1x, 2x) and audio. JSON lives in
+api.py."""
 
 from __future__ import annotations
 

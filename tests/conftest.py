@@ -47,7 +47,7 @@ FAKE_REGISTRY_MODULES = frozenset(
         "tests.test_i18n",
         "tests.test_login",
         "tests.test_no_reading",
-        "tests.test_no_reading_lab",
+        "tests.lab.test_no_reading",
         "tests.test_pool",
         "tests.test_pow",
         "tests.test_ratelimit",

@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "gancaptcha_field",
+    "gancaptcha_lab",  # the lab's commands, for its tests
     "demo_site.signup",
 ]
 

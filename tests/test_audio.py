@@ -157,7 +157,7 @@ def test_pitch_moves_independently_of_tempo(
 
 @pytest.mark.parametrize("seed", range(5))
 def test_babble_sits_near_the_digits_level(seed: int) -> None:
-    from gancaptcha_field.lab.audio import babble_ratio_db
+    from gancaptcha_lab.audio import babble_ratio_db
 
     drawn = audio.plan("4071", "en", np.random.default_rng(seed))
     # Near, not above on average: a listener follows the louder voice.

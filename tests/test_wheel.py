@@ -226,10 +226,14 @@ def test_wheel_carries_the_models_but_not_mnist(wheel: Path) -> None:
     assert not [n for n in names if n.endswith(("mnist.npz", ".png"))]
 
 
-def test_the_wheel_leaves_the_attacker_lab_out(wheel: Path) -> None:
+def test_wheel_leaves_the_lab_out(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
-    lab = ("gancaptcha_field/lab/", "gancaptcha_lab/")
-    assert not [n for n in names if n.startswith(lab)]
+    assert "gancaptcha_field/training/sheets.py" in names
+    assert not [n for n in names if n.startswith("gancaptcha_lab")]
+    assert not [n for n in names if "/lab/" in n]
+    for command in ("captcha_attack", "captcha_panel", "captcha_sample"):
+        assert f"gancaptcha_field/management/commands/{command}.py" not in names
+    assert "gancaptcha_field/management/commands/captcha_cleanup.py" in names
 
 
 @pytest.fixture(scope="module", params=["wheel", "sdist"])

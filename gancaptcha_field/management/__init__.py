@@ -1,4 +1,4 @@
-"""What the management commands share."""
+"""Internal. What the management commands share."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Argument types the management commands share (argparse ``type=``)."""
+"""Internal. Argument types the management commands share (argparse ``type=``)."""
 
 from __future__ import annotations
 

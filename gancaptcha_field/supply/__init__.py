@@ -1,4 +1,4 @@
-"""Where challenges come from, one way: draw -> check -> render -> pool.
+"""Internal. Where challenges come from, one way: draw -> check -> render -> pool.
 
 - ``models``: the generator, reader and verifier in ONNX Runtime (the only
   inference import in serving; never TensorFlow);

@@ -1,4 +1,5 @@
-"""Answers and keys: both from the OS's CSPRNG, never from a seeded generator."""
+"""Internal. Answers and keys: both from the OS's CSPRNG, never from a seeded
+generator."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Checked digits in numpy: per-label buckets, the serving rule, the latent bank.
+"""Internal. Checked digits in numpy: per-label buckets, the serving rule, the latent
+bank.
 
 A ``DigitSupply`` runs over one loaded ``ModelSet`` (and its latent bank, if
 any): it draws latents (from the bank for the labels asked, or plain noise),

@@ -1,4 +1,4 @@
-"""What callers catch when no challenge can be made: one place, one family.
+"""Internal. What callers catch when no challenge can be made: one place, one family.
 
 Every one is a ``CaptchaUnavailable``, so a form, a view or a command that
 fails closed catches that name alone. The old homes (``supply.registry``,

@@ -1,4 +1,5 @@
-"""Harden checked digits against stock solvers, keeping every label as people read it.
+"""Internal. Harden checked digits against stock solvers, keeping every label as people
+read it.
 
 The step between check and render. ``plan()`` draws the geometry of one
 challenge from its own generator, within the ranges of a ``Design``: each

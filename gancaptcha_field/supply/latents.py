@@ -1,4 +1,4 @@
-"""Where each label lives in the generator's latent space (numpy only).
+"""Internal. Where each label lives in the generator's latent space (numpy only).
 
 A latent bank holds, per label, noise vectors whose digits passed the serving
 filters when the bank was fitted (training/latents.py). Drawing label L starts

@@ -1,4 +1,4 @@
-"""The one inference path: the generator, reader and verifier in ONNX Runtime.
+"""Internal. The one inference path: the generator, reader and verifier in ONNX Runtime.
 
 Serving (the registry), the latent bank's fitting and the lab all run the
 networks through a ``ModelSet``. It imports onnxruntime and numpy, never

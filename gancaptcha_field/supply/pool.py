@@ -1,4 +1,4 @@
-"""The pre-rendered pool: challenges drawn in batches, each handed out once.
+"""Internal. The pre-rendered pool: challenges drawn in batches, each handed out once.
 
 The pool is a table (PooledChallenge) whatever GANCAPTCHA_STORE says, so every
 process of a site shares it. The store takes rows (Store.take_pooled in

@@ -1,4 +1,4 @@
-"""The models behind the CAPTCHA, loaded once per process (from ``ready()``).
+"""Internal. The models behind the CAPTCHA, loaded once per process (from ``ready()``).
 
 The registry loads the model set (``supply.models.ModelSet``: ONNX Runtime,
 imported only when the models are loaded, so forms, views and checks import

@@ -1,4 +1,4 @@
-"""Digit images to PNG bytes, with Pillow and in memory (no pyplot).
+"""Internal. Digit images to PNG bytes, with Pillow and in memory (no pyplot).
 
 With GANCAPTCHA_HARDEN on (opt-in; off by default) the checked digits go through
 ``supply.harden`` first: one geometry per challenge, drawn once at the 1x

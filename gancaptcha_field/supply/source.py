@@ -1,4 +1,5 @@
-"""Where a new challenge comes from: the one place that reads the pool settings.
+"""Internal. Where a new challenge comes from: the one place that reads the pool
+settings.
 
 Three kinds, named by GANCAPTCHA_SOURCE:
 

@@ -1,4 +1,5 @@
-"""At most one challenge drawn on the spot at a time in a process; others wait outside.
+"""Internal. At most one challenge drawn on the spot at a time in a process; others wait
+outside.
 
 Drawing for a page view (no pool, or an empty one) can cost a model batch.
 Under a flood, queueing every visitor behind it pins the CPU and stacks up

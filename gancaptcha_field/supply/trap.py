@@ -1,4 +1,4 @@
-"""The trap: what stock solvers read in each challenge, kept as its baits.
+"""Internal. The trap: what stock solvers read in each challenge, kept as its baits.
 
 A program that copies the public repository reads a challenge the way the
 tutorials do: a 3x3 median and a threshold, cuts where the column projection

@@ -1,4 +1,4 @@
-"""Training: data, network builders, the adversarial loop and the pipeline.
+"""Internal. Training: data, network builders, the adversarial loop and the pipeline.
 
 Imports TensorFlow. Serving never imports this package.
 """

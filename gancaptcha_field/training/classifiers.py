@@ -1,4 +1,4 @@
-"""Training and measuring the digit classifiers (reader, verifier, judge)."""
+"""Internal. Training and measuring the digit classifiers (reader, verifier, judge)."""
 
 from __future__ import annotations
 

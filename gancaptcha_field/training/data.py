@@ -1,4 +1,5 @@
-"""MNIST sources: the bundled offline copy, Keras' download, or a local file."""
+"""Internal. MNIST sources: the bundled offline copy, Keras' download, or a local
+file."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The export stage: the serving networks as ONNX, checked against Keras.
+"""Internal. The export stage: the serving networks as ONNX, checked against Keras.
 
 TensorFlow trains and ONNX Runtime serves. Each .keras file is traced with
 training=False and converted by tf2onnx (opset ``constants.ONNX_OPSET``), then

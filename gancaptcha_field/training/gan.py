@@ -1,4 +1,5 @@
-"""The adversarial loop: a compiled train step, checkpoints, BN re-estimation."""
+"""Internal. The adversarial loop: a compiled train step, checkpoints, BN
+re-estimation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The independent judge: a digit classifier that plays no part in serving.
+"""Internal. The independent judge: a digit classifier that plays no part in serving.
 
 It is trained with augmentation on MNIST's training split and cached outside
 the model directory, so it is never shipped or served. It measures legibility

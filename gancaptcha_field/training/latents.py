@@ -1,4 +1,5 @@
-"""Fitting the latent bank: where each label lives in the generator's noise space.
+"""Internal. Fitting the latent bank: where each label lives in the generator's noise
+space.
 
 Draw plain N(0, I) noise through the shipped generator (in ONNX Runtime, as
 served: the ModelSet, so no TensorFlow is needed), keep the latents whose

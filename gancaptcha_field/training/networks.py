@@ -1,4 +1,4 @@
-"""Pure builders returning named Keras models (no Lambda layers, so
+"""Internal. Pure builders returning named Keras models (no Lambda layers, so
 ``load_model(compile=False)`` is safe)."""
 
 from __future__ import annotations

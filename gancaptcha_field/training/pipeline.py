@@ -1,4 +1,4 @@
-"""Train everything the app serves, in stages, and install it with its report.
+"""Internal. Train everything the app serves, in stages, and install it with its report.
 
 ``run`` drives the stages in order: data, reader and verifier, GAN,
 calibration, ONNX export, metadata, report, install. Each stage takes what it

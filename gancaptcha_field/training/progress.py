@@ -1,4 +1,4 @@
-"""Progress within a long step: a bar with a running rate and an ETA."""
+"""Internal. Progress within a long step: a bar with a running rate and an ETA."""
 
 from __future__ import annotations
 

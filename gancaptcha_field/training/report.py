@@ -1,4 +1,5 @@
-"""The training report: loss curves, a labelled sample grid, the filters' figures.
+"""Internal. The training report: loss curves, a labelled sample grid, the filters'
+figures.
 
 Everything here draws with matplotlib into files beside the models; the demo
 shows the files and never imports this module.
@@ -15,7 +16,7 @@ matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt
 
 from gancaptcha_field import artifacts, constants
-from gancaptcha_field.lab.sheets import contact_sheet, save_figure
+from gancaptcha_field.training.sheets import contact_sheet, save_figure
 
 __all__ = ["contact_sheet", "plot_losses", "plot_metadata", "write_charts"]
 

@@ -10,8 +10,8 @@ from pytest_django import Settings as SettingsWrapper
 from django.contrib.auth.models import User
 
 from gancaptcha_field import pow as proof
-from gancaptcha_field.lab import pow as lab_pow
 from gancaptcha_field.testing import answer_for
+from gancaptcha_lab import pow as lab_pow
 from tests.e2e.conftest import both_servers
 
 PASSWORD = "correct-horse-battery-staple-42"

@@ -1,0 +1,1 @@
+"""Internal. The commands: thin adapters over library code."""

@@ -1,4 +1,4 @@
-"""Delete expired CAPTCHA challenges (run it from cron)."""
+"""Internal. Delete expired CAPTCHA challenges (run it from cron)."""
 
 from __future__ import annotations
 

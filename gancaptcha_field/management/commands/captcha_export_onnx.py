@@ -1,4 +1,4 @@
-"""Export an existing model set to ONNX, the files serving runs."""
+"""Internal. Export an existing model set to ONNX, the files serving runs."""
 
 from __future__ import annotations
 

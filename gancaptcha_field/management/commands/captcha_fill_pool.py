@@ -1,4 +1,4 @@
-"""Fill the pre-rendered challenge pool, once or continuously (--watch)."""
+"""Internal. Fill the pre-rendered challenge pool, once or continuously (--watch)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fit the latent bank (latents.npz) for an existing model set."""
+"""Internal. Fit the latent bank (latents.npz) for an existing model set."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Train the generator, reader and verifier, and write them for serving."""
+"""Internal. Train the generator, reader and verifier, and write them for serving."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ import numpy as np
 
 from gancaptcha_field import audio, constants
 from gancaptcha_field.artifacts import atomic_path
-from gancaptcha_field.lab.audio import mel_bank
+from gancaptcha_lab.audio import mel_bank
 
 PLACES = constants.ANSWER_LENGTH
 CLASSES = 11  # 0: no digit (silence, babble, noise); 1-10: the digits 0-9

@@ -85,7 +85,7 @@ class Command(BaseCommand):
             )
         self.stdout.write(f"Wrote {count} digits to {output}")
         if options["sheet"] is not None:
-            from gancaptcha_field.lab.sheets import contact_sheet
+            from gancaptcha_field.training.sheets import contact_sheet
 
             n = min(100, count)
             order = np.argsort(labels[:n], kind="stable")

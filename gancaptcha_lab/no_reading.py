@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gancaptcha_field import pow as proof
-from gancaptcha_field.lab import errors_only
+from gancaptcha_lab import errors_only
 
 PATHS = ("image", "audio", "no_reading")
 # The bot's address per way in: TEST-NET-2, never a real client's counters,
@@ -198,7 +198,7 @@ def measure(
 ) -> dict[str, Any]:
     """The three figures at the site's settings (difficulty at its minimum)."""
     from gancaptcha_field.conf import conf
-    from gancaptcha_field.lab import pow as lab_pow
+    from gancaptcha_lab import pow as lab_pow
 
     tries = conf.POW["no_reading_min_tries"]
     report: dict[str, Any] = {

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from gancaptcha_field import artifacts, constants
-from gancaptcha_field.lab import attackers, bank, errors_only, vision
+from gancaptcha_lab import attackers, bank, errors_only, vision
 
 RANDOM_GUESS_RATE = 10.0**-constants.ANSWER_LENGTH
 SCHEMA_VERSION = 1
@@ -391,7 +391,7 @@ def synthetic_challenges(count: int, seed: int) -> list[Item]:
 def pow_row() -> Row:
     """The proof-of-work slot: 'not enabled' unless GANCAPTCHA_POW["answers"] is on."""
     from gancaptcha_field.conf import conf
-    from gancaptcha_field.lab import pow as pow_lab
+    from gancaptcha_lab import pow as pow_lab
 
     row = Row(name="proof-of-work (native solver)", kind="pow")
     if not conf.POW["answers"]:

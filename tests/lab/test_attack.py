@@ -13,11 +13,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from gancaptcha_field import constants
-from gancaptcha_field.lab import attack, bank, vision
 from gancaptcha_field.models import Challenge
 from gancaptcha_field.supply.render import compose_png
+from gancaptcha_lab import attack, bank, vision
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MNIST = ROOT / "ml_models" / constants.BUNDLED_DATA_FILE
 
 

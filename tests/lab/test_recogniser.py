@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from gancaptcha_field import audio
-from gancaptcha_field.lab import audio as lab_audio
-from gancaptcha_field.lab import recogniser
+from gancaptcha_lab import audio as lab_audio
+from gancaptcha_lab import recogniser
 
 
 def test_features_are_one_shape_whatever_the_level() -> None:

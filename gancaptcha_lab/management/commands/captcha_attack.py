@@ -1,4 +1,4 @@
-"""Run the attacker lab and print its one table (gancaptcha_field/lab/attack.py)."""
+"""Run the attacker lab and print its one table (gancaptcha_lab/attack.py)."""
 
 from __future__ import annotations
 
@@ -136,13 +136,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Run the battery and print the table."""
-        from gancaptcha_field.lab import attack
+        from gancaptcha_lab import attack
 
         if options["no_reading"]:
             self._no_reading(options)
             return
         if options["audio"]:
-            from gancaptcha_field.lab import audio
+            from gancaptcha_lab import audio
 
             require_tables()
             count = options["challenges"]
@@ -203,8 +203,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"Wrote {path}")
 
     def _no_reading(self, options: dict[str, Any]) -> None:
-        from gancaptcha_field.lab import no_reading
-        from gancaptcha_field.lab.attack import write_text
+        from gancaptcha_lab import no_reading
+        from gancaptcha_lab.attack import write_text
 
         require_tables()
         count = options["challenges"] or (2 if options["quick"] else 12)

@@ -8,7 +8,7 @@ from pytest_django import Settings
 
 from django.core.cache import cache
 
-from gancaptcha_field.lab import no_reading
+from gancaptcha_lab import no_reading
 
 pytestmark = pytest.mark.django_db
 

@@ -47,7 +47,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from gancaptcha_field.lab import panel
+        from gancaptcha_lab import panel
 
         directory: Path = options["directory"]
         try:

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from gancaptcha_field import audio, challenges, constants
-from gancaptcha_field.lab.attack import _attack_form, wilson_interval, write_text
+from gancaptcha_lab.attack import _attack_form, wilson_interval, write_text
 
 ATTACKERS = ("ncc", "dtw", "size")
 POCKETSPHINX = "pocketsphinx"
@@ -493,7 +493,7 @@ def make_solver(
     once)."""
     count = trained_count(name)
     if count is not None:
-        from gancaptcha_field.lab import recogniser
+        from gancaptcha_lab import recogniser
 
         if cache_dir is None:
             raise AudioAttackError("a trained recogniser needs a cache directory")
@@ -776,7 +776,7 @@ def format_table(report: dict[str, Any]) -> str:
 def save_spectrograms(folder: Path, answer: str = "4071", seed: int = 0) -> list[Path]:
     """docs/audio_before.png and docs/audio_after.png (the latter with its tracks).
 
-    Run: ``python -c "from gancaptcha_field.lab import audio;
+    Run: ``python -c "from gancaptcha_lab import audio;
     audio.save_spectrograms(Path('docs'))"`` (needs matplotlib and Django set up).
     """
     import matplotlib

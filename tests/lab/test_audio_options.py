@@ -8,7 +8,7 @@ import pytest
 
 from django.core.management import call_command
 
-from gancaptcha_field.lab import audio as lab
+from gancaptcha_lab import audio as lab
 
 
 @pytest.mark.usefixtures("captcha_models")

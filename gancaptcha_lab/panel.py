@@ -33,7 +33,7 @@ from PIL import Image, ImageDraw, ImageFont
 from gancaptcha_field import artifacts
 from gancaptcha_field.artifacts import atomic_path
 from gancaptcha_field.challenges import normalise_answer, springs
-from gancaptcha_field.lab.attack import wilson_interval
+from gancaptcha_lab.attack import wilson_interval
 
 KEY_FILE = "key.json"
 MANIFEST_FILE = "manifest.json"

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from gancaptcha_field import audio
-from gancaptcha_field.lab import audio as lab
+from gancaptcha_lab import audio as lab
 
 
 def spoken(language: str, voice: int, answer: str) -> bytes:

@@ -1,4 +1,5 @@
-"""Contact sheets of digits with their labels (matplotlib; never on a request)."""
+"""Internal. Contact sheets of digits with their labels (matplotlib; never on a
+request)."""
 
 from __future__ import annotations
 

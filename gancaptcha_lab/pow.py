@@ -23,7 +23,7 @@ from typing import Any
 
 from gancaptcha_field import pow as proof
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "gancaptcha_field"
+STATIC_DIR = Path(proof.__file__).resolve().parent / "static" / "gancaptcha_field"
 CHROMIUM = "/usr/bin/chromium"
 
 _PAGE = b"""<!doctype html><meta charset="utf-8"><title>pow</title>

@@ -1,4 +1,9 @@
-"""The attacker lab and contact sheets: measuring, never serving."""
+"""The attacker lab and the reading panel: measuring, never serving.
+
+A Django app of this repository, apart from the served package: the demo, the
+benchmarks and ``make attack`` install it (requirements-lab.txt); it is not in
+the wheel, and gancaptcha_field never imports it.
+"""
 
 from __future__ import annotations
 

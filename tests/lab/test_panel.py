@@ -13,8 +13,8 @@ from PIL import Image
 
 from django.core.management import CommandError, call_command
 
-from gancaptcha_field.lab import panel
 from gancaptcha_field.supply.render import compose_png
+from gancaptcha_lab import panel
 from tests.conftest import FakeRegistry, _mnist_test_digits
 
 

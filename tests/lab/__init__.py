@@ -1,0 +1,1 @@
+"""Tests of gancaptcha_lab, one module per lab module or command."""
