@@ -59,6 +59,7 @@ from typing import Any
 from benchmarks.bootstrap import RESULTS, ROOT, SETTINGS, django_here, log, sqlite_file
 from benchmarks.servers import (
     children_of,
+    cpu_seconds,
     gunicorn,
     memory_of,
     merge_runs,
@@ -129,16 +130,39 @@ ROW_KEYS = (
     "errors",
     "non_2xx",
     "socket_errors",
+    "worker_cpu_s",
 )
+
+# The issue's memory target for a demo worker with its models loaded, after
+# its load (RSS, MiB).
+WORKER_RSS_TARGET_MIB = 150
+
+
+def load(
+    base: str,
+    master: int,
+    page: str,
+    seconds: float,
+    clients: int,
+    mode: str | None = None,
+) -> dict[str, Any]:
+    """wrk's result, with the workers' CPU seconds during it and their memory
+    after it (the gunicorn master's children)."""
+    workers = children_of(master)
+    before = cpu_seconds(workers)
+    result = wrk(base, page, seconds, clients, mode=mode)
+    result["worker_cpu_s"] = cpu_seconds(workers) - before
+    result["workers"] = [memory_of(pid) for pid in workers]
+    return result
 
 
 def row(
-    result: dict[str, Any], master: int, before: int | None, after: int | None
+    result: dict[str, Any], before: int | None, after: int | None
 ) -> dict[str, Any]:
     out = {key: result[key] for key in ROW_KEYS}
     out["pool_before"] = before
     out["pool_after"] = after
-    out["workers"] = [memory_of(pid) for pid in children_of(master)]
+    out["workers"] = result["workers"]
     return out
 
 
@@ -160,9 +184,7 @@ def run_peer(seconds: float, clients: int) -> dict[str, Any]:
         with gunicorn(env) as (base, master, _):
             wrk(base, "/peer/signup/", min(5.0, seconds), clients)  # warm-up
             log(f"sustained: peer, {seconds:.0f}s")
-            result = wrk(base, "/peer/signup/", seconds, clients)
-            result["workers"] = [memory_of(pid) for pid in children_of(master)]
-            return result
+            return load(base, master, "/peer/signup/", seconds, clients)
 
 
 def peer_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -170,6 +192,7 @@ def peer_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
     exact percentiles over every pair), so that a drift of the machine's
     speed during the run is shared instead of falling on one side."""
     merged = merge_runs(runs)
+    merged["worker_cpu_s"] = sum(run["worker_cpu_s"] for run in runs)
     out = {key: merged[key] for key in ROW_KEYS}
     out["pool_before"] = out["pool_after"] = None
     out["runs"] = [round(run["challenges_per_second"], 1) for run in runs]
@@ -194,8 +217,8 @@ def run_demo(
             out["gunicorn_ready_s"] = ready_s
             before = pooled(db)
             log(f"sustained: demo, cold (pool {before}), {seconds:.0f}s")
-            cold = wrk(base, "/signup/", seconds, clients)
-            out["cold"] = row(cold, master, before, pooled(db))
+            cold = load(base, master, "/signup/", seconds, clients)
+            out["cold"] = row(cold, before, pooled(db))
             # Full as the default means it: at least a batch short of the
             # size (GANCAPTCHA_POOL_LOW_WATER); above that no refill starts.
             full = pool_size - pool_batch
@@ -203,8 +226,8 @@ def run_demo(
             out["refill_to_full_s"] = wait_for_pool(db, full, 600)
             before = pooled(db)
             log(f"sustained: demo, warm (pool {before}), {seconds:.0f}s")
-            warm = wrk(base, "/signup/", seconds, clients)
-            out["warm"] = row(warm, master, before, pooled(db))
+            warm = load(base, master, "/signup/", seconds, clients)
+            out["warm"] = row(warm, before, pooled(db))
     return out
 
 
@@ -231,14 +254,15 @@ def run_pool_only(
             with producer(env, pool_size):
                 name = "inline image" if inline else "pool-only+producer"
                 log(f"sustained: {name} (pool {before}), {seconds:.0f}s")
-                result = wrk(
+                result = load(
                     base,
+                    master,
                     "/ours/signup/",
                     seconds,
                     clients,
                     mode="inline" if inline else "pair",
                 )
-            return row(result, master, before, pooled(db))
+            return row(result, before, pooled(db))
 
 
 # The producer's cases: (supply.py path, extra settings), each layout set
@@ -356,11 +380,32 @@ def targets(results: dict[str, Any]) -> dict[str, bool]:
         "demo_warm": results["demo"]["warm"],
         "producer": results["pool_only_producer"],
     }
+    demo_rss = max_memory(results["demo"]["warm"], "rss_mib")
     return {
+        # The serving issue: the demo as shipped at least the peer's rate.
+        **{
+            f"sustained_{name}_1x_peer": share(rows[name]) >= 1
+            for name in ("demo_cold", "demo_warm")
+        },
         **{f"sustained_{name}_half_peer": share(r) >= 0.5 for name, r in rows.items()},
         **{f"sustained_{name}_p99_no_worse": no_worse(r) for name, r in rows.items()},
+        "demo_worker_rss_at_most_150_mib": demo_rss is not None
+        and demo_rss <= WORKER_RSS_TARGET_MIB,
         **made,
     }
+
+
+def max_memory(r: dict[str, Any], key: str) -> float | None:
+    """The larger worker's figure (RSS or PSS, MiB) after a row's load."""
+    values = [w[key] for w in r.get("workers", []) if key in w]
+    return max(values) if values else None
+
+
+def cpu_ms(r: dict[str, Any]) -> float | None:
+    """The workers' CPU milliseconds per challenge served in a row."""
+    if not r.get("pairs") or "worker_cpu_s" not in r:
+        return None
+    return float(1000 * r["worker_cpu_s"] / r["pairs"])
 
 
 def table(results: dict[str, Any]) -> str:
@@ -379,8 +424,8 @@ def table(results: dict[str, Any]) -> str:
         "gunicorn 2 workers, same machine (challenges served without errors)",
         "",
         "| server | challenges/s | x peer | p50 ms | p99 ms | errors "
-        "| pool before → after |",
-        "|---|---|---|---|---|---|---|",
+        "| workers' CPU ms per challenge | pool before → after |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in rows:
         errors = r["errors"] + r["non_2xx"] + r["socket_errors"]
@@ -392,7 +437,8 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {r['challenges_per_second']:.1f} | "
             f"{r['challenges_per_second'] / peer['challenges_per_second']:.2f} | "
-            f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {errors} | {pool_cell} |"
+            f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {errors} | "
+            f"{fmt(cpu_ms(r))} | {pool_cell} |"
         )
     demo = results["demo"]
     full = demo["refill_to_full_s"]
@@ -408,7 +454,37 @@ def table(results: dict[str, Any]) -> str:
         + (f"{full:.0f} s" if full is not None else "more than 600 s")
         + " after the cold minute."
     )
-    return "\n".join(lines) + "\n\n" + producer_table(results["producer"])
+    return "\n\n".join(
+        (
+            "\n".join(lines),
+            memory_table(rows, peer),
+            producer_table(results["producer"]),
+        )
+    )
+
+
+def memory_table(rows: list[tuple[str, dict[str, Any]]], peer: dict[str, Any]) -> str:
+    """Each server's larger worker after its minute of load, against the peer's."""
+    peer_rss = max_memory(peer, "rss_mib")
+    lines = [
+        "| worker after its load (the larger of 2) | RSS MiB | PSS MiB | RSS x peer |",
+        "|---|---|---|---|",
+    ]
+    for name, r in rows:
+        rss = max_memory(r, "rss_mib")
+        lines.append(
+            f"| {name} | {fmt(rss, '.0f')} | {fmt(max_memory(r, 'pss_mib'), '.0f')} "
+            f"| {fmt(rss / peer_rss if rss and peer_rss else None, '.2f')} |"
+        )
+    lines.append(
+        f"\nTarget: a demo worker at most {WORKER_RSS_TARGET_MIB} MiB resident "
+        "with its models loaded, after serving load (the warm row)."
+    )
+    return "\n".join(lines)
+
+
+def fmt(value: float | None, spec: str = ".1f") -> str:
+    return "—" if value is None else f"{value:{spec}}"
 
 
 def producer_table(producer: dict[str, Any]) -> str:
