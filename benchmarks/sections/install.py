@@ -146,7 +146,8 @@ def report(results: dict[str, Any]) -> str:
             "yes" if ours["draws"] and not ours["tensorflow"] else "NO",
         ),
     ]
-    lines.append(f"\nTarget: the base install at most {found['target_mb']} MB, drawing.")
+    target = found["target_mb"]
+    lines.append(f"\nTarget: the base install at most {target} MB, drawing.")
     return "\n".join(lines)
 
 

@@ -53,10 +53,6 @@ CHECK_INTERVAL = 1.0
 # of GANCAPTCHA_TIMEOUT), and is stored with that much more time to live.
 RESERVE_HOLD = 10.0
 
-# How much lower than the requests a web worker's refill thread runs (nice
-# steps, Linux): the visitors' pages go first, the pool gets the spare CPU.
-REFILL_NICENESS = 10
-
 _refill_lock = threading.Lock()
 _refill_thread: threading.Thread | None = None
 _last_check = 0.0
@@ -273,18 +269,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return getattr(libc, "malloc_trim", None)
 
 
-def _lower_this_thread() -> None:
-    """Run the calling thread REFILL_NICENESS steps below the others (Linux)."""
-    try:
-        tid = threading.get_native_id()
-        niceness = os.getpriority(os.PRIO_PROCESS, tid)
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, niceness + REFILL_NICENESS))
-    except (AttributeError, OSError):  # not Linux, or not allowed: same priority
-        pass
-
-
 def _refill_worker() -> None:
-    _lower_this_thread()  # only this thread's: on Linux, nice is per thread
     try:
         made = fill()
         logger.info("GanCaptcha pool: refilled with %d challenges", made)
