@@ -53,6 +53,12 @@ CHECK_INTERVAL = 1.0
 # of GANCAPTCHA_TIMEOUT), and is stored with that much more time to live.
 RESERVE_HOLD = 10.0
 
+# The most challenges a web worker's background refill draws per INSERT (at
+# most GANCAPTCHA_POOL_BATCH). Visitors take them as soon as they are in;
+# with 64 at a time, a worker whose pool ran dry drew on the spot for each
+# visitor while its refill thread still held a batch back.
+REFILL_BATCH = 8
+
 _refill_lock = threading.Lock()
 _refill_thread: threading.Thread | None = None
 _last_check = 0.0
@@ -271,7 +277,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 def _refill_worker() -> None:
     try:
-        made = fill()
+        made = fill(batch=min(conf.POOL_BATCH, REFILL_BATCH))
         logger.info("GanCaptcha pool: refilled with %d challenges", made)
     except DatabaseError as exc:
         # Say, a site started before `manage.py migrate`: no traceback for that.
@@ -315,11 +321,19 @@ def refill_if_low(force_check: bool = False) -> bool:
     source first (Source.refill_if_low): only a process that draws into the
     pool (GANCAPTCHA_POOL_AUTOFILL) may refill it.
     """
-    global _last_check
+    global _last_check, _refill_thread
     now = time.monotonic()
     if not force_check and now - _last_check < CHECK_INTERVAL:
         return False
     _last_check = now
+    with _refill_lock:
+        ended = _refill_thread is not None and not _refill_thread.is_alive()
+        if ended:
+            _refill_thread = None
+    if ended:
+        # Only once the refill thread is gone are its buffers (ONNX Runtime's
+        # per-thread ones among them) free to hand back.
+        release_freed_memory()
     if size() >= conf.POOL_LOW_WATER:
         return False
     return refill_in_background()
