@@ -223,14 +223,14 @@ def decisions(model_dir: Path, per_label: int) -> dict[str, Any]:
         _, reader_probs, verifier_probs = models.infer(z, reader_t)
         probs[name] = (reader_probs, verifier_probs)
 
-    def verdict(pair: tuple[np.ndarray, np.ndarray]) -> Any:
+    def verdict(pair: tuple[np.ndarray, np.ndarray]) -> oracle.Verdict:
         return oracle.judge(*pair, reader_t, verifier_t, margin=margin)
 
     def near(pair: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         reader_probs, verifier_probs = pair
         rows = np.arange(len(reader_probs))
         labels = reader_probs.argmax(axis=1)
-        return (
+        return np.asarray(
             (np.abs(reader_probs[rows, labels] - reader_t) <= BORDERLINE)
             | (np.abs(verifier_probs[rows, labels] - verifier_t) <= BORDERLINE)
             | (np.abs(oracle.log_margin(reader_probs) - margin) <= BORDERLINE)

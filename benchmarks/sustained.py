@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -314,6 +315,30 @@ def run_producer(challenges: int, rounds: int) -> dict[str, Any]:
     return out
 
 
+def run_fill_command(challenges: int) -> dict[str, Any]:
+    """`manage.py captcha_fill_pool --size N` on a new SQLite file, as an
+    operator runs it (its own process, the defaults): the rate it prints."""
+    command = [sys.executable, "manage.py", "captcha_fill_pool"]
+    with sqlite_file("fill-command") as db:
+        env = {"BENCH_DB": "sqlite", "BENCH_SQLITE": str(db), "BENCH_SIDE": "ours"}
+        migrate(SETTINGS, env)
+        done = subprocess.run(
+            [*command, "--size", str(challenges)],
+            cwd=ROOT,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS, **env},
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    found = re.search(r"drew (\d+) new in [\d.]+ s \(([\d.]+)/s\)", done.stdout)
+    if found is None:
+        raise RuntimeError(f"captcha_fill_pool printed no rate:\n{done.stdout}")
+    return {
+        "challenges": int(found.group(1)),
+        "challenges_per_second": float(found.group(2)),
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from gancaptcha_field.conf import _TYPED
 
@@ -328,6 +353,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.producer_only:
         results["producer"] = run_producer(args.producer_challenges, args.rounds)
+        results["producer"]["command"] = run_fill_command(args.producer_challenges)
         return results
     peer_runs = [run_peer(args.seconds, args.clients)]
     results["demo"] = run_demo(args.seconds, args.clients, pool_size, pool_batch)
@@ -340,6 +366,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     peer_runs.append(run_peer(args.seconds, args.clients))  # after ours, too
     results["peer"] = peer_row(peer_runs)
     results["producer"] = run_producer(args.producer_challenges, args.rounds)
+    results["producer"]["command"] = run_fill_command(args.producer_challenges)
     return results
 
 
@@ -503,6 +530,15 @@ def producer_table(producer: dict[str, Any]) -> str:
         lines.append(
             f"| {label} | {p['challenges_per_second']:.1f} | "
             f"{p['generator_passes_per_challenge']:.2f} |"
+        )
+    command = producer.get("command")
+    if command:
+        old = producer["old"]["challenges_per_second"]
+        lines.append(
+            f"| `manage.py captcha_fill_pool --size {command['challenges']}` (its "
+            f"own process, the defaults; x old path: "
+            f"{command['challenges_per_second'] / old:.1f}) | "
+            f"{command['challenges_per_second']:.1f} | |"
         )
     lines.append(f"\nProducer speed-up, new / old: {producer['speedup']:.1f}x")
     return "\n".join(lines)
