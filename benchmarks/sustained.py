@@ -28,14 +28,18 @@ The figure is challenges served without errors per second: a pair (page and
 image, or the inline page) that ends in 200 with a CAPTCHA in it. A page that
 says "try again shortly" has no image, so it counts as an error, not a
 challenge. Each row also gives p50/p99 of a pair, errors, the pool's size
-before and after, and the ratio to the peer.
+before and after, the ratio to the peer, and the workers' CPU milliseconds per
+challenge (their user + system time during the row over its pairs: the figure
+a busy shared machine disturbs least). A second table gives each row's larger
+worker's RSS and PSS after its minute, against the peer's.
 
 Then the producer alone, in this process, on the shipped models: challenges/s
 of one ``pool.fill`` and generator passes per challenge, the old path (plain
 noise, no margin: how challenges were drawn before the latent bank) against
 the new (benchmarks/supply.py's ``produce``), and the new with the opt-in
 hardening (GANCAPTCHA_HARDEN), then with hardening and the trap
-(GANCAPTCHA_TRAP), in interleaved rounds. ``--producer-only`` runs just that
+(GANCAPTCHA_TRAP), in interleaved rounds; then ``manage.py captcha_fill_pool``
+in its own process on the defaults, at the rate it prints. ``--producer-only`` runs just that
 (no wrk, no gunicorn).
 
 Rate limits are off. Not part of the test suite.
