@@ -39,8 +39,8 @@ noise, no margin: how challenges were drawn before the latent bank) against
 the new (benchmarks/supply.py's ``produce``), and the new with the opt-in
 hardening (GANCAPTCHA_HARDEN), then with hardening and the trap
 (GANCAPTCHA_TRAP), in interleaved rounds; then ``manage.py captcha_fill_pool``
-in its own process on the defaults, at the rate it prints. ``--producer-only`` runs just that
-(no wrk, no gunicorn).
+in its own process on the defaults, at the rate it prints. ``--producer-only``
+runs just that (no wrk, no gunicorn).
 
 Rate limits are off. Not part of the test suite.
 """
