@@ -32,7 +32,11 @@ database (--db). Sections (each can be skipped with --skip):
             inline image, against the peer; and the producer's challenges/s,
             old path against new (benchmarks/sustained.py)
   onnx      the serving networks in ONNX Runtime against Keras: time per
-            call and a loading process's peak RSS (benchmarks/onnx_serving.py)
+            call and a loading process's peak RSS, and the serving decisions
+            of a fixed-seed batch both ways (benchmarks/onnx_serving.py)
+  install   a fresh virtualenv with the base install (no extras): its size,
+            and whether it draws with TensorFlow blocked; against one with
+            django-simple-captcha
 
 Rate limits are off (benchmarks/settings.py). Not part of the test suite.
 """
@@ -58,6 +62,7 @@ from benchmarks.sections import (
     Run,
     http_load,
     inproc,
+    install,
     issuing,
     onnx,
     seed,
@@ -77,6 +82,7 @@ SECTIONS: dict[str, ModuleType] = {
     "issuing": issuing,
     "sustained": sustained,
     "onnx": onnx,
+    "install": install,
 }
 
 

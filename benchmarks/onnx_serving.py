@@ -184,14 +184,89 @@ def time_calls(model_dir: Path, repeats: int) -> list[dict[str, Any]]:
     return rows
 
 
-def run(model_dir: Path, repeats: int) -> dict[str, Any]:
-    """Both measurements; what ``report`` prints and bench.json keeps."""
+# How close to a threshold (or the margin) a figure may sit and still be
+# allowed to fall the other way between the two paths (the issue's 1e-5).
+BORDERLINE = 1e-5
+
+
+def fixed_latents(model_dir: Path, per_label: int) -> np.ndarray:
+    """A fixed batch as served: half drawn near the bank, half plain noise."""
+    from gancaptcha_field import artifacts, constants
+    from gancaptcha_field.supply import latents
+
+    rng = np.random.default_rng(SEED)
+    bank = latents.load_bank(model_dir, artifacts.read_metadata(model_dir))
+    labels = np.repeat(np.arange(constants.NUM_CLASSES), per_label)
+    plain = rng.standard_normal((len(labels), constants.LATENT_DIM))
+    near = bank.sample(labels, rng) if bank is not None else plain
+    return np.concatenate([near, plain]).astype(np.float32)
+
+
+def decisions(model_dir: Path, per_label: int) -> dict[str, Any]:
+    """The serving rule's decisions on one fixed-seed batch, Keras against ONNX
+    (as a web server runs it, one thread, and with a thread per core): the same
+    digits must pass with the same labels, except where a figure sits within
+    BORDERLINE of a threshold or the margin (counted)."""
+    from gancaptcha_field import constants, oracle
+    from gancaptcha_field.supply.models import WEB_SERVER_THREADS, ModelSet
+
+    # The serving defaults (what a site gets without settings).
+    reader_t = constants.DEFAULT_READER_THRESHOLD
+    verifier_t = constants.DEFAULT_VERIFIER_THRESHOLD
+    margin = constants.DEFAULT_MARGIN
+    z = fixed_latents(model_dir, per_label)
+    keras_calls = _keras_calls(model_dir)
+    unit = (keras_calls["generator"](z) + 1.0) / 2.0
+    probs = {"keras": (keras_calls["reader"](unit), keras_calls["verifier"](unit))}
+    for name, threads in (("onnx_web", WEB_SERVER_THREADS), ("onnx", 0)):
+        models = ModelSet.load(model_dir, threads=threads)
+        _, reader_probs, verifier_probs = models.infer(z, reader_t)
+        probs[name] = (reader_probs, verifier_probs)
+
+    def verdict(pair: tuple[np.ndarray, np.ndarray]) -> oracle.Verdict:
+        return oracle.judge(*pair, reader_t, verifier_t, margin=margin)
+
+    def near(pair: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        reader_probs, verifier_probs = pair
+        rows = np.arange(len(reader_probs))
+        labels = reader_probs.argmax(axis=1)
+        return np.asarray(
+            (np.abs(reader_probs[rows, labels] - reader_t) <= BORDERLINE)
+            | (np.abs(verifier_probs[rows, labels] - verifier_t) <= BORDERLINE)
+            | (np.abs(oracle.log_margin(reader_probs) - margin) <= BORDERLINE)
+            | (np.abs(oracle.log_margin(verifier_probs) - margin) <= BORDERLINE)
+        )
+
+    before = verdict(probs["keras"])
+    out: dict[str, Any] = {
+        "digits": len(z),
+        "seed": SEED,
+        "keras_accepted": int(before.accepted.sum()),
+    }
+    for name in ("onnx_web", "onnx"):
+        after = verdict(probs[name])
+        differ = (before.accepted != after.accepted) | (
+            before.accepted & (before.labels != after.labels)
+        )
+        borderline = near(probs["keras"]) | near(probs[name])
+        out[name] = {
+            "accepted": int(after.accepted.sum()),
+            "differ": int(differ.sum()),
+            "borderline": int(borderline.sum()),
+            "differ_not_borderline": int((differ & ~borderline).sum()),
+        }
+    return out
+
+
+def run(model_dir: Path, repeats: int, per_label: int = 26) -> dict[str, Any]:
+    """Every measurement; what ``report`` prints and bench.json keeps."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     calls = time_calls(model_dir, repeats)
+    same = decisions(model_dir, per_label)
     memory = {kind: peak_rss(kind, model_dir) for kind in ("onnx", "keras", "bare")}
     assert not memory["onnx"]["tensorflow"], "the ONNX process imported TensorFlow"
     memory["ratio"] = memory["onnx"]["peak_mib"] / memory["keras"]["peak_mib"]
-    return {"repeats": repeats, "calls": calls, "memory": memory}
+    return {"repeats": repeats, "calls": calls, "memory": memory, "decisions": same}
 
 
 def report(results: dict[str, Any]) -> str:
@@ -219,6 +294,24 @@ def report(results: dict[str, Any]) -> str:
     ):
         lines.append(f"  {label:<24} {memory[kind]['peak_mib']:7.0f} MiB")
     lines.append(f"  ratio ONNX / Keras       {memory['ratio']:7.2f}")
+    same = results.get("decisions")
+    if same:
+        lines += [
+            "",
+            f"The serving rule on {same['digits']} fixed-seed digits (seed "
+            f"{same['seed']}): Keras passed {same['keras_accepted']}",
+            f"{'path':<26} {'passed':>6} {'differ':>6} {'within 1e-5':>11} "
+            f"{'differ, not within':>18}",
+        ]
+        for name, label in (
+            ("onnx_web", "ONNX, web server (1 thread)"),
+            ("onnx", "ONNX, a thread per core"),
+        ):
+            r = same[name]
+            lines.append(
+                f"{label:<26} {r['accepted']:>6} {r['differ']:>6} "
+                f"{r['borderline']:>11} {r['differ_not_borderline']:>18}"
+            )
     return "\n".join(lines)
 
 

@@ -28,15 +28,19 @@ The figure is challenges served without errors per second: a pair (page and
 image, or the inline page) that ends in 200 with a CAPTCHA in it. A page that
 says "try again shortly" has no image, so it counts as an error, not a
 challenge. Each row also gives p50/p99 of a pair, errors, the pool's size
-before and after, and the ratio to the peer.
+before and after, the ratio to the peer, and the workers' CPU milliseconds per
+challenge (their user + system time during the row over its pairs: the figure
+a busy shared machine disturbs least). A second table gives each row's larger
+worker's RSS and PSS after its minute, against the peer's.
 
 Then the producer alone, in this process, on the shipped models: challenges/s
 of one ``pool.fill`` and generator passes per challenge, the old path (plain
 noise, no margin: how challenges were drawn before the latent bank) against
 the new (benchmarks/supply.py's ``produce``), and the new with the opt-in
 hardening (GANCAPTCHA_HARDEN), then with hardening and the trap
-(GANCAPTCHA_TRAP), in interleaved rounds. ``--producer-only`` runs just that
-(no wrk, no gunicorn).
+(GANCAPTCHA_TRAP), in interleaved rounds; then ``manage.py captcha_fill_pool``
+in its own process on the defaults, at the rate it prints. ``--producer-only``
+runs just that (no wrk, no gunicorn).
 
 Rate limits are off. Not part of the test suite.
 """
@@ -46,6 +50,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -59,6 +64,7 @@ from typing import Any
 from benchmarks.bootstrap import RESULTS, ROOT, SETTINGS, django_here, log, sqlite_file
 from benchmarks.servers import (
     children_of,
+    cpu_seconds,
     gunicorn,
     memory_of,
     merge_runs,
@@ -129,16 +135,39 @@ ROW_KEYS = (
     "errors",
     "non_2xx",
     "socket_errors",
+    "worker_cpu_s",
 )
+
+# The issue's memory target for a demo worker with its models loaded, after
+# its load (RSS, MiB).
+WORKER_RSS_TARGET_MIB = 150
+
+
+def load(
+    base: str,
+    master: int,
+    page: str,
+    seconds: float,
+    clients: int,
+    mode: str | None = None,
+) -> dict[str, Any]:
+    """wrk's result, with the workers' CPU seconds during it and their memory
+    after it (the gunicorn master's children)."""
+    workers = children_of(master)
+    before = cpu_seconds(workers)
+    result = wrk(base, page, seconds, clients, mode=mode)
+    result["worker_cpu_s"] = cpu_seconds(workers) - before
+    result["workers"] = [memory_of(pid) for pid in workers]
+    return result
 
 
 def row(
-    result: dict[str, Any], master: int, before: int | None, after: int | None
+    result: dict[str, Any], before: int | None, after: int | None
 ) -> dict[str, Any]:
     out = {key: result[key] for key in ROW_KEYS}
     out["pool_before"] = before
     out["pool_after"] = after
-    out["workers"] = [memory_of(pid) for pid in children_of(master)]
+    out["workers"] = result["workers"]
     return out
 
 
@@ -160,9 +189,7 @@ def run_peer(seconds: float, clients: int) -> dict[str, Any]:
         with gunicorn(env) as (base, master, _):
             wrk(base, "/peer/signup/", min(5.0, seconds), clients)  # warm-up
             log(f"sustained: peer, {seconds:.0f}s")
-            result = wrk(base, "/peer/signup/", seconds, clients)
-            result["workers"] = [memory_of(pid) for pid in children_of(master)]
-            return result
+            return load(base, master, "/peer/signup/", seconds, clients)
 
 
 def peer_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -170,6 +197,7 @@ def peer_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
     exact percentiles over every pair), so that a drift of the machine's
     speed during the run is shared instead of falling on one side."""
     merged = merge_runs(runs)
+    merged["worker_cpu_s"] = sum(run["worker_cpu_s"] for run in runs)
     out = {key: merged[key] for key in ROW_KEYS}
     out["pool_before"] = out["pool_after"] = None
     out["runs"] = [round(run["challenges_per_second"], 1) for run in runs]
@@ -194,8 +222,8 @@ def run_demo(
             out["gunicorn_ready_s"] = ready_s
             before = pooled(db)
             log(f"sustained: demo, cold (pool {before}), {seconds:.0f}s")
-            cold = wrk(base, "/signup/", seconds, clients)
-            out["cold"] = row(cold, master, before, pooled(db))
+            cold = load(base, master, "/signup/", seconds, clients)
+            out["cold"] = row(cold, before, pooled(db))
             # Full as the default means it: at least a batch short of the
             # size (GANCAPTCHA_POOL["low_water"]); above that no refill starts.
             full = pool_size - pool_batch
@@ -203,8 +231,8 @@ def run_demo(
             out["refill_to_full_s"] = wait_for_pool(db, full, 600)
             before = pooled(db)
             log(f"sustained: demo, warm (pool {before}), {seconds:.0f}s")
-            warm = wrk(base, "/signup/", seconds, clients)
-            out["warm"] = row(warm, master, before, pooled(db))
+            warm = load(base, master, "/signup/", seconds, clients)
+            out["warm"] = row(warm, before, pooled(db))
     return out
 
 
@@ -231,14 +259,15 @@ def run_pool_only(
             with producer(env, pool_size):
                 name = "inline image" if inline else "pool-only+producer"
                 log(f"sustained: {name} (pool {before}), {seconds:.0f}s")
-                result = wrk(
+                result = load(
                     base,
+                    master,
                     "/ours/signup/",
                     seconds,
                     clients,
                     mode="inline" if inline else "pair",
                 )
-            return row(result, master, before, pooled(db))
+            return row(result, before, pooled(db))
 
 
 # The producer's cases: (supply.py path, extra settings), each layout set
@@ -290,6 +319,30 @@ def run_producer(challenges: int, rounds: int) -> dict[str, Any]:
     return out
 
 
+def run_fill_command(challenges: int) -> dict[str, Any]:
+    """`manage.py captcha_fill_pool --size N` on a new SQLite file, as an
+    operator runs it (its own process, the defaults): the rate it prints."""
+    command = [sys.executable, "manage.py", "captcha_fill_pool"]
+    with sqlite_file("fill-command") as db:
+        env = {"BENCH_DB": "sqlite", "BENCH_SQLITE": str(db), "BENCH_SIDE": "ours"}
+        migrate(SETTINGS, env)
+        done = subprocess.run(
+            [*command, "--size", str(challenges)],
+            cwd=ROOT,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS, **env},
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    found = re.search(r"drew (\d+) new in [\d.]+ s \(([\d.]+)/s\)", done.stdout)
+    if found is None:
+        raise RuntimeError(f"captcha_fill_pool printed no rate:\n{done.stdout}")
+    return {
+        "challenges": int(found.group(1)),
+        "challenges_per_second": float(found.group(2)),
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from gancaptcha_field.conf import Settings
 
@@ -304,6 +357,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.producer_only:
         results["producer"] = run_producer(args.producer_challenges, args.rounds)
+        results["producer"]["command"] = run_fill_command(args.producer_challenges)
         return results
     peer_runs = [run_peer(args.seconds, args.clients)]
     results["demo"] = run_demo(args.seconds, args.clients, pool_size, pool_batch)
@@ -316,6 +370,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     peer_runs.append(run_peer(args.seconds, args.clients))  # after ours, too
     results["peer"] = peer_row(peer_runs)
     results["producer"] = run_producer(args.producer_challenges, args.rounds)
+    results["producer"]["command"] = run_fill_command(args.producer_challenges)
     return results
 
 
@@ -356,11 +411,32 @@ def targets(results: dict[str, Any]) -> dict[str, bool]:
         "demo_warm": results["demo"]["warm"],
         "producer": results["pool_only_producer"],
     }
+    demo_rss = max_memory(results["demo"]["warm"], "rss_mib")
     return {
+        # The serving issue: the demo as shipped at least the peer's rate.
+        **{
+            f"sustained_{name}_1x_peer": share(rows[name]) >= 1
+            for name in ("demo_cold", "demo_warm")
+        },
         **{f"sustained_{name}_half_peer": share(r) >= 0.5 for name, r in rows.items()},
         **{f"sustained_{name}_p99_no_worse": no_worse(r) for name, r in rows.items()},
+        "demo_worker_rss_at_most_150_mib": demo_rss is not None
+        and demo_rss <= WORKER_RSS_TARGET_MIB,
         **made,
     }
+
+
+def max_memory(r: dict[str, Any], key: str) -> float | None:
+    """The larger worker's figure (RSS or PSS, MiB) after a row's load."""
+    values = [w[key] for w in r.get("workers", []) if key in w]
+    return max(values) if values else None
+
+
+def cpu_ms(r: dict[str, Any]) -> float | None:
+    """The workers' CPU milliseconds per challenge served in a row."""
+    if not r.get("pairs") or "worker_cpu_s" not in r:
+        return None
+    return float(1000 * r["worker_cpu_s"] / r["pairs"])
 
 
 def table(results: dict[str, Any]) -> str:
@@ -379,8 +455,8 @@ def table(results: dict[str, Any]) -> str:
         "gunicorn 2 workers, same machine (challenges served without errors)",
         "",
         "| server | challenges/s | x peer | p50 ms | p99 ms | errors "
-        "| pool before → after |",
-        "|---|---|---|---|---|---|---|",
+        "| workers' CPU ms per challenge | pool before → after |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in rows:
         errors = r["errors"] + r["non_2xx"] + r["socket_errors"]
@@ -392,7 +468,8 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {r['challenges_per_second']:.1f} | "
             f"{r['challenges_per_second'] / peer['challenges_per_second']:.2f} | "
-            f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {errors} | {pool_cell} |"
+            f"{r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {errors} | "
+            f"{fmt(cpu_ms(r))} | {pool_cell} |"
         )
     demo = results["demo"]
     full = demo["refill_to_full_s"]
@@ -408,7 +485,37 @@ def table(results: dict[str, Any]) -> str:
         + (f"{full:.0f} s" if full is not None else "more than 600 s")
         + " after the cold minute."
     )
-    return "\n".join(lines) + "\n\n" + producer_table(results["producer"])
+    return "\n\n".join(
+        (
+            "\n".join(lines),
+            memory_table(rows, peer),
+            producer_table(results["producer"]),
+        )
+    )
+
+
+def memory_table(rows: list[tuple[str, dict[str, Any]]], peer: dict[str, Any]) -> str:
+    """Each server's larger worker after its minute of load, against the peer's."""
+    peer_rss = max_memory(peer, "rss_mib")
+    lines = [
+        "| worker after its load (the larger of 2) | RSS MiB | PSS MiB | RSS x peer |",
+        "|---|---|---|---|",
+    ]
+    for name, r in rows:
+        rss = max_memory(r, "rss_mib")
+        lines.append(
+            f"| {name} | {fmt(rss, '.0f')} | {fmt(max_memory(r, 'pss_mib'), '.0f')} "
+            f"| {fmt(rss / peer_rss if rss and peer_rss else None, '.2f')} |"
+        )
+    lines.append(
+        f"\nTarget: a demo worker at most {WORKER_RSS_TARGET_MIB} MiB resident "
+        "with its models loaded, after serving load (the warm row)."
+    )
+    return "\n".join(lines)
+
+
+def fmt(value: float | None, spec: str = ".1f") -> str:
+    return "—" if value is None else f"{value:{spec}}"
 
 
 def producer_table(producer: dict[str, Any]) -> str:
@@ -427,6 +534,15 @@ def producer_table(producer: dict[str, Any]) -> str:
         lines.append(
             f"| {label} | {p['challenges_per_second']:.1f} | "
             f"{p['generator_passes_per_challenge']:.2f} |"
+        )
+    command = producer.get("command")
+    if command:
+        old = producer["old"]["challenges_per_second"]
+        lines.append(
+            f"| `manage.py captcha_fill_pool --size {command['challenges']}` (its "
+            f"own process, the defaults; x old path: "
+            f"{command['challenges_per_second'] / old:.1f}) | "
+            f"{command['challenges_per_second']:.1f} | |"
         )
     lines.append(f"\nProducer speed-up, new / old: {producer['speedup']:.1f}x")
     return "\n".join(lines)

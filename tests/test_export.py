@@ -102,6 +102,32 @@ def test_model_set_reads_empty_batches() -> None:
     assert models.read(np.zeros((0, 28, 28))).shape == (0, constants.NUM_CLASSES)
 
 
+def test_one_thread_serves_what_a_thread_per_core_serves() -> None:
+    # Web servers run the sessions on models.WEB_SERVER_THREADS threads.
+    z = fixed_latents()
+    rule = (constants.DEFAULT_READER_THRESHOLD, constants.DEFAULT_VERIFIER_THRESHOLD)
+    verdicts = []
+    for threads in (1, 0):
+        _, reader_probs, verifier_probs = ModelSet.load(SHIPPED, threads=threads).infer(
+            z, rule[0]
+        )
+        verdicts.append(
+            oracle.judge(
+                reader_probs, verifier_probs, *rule, margin=constants.DEFAULT_MARGIN
+            )
+        )
+    one, many = verdicts
+    assert one.accepted.sum() > 100  # the batch exercises the rule
+    np.testing.assert_array_equal(one.accepted, many.accepted)
+    np.testing.assert_array_equal(one.labels, many.labels)
+    np.testing.assert_allclose(one.confidence, many.confidence, atol=1e-6)
+
+
+def test_model_set_refuses_a_negative_thread_count() -> None:
+    with pytest.raises(ValueError, match="threads must be 0"):
+        ModelSet.load(SHIPPED, threads=-1)
+
+
 def old_model_set(target: Path) -> Path:
     """The shipped set as an older version wrote it: no ONNX files."""
     target.mkdir()

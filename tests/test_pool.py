@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -292,6 +293,12 @@ def test_low_water_starts_a_background_refill(
     challenges.create_challenge()  # leaves 2, under the mark
     pool.wait_for_refill(timeout=120)
     assert 6 <= pool.size() <= 6 + 4
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc_trim")
+def test_freed_memory_goes_back_through_glibc() -> None:
+    assert pool._malloc_trim() is not None
+    pool.release_freed_memory()
 
 
 @pytest.mark.usefixtures("captcha_models")

@@ -15,7 +15,7 @@ def run(ctx: Run) -> dict[str, Any]:
     if not ctx.models_ok:
         return {"skipped": "models missing"}
     log("ONNX Runtime against Keras")
-    return onnx_serving.run(ctx.model_dir, ctx.pick(50, 5))
+    return onnx_serving.run(ctx.model_dir, ctx.pick(50, 5), ctx.pick(100, 26))
 
 
 def report(results: dict[str, Any]) -> str:

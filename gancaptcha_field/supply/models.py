@@ -21,6 +21,13 @@ from gancaptcha_field import constants
 # Keys of ``ModelSet.load``'s paths: the role each network plays.
 ROLES = ("generator", "reader", "verifier")
 
+# Intra-op threads per session in a process that answers web requests (the
+# registry passes it there; 0 is ONNX Runtime's default, a thread per core).
+# Its workers already keep the cores busy with requests: a second inference
+# thread per session only competed with them, for no fewer CPU seconds per
+# challenge (benchmarks/sustained.py prints them).
+WEB_SERVER_THREADS = 1
+
 
 class ModelSet:
     """Three ONNX Runtime sessions: draw digits, read them, verify them."""
@@ -40,10 +47,16 @@ class ModelSet:
 
     @classmethod
     def load(
-        cls, model_dir: Path | None = None, paths: Mapping[str, Path] | None = None
+        cls,
+        model_dir: Path | None = None,
+        paths: Mapping[str, Path] | None = None,
+        threads: int = 0,
     ) -> ModelSet:
         """The ONNX files of ``model_dir`` (or the files ``paths`` names by
-        role); raises what onnxruntime raises for a missing or corrupt file."""
+        role), each run on ``threads`` intra-op threads (0: one per core);
+        raises what onnxruntime raises for a missing or corrupt file."""
+        if threads < 0:
+            raise ValueError(f"threads must be 0 (one per core) or more: {threads}")
         import onnxruntime as ort
 
         if paths is None:
@@ -57,6 +70,10 @@ class ModelSet:
         # Idle worker threads sleep instead of spinning: a web host shares its
         # cores with the site, and spinning burnt CPU for no speed here.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.intra_op_num_threads = threads
+        # No arena: it kept the largest batch's buffers for the process's life
+        # (a web worker's resident memory), and cost no measurable time here.
+        options.enable_cpu_mem_arena = False
         sessions = [
             ort.InferenceSession(
                 str(paths[role]), options, providers=["CPUExecutionProvider"]

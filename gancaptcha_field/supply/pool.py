@@ -22,6 +22,9 @@ roll back, a process takes one row at a time. A forked child starts empty.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import logging
 import os
 import threading
@@ -49,6 +52,12 @@ CHECK_INTERVAL = 1.0
 # A challenge taken ahead may wait this long in a process (at most a thirtieth
 # of GANCAPTCHA_TIMEOUT), and is stored with that much more time to live.
 RESERVE_HOLD = 10.0
+
+# The most challenges a web worker's background refill draws per INSERT (at
+# most GANCAPTCHA_POOL_BATCH). Visitors take them as soon as they are in;
+# with 64 at a time, a worker whose pool ran dry drew on the spot for each
+# visitor while its refill thread still held a batch back.
+REFILL_BATCH = 8
 
 _refill_lock = threading.Lock()
 _refill_thread: threading.Thread | None = None
@@ -213,6 +222,7 @@ def fill(
         from gancaptcha_field.supply.render import render_answers
 
         made += put(render_answers([new_answer() for _ in range(count)]), using)
+        release_freed_memory()
         if progress is not None:
             progress(made, target)
     return made
@@ -243,9 +253,31 @@ def watch(
     return made
 
 
+def release_freed_memory() -> None:
+    """Give the heap pages a batch freed back to the OS (glibc's malloc_trim).
+
+    Each batch's arrays and images are freed, but glibc kept their pages, so a
+    web worker that refilled stayed about 40 MiB larger for good. Without
+    glibc, a no-op.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return getattr(libc, "malloc_trim", None)
+
+
 def _refill_worker() -> None:
     try:
-        made = fill()
+        made = fill(batch=min(conf.POOL["batch"], REFILL_BATCH))
         logger.info("GanCaptcha pool: refilled with %d challenges", made)
     except DatabaseError as exc:
         # Say, a site started before `manage.py migrate`: no traceback for that.
@@ -289,11 +321,19 @@ def refill_if_low(force_check: bool = False) -> bool:
     source first (Source.refill_if_low): only a process that draws into the
     pool (GANCAPTCHA_POOL["autofill"]) may refill it.
     """
-    global _last_check
+    global _last_check, _refill_thread
     now = time.monotonic()
     if not force_check and now - _last_check < CHECK_INTERVAL:
         return False
     _last_check = now
+    with _refill_lock:
+        ended = _refill_thread is not None and not _refill_thread.is_alive()
+        if ended:
+            _refill_thread = None
+    if ended:
+        # Only once the refill thread is gone are its buffers (ONNX Runtime's
+        # per-thread ones among them) free to hand back.
+        release_freed_memory()
     if size() >= conf.POOL["low_water"]:
         return False
     return refill_in_background()

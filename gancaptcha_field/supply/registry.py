@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -129,7 +130,7 @@ class Registry:
 
     def _load_models(self, model_dir: Path) -> tuple[Status, models.ModelSet | None]:
         try:
-            model_set = models.ModelSet.load(model_dir)
+            model_set = models.ModelSet.load(model_dir, threads=_threads())
             # One warm-up call checks the shapes and sizes the buffers, so the
             # first visitor does not pay for it.
             size = constants.IMAGE_SIZE
@@ -232,6 +233,15 @@ class Registry:
         """How many checked digits wait in each label's bucket."""
         supply = self._supply
         return {} if supply is None else supply.bucket_sizes()
+
+
+def _threads() -> int:
+    """Intra-op threads for this process: fewer in a web server (models.py)."""
+    from gancaptcha_field.apps import is_web_server
+
+    if is_web_server(sys.argv, under_test="pytest" in sys.modules):
+        return models.WEB_SERVER_THREADS
+    return 0
 
 
 _registry = Registry()

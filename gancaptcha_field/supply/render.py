@@ -23,6 +23,12 @@ from gancaptcha_field.supply.answers import check_answer
 # per challenge, both PNGs, measured on MNIST strips on the 2-core machine).
 PNG_COMPRESS_LEVEL = 3
 
+# Answers drawn per call of the digit supply, which holds its lock for the
+# call: a pool refill of a whole batch held it through several generator
+# passes, and a visitor drawing on the spot in the same process waited for
+# all of them (the demo's p99 with an empty pool).
+DRAW_CHUNK = 4
+
 
 def compose_png(digits: np.ndarray, scale: int) -> bytes:
     """Lay white-on-black digits (n, 28, 28) side by side, dark on light, as a PNG."""
@@ -120,8 +126,15 @@ def render_answers(answers: list[str]) -> list[Rendered]:
     # Here, not at the top: importing render must not load the models.
     from gancaptcha_field.supply import registry
 
-    labels = [int(c) for answer in answers for c in answer]
-    digits = registry.get_registry().draw(labels)
+    supply = registry.get_registry()
+    digits = np.concatenate(
+        [
+            supply.draw([int(c) for answer in chunk for c in answer])
+            for chunk in (
+                answers[i : i + DRAW_CHUNK] for i in range(0, len(answers), DRAW_CHUNK)
+            )
+        ]
+    )
     scale = conf.IMAGE_SCALE
     n = constants.ANSWER_LENGTH
     groups = [digits[i * n : (i + 1) * n] for i in range(len(answers))]

@@ -106,9 +106,11 @@ def current_source() -> Source:
 def draw(store: Store, answer: str) -> Issued:
     """A challenge drawn on the spot with ``answer`` (checked first), in ``store``."""
     from gancaptcha_field.stores import Issued
-    from gancaptcha_field.supply import answers, render
+    from gancaptcha_field.supply import answers, pool, render
 
     (rendered,) = render.render_answers([answer])  # validates the answer first
+    # A draw on the spot may have run a generator batch: keep the worker small.
+    pool.release_freed_memory()
     now = timezone.now()
     issued = Issued(
         key=answers.new_key(),
