@@ -249,7 +249,7 @@ BABBLE = {
         "papier",
         "guzik",
         "świeca",
-        "pomarańcza",
+        "lampa",
         "kieszeń",
     ),
 }
