@@ -315,7 +315,7 @@ def speak(espeak: str, voice: str, word: str, workdir: Path) -> np.ndarray:
     )
     signal, rate = read_wav(raw)
     signal = trim(resample(signal, rate, SAMPLE_RATE), SAMPLE_RATE)
-    return signal * (PEAK / np.abs(signal).max())
+    return np.asarray(signal * (PEAK / np.abs(signal).max()))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -145,7 +145,7 @@ def test_the_digits_spoken_are_the_answers_in_order(
     assert "".join(str(v.item) for v in drawn.digits) == answer
     assert not any(v.reversed for v in drawn.digits)
     speech, babble, noise = audio.tracks(drawn)
-    ends = []
+    ends: list[int] = []
     for voicing in drawn.digits:
         clip = audio.voice_clip(language, voicing)
         # Each digit sits whole inside the file, after the previous one.
