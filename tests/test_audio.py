@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from gancaptcha_field import audio, challenges
-from tests.utils import Clock
+from tests.utils import Clock, find_tag
 
 RATE = audio.SAMPLE_RATE
 
@@ -355,6 +355,54 @@ class TestAudioView:
             assert response.status_code == 200
             assert decode(response.content).size == FILE_SAMPLES
         assert asked == [expected, expected]
+
+    @pytest.mark.parametrize(
+        ("page_language", "voice"),
+        [
+            ("en", "en"),
+            ("es", "es"),
+            ("de", "de"),
+            ("fr", "fr"),
+            ("it", "it"),
+            ("pt-br", "pt-br"),
+            ("nl", "nl"),
+            ("pl", "pl"),
+            ("ru", "en"),
+            ("ja", "en"),
+            ("zh-hans", "en"),
+            ("ar", "en"),
+        ],
+    )
+    def test_the_widget_links_audio_in_the_page_language(
+        self,
+        client: Client,
+        monkeypatch: pytest.MonkeyPatch,
+        page_language: str,
+        voice: str,
+    ) -> None:
+        asked: list[str] = []
+        real = audio.render_wav
+
+        def spy(answer: str, language: str) -> bytes:
+            asked.append(language)
+            return real(answer, language)
+
+        monkeypatch.setattr(audio, "render_wav", spy)
+        html = client.get(
+            "/signup/", headers={"Accept-Language": page_language}
+        ).content.decode()
+        player = find_tag(html, "audio")
+        link = find_tag(html, "a", **{"class": "gancaptcha-audio-link"})
+        assert player["src"] == link["href"]
+        assert player["src"] is not None and player["src"].endswith(f"?lang={voice}")
+        # The label is the page's own (English only on the English page).
+        with translation.override(page_language):
+            assert player["aria-label"] == translation.gettext("The digits, spoken")
+        # The link plays for a visitor whose browser sends another language.
+        response = client.get(player["src"], headers={"Accept-Language": "ar"})
+        assert response.status_code == 200
+        assert decode(response.content).size == FILE_SAMPLES
+        assert asked == [voice]
 
     def test_head_is_allowed_and_post_is_not(self, client: Client) -> None:
         challenge = challenges._create_with_answer("2468")
