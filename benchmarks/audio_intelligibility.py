@@ -83,13 +83,13 @@ def main(argv: list[str] | None = None) -> int:
 
     results = [measure(language, args.count) for language in audio.LANGUAGES]
     print(
-        f"{'lang':4s} {'renders':>7s} {'STOI mean':>9s} {'p10':>6s} "
+        f"{'lang':5s} {'renders':>7s} {'STOI mean':>9s} {'p10':>6s} "
         f"{'ESTOI mean':>10s} {'p10':>6s} {'SBR dB mean':>11s} {'min':>6s} "
         f"{'S/(B+N) dB':>10s}"
     )
     for r in results:
         print(
-            f"{r['language']:4s} {r['renders']:7d} {r['stoi']['mean']:9.3f} "
+            f"{r['language']:5s} {r['renders']:7d} {r['stoi']['mean']:9.3f} "
             f"{r['stoi']['p10']:6.3f} {r['estoi']['mean']:10.3f} "
             f"{r['estoi']['p10']:6.3f} {r['sbr']['mean']:+11.1f} "
             f"{r['sbr']['min']:+6.1f} {r['snr']['mean']:+10.1f}"

@@ -19,44 +19,50 @@ from pathlib import Path
 from typing import Any
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+# The languages of the trained recogniser's runs, in the order of the tables.
+LANGUAGES = ("en", "es", "de", "fr", "it", "pt-br", "nl", "pl")
+# (renders, language) of every trained run made.
+TRAINED = (
+    (1_000, "en"),
+    (10_000, "en"),
+    (20_000, "en"),
+    (30_000, "en"),
+    (1_000, "es"),
+    (10_000, "es"),
+    (1_000, "de"),
+    (1_000, "fr"),
+    (1_000, "it"),
+    (1_000, "pt-br"),
+    (1_000, "nl"),
+    (1_000, "pl"),
+    (10_000, "de"),
+    (10_000, "fr"),
+)
+
+
+def _trained_command(renders: int, language: str) -> str:
+    return (
+        f"python manage.py captcha_attack --audio --audio-attackers "
+        f"trained-{renders} --audio-languages {language} --challenges 100 "
+        f"--json docs/audio_lab_trained-{renders}_{language}.json"
+    )
+
+
 # Each run's JSON and the command that wrote it (run from the repository root).
 RUNS: dict[str, str] = {
-    "audio_lab_trained-1000_en.json": (
-        "python manage.py captcha_attack --audio --audio-attackers trained-1000 "
-        "--audio-languages en --challenges 100 "
-        "--json docs/audio_lab_trained-1000_en.json"
-    ),
-    "audio_lab_trained-10000_en.json": (
-        "python manage.py captcha_attack --audio --audio-attackers trained-10000 "
-        "--audio-languages en --challenges 100 "
-        "--json docs/audio_lab_trained-10000_en.json"
-    ),
-    "audio_lab_trained-20000_en.json": (
-        "python manage.py captcha_attack --audio --audio-attackers trained-20000 "
-        "--audio-languages en --challenges 100 "
-        "--json docs/audio_lab_trained-20000_en.json"
-    ),
-    "audio_lab_trained-30000_en.json": (
-        "python manage.py captcha_attack --audio --audio-attackers trained-30000 "
-        "--audio-languages en --challenges 100 "
-        "--json docs/audio_lab_trained-30000_en.json"
-    ),
-    "audio_lab_trained-1000_es.json": (
-        "python manage.py captcha_attack --audio --audio-attackers trained-1000 "
-        "--audio-languages es --challenges 100 "
-        "--json docs/audio_lab_trained-1000_es.json"
-    ),
-    "audio_lab_trained-10000_es.json": (
-        "python manage.py captcha_attack --audio --audio-attackers trained-10000 "
-        "--audio-languages es --challenges 100 "
-        "--json docs/audio_lab_trained-10000_es.json"
-    ),
+    **{
+        f"audio_lab_trained-{renders}_{language}.json": _trained_command(
+            renders, language
+        )
+        for renders, language in TRAINED
+    },
     "audio_lab_pocketsphinx.json": (
         "python manage.py captcha_attack --audio --audio-attackers pocketsphinx "
         "--audio-languages en --challenges 100 --audio-clean "
         "--json docs/audio_lab_pocketsphinx.json"
     ),
 }
+INTELLIGIBILITY = "audio_intelligibility.json"
 
 
 def _percent(value: float) -> str:
@@ -79,7 +85,9 @@ def gather(docs: Path = DOCS) -> dict[str, Any]:
         for score in report["scores"]:
             rows.append({**score, "command": command, "source": name})
         oracle.extend(report.get("oracle", []))
-    return {"scores": rows, "oracle": oracle}
+    path = docs / INTELLIGIBILITY
+    intelligibility = json.loads(path.read_text()) if path.is_file() else []
+    return {"scores": rows, "oracle": oracle, "intelligibility": intelligibility}
 
 
 def markdown(gathered: dict[str, Any]) -> str:
@@ -90,7 +98,13 @@ def markdown(gathered: dict[str, Any]) -> str:
         "| ---: | ---: | ---: | ---: | --- | --- |",
     ]
     trained = [s for s in gathered["scores"] if "renders" in s]
-    for s in sorted(trained, key=lambda s: (s["language"], s["renders"])):
+
+    def order(s: dict[str, Any]) -> tuple[int, int]:
+        language = s["language"]
+        rank = LANGUAGES.index(language) if language in LANGUAGES else len(LANGUAGES)
+        return rank, s["renders"]
+
+    for s in sorted(trained, key=order):
         lines.append(
             f"| {s['renders']:,} ({s['language']}) | {s['epochs']} | "
             f"{_percent(s['held_out_digit_accuracy'])} | "
@@ -111,6 +125,39 @@ def markdown(gathered: dict[str, Any]) -> str:
             f"{s['solved']}/{s['attempts']} ({_interval(s['solve_rate_95'])}) | "
             f"{_percent(s['digit_accuracy'])} ({_interval(s['digit_accuracy_95'])}) |"
         )
+    return "\n".join([*lines, "", per_language(gathered)])
+
+
+def per_language(gathered: dict[str, Any]) -> str:
+    """One row per language: the trained recogniser at 1,000 renders and the
+    objective intelligibility of the served files."""
+    lines = [
+        "| language | trained-1000 served solved (95%) | digits right | "
+        "held-out files | STOI | ESTOI | signal-to-babble (mean, p10) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    scores = {
+        s["language"]: s
+        for s in gathered["scores"]
+        if s.get("renders") == 1_000 and s["route"] == "served"
+    }
+    measured = {m["language"]: m for m in gathered.get("intelligibility", [])}
+    for language in LANGUAGES:
+        s, m = scores.get(language), measured.get(language)
+        attack = (
+            f"{s['solved']}/{s['attempts']} ({_interval(s['solve_rate_95'])}) | "
+            f"{_percent(s['digit_accuracy'])} | "
+            f"{_percent(s['held_out_file_accuracy'])}"
+            if s
+            else "not run | - | -"
+        )
+        objective = (
+            f"{m['stoi']['mean']:.3f} | {m['estoi']['mean']:.3f} | "
+            f"{m['sbr']['mean']:+.1f} dB, {m['sbr']['p10']:+.1f} dB"
+            if m
+            else "not run | - | -"
+        )
+        lines.append(f"| {language} | {attack} | {objective} |")
     return "\n".join(lines)
 
 

@@ -1,7 +1,8 @@
 """The demo's languages: its settings and the test settings both offer these.
 
-Arabic is right to left (the base template sets dir). The audio speaks English
-and Spanish only; other languages get the English voice (audio.language_for).
+Arabic is right to left (the base template sets dir). The audio speaks the
+first eight (gancaptcha_field.audio.LANGUAGES); Russian, Japanese, Chinese and
+Arabic get the English voice (audio.language_for).
 """
 
 from __future__ import annotations

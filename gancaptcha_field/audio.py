@@ -30,7 +30,9 @@ from django.utils import translation
 from gancaptcha_field import links
 
 VOICE_DIR = Path(__file__).resolve().parent / "voice"
-LANGUAGES = ("en", "es")
+# The languages eSpeak NG says the digit words most clearly in (voice/SOURCE.txt
+# and docs/audio_lab.md say why these); codes as Django spells them.
+LANGUAGES = ("en", "es", "de", "fr", "it", "pt-br", "nl", "pl")
 DEFAULT_LANGUAGE = "en"
 SAMPLE_RATE = 16_000
 CONTENT_TYPE = "audio/wav"
@@ -57,9 +59,21 @@ _HOP = 128
 
 
 def language_for(code: str | None = None) -> str:
-    """The voice for a language code (default: the active language), else English."""
-    base = (code or translation.get_language() or "").lower().split("-")[0]
-    return base if base in LANGUAGES else DEFAULT_LANGUAGE
+    """The voice for a language code (default: the active language), else English.
+
+    As Django falls back: the exact code ("pt-br"), then its base language
+    ("de" for "de-at"), then a voice of that base ("pt-br" for "pt" or "pt-pt").
+    """
+    wanted = (code or translation.get_language() or "").lower().replace("_", "-")
+    if wanted in LANGUAGES:
+        return wanted
+    base = wanted.split("-")[0]
+    if base in LANGUAGES:
+        return base
+    for language in LANGUAGES:
+        if language.split("-")[0] == base:
+            return language
+    return DEFAULT_LANGUAGE
 
 
 def audio_url(key: str, language: str | None = None) -> str:

@@ -7,7 +7,7 @@ Writes <language>/v<N>/<digit>.wav (one folder per voice) and
 Needs espeak-ng (Debian: ``apt-get install -y espeak-ng``) and numpy; serving
 reads the WAV files this writes and needs neither espeak-ng nor this script.
 
-    .venv/bin/python scripts/make_voice_clips.py [--output DIR]
+    .venv/bin/python scripts/make_voice_clips.py [--output DIR] [--languages de fr]
 """
 
 from __future__ import annotations
@@ -50,12 +50,91 @@ WORDS = {
         "ocho",
         "nueve",
     ),
+    "de": (
+        "null",
+        "eins",
+        "zwei",
+        "drei",
+        "vier",
+        "fünf",
+        "sechs",
+        "sieben",
+        "acht",
+        "neun",
+    ),
+    "fr": (
+        "zéro",
+        "un",
+        "deux",
+        "trois",
+        "quatre",
+        "cinq",
+        "six",
+        "sept",
+        "huit",
+        "neuf",
+    ),
+    "it": (
+        "zero",
+        "uno",
+        "due",
+        "tre",
+        "quattro",
+        "cinque",
+        "sei",
+        "sette",
+        "otto",
+        "nove",
+    ),
+    "pt-br": (
+        "zero",
+        "um",
+        "dois",
+        "três",
+        "quatro",
+        "cinco",
+        "seis",
+        "sete",
+        "oito",
+        "nove",
+    ),
+    # "één", not "een", which eSpeak reads as the article ("un").
+    "nl": (
+        "nul",
+        "één",
+        "twee",
+        "drie",
+        "vier",
+        "vijf",
+        "zes",
+        "zeven",
+        "acht",
+        "negen",
+    ),
+    "pl": (
+        "zero",
+        "jeden",
+        "dwa",
+        "trzy",
+        "cztery",
+        "pięć",
+        "sześć",
+        "siedem",
+        "osiem",
+        "dziewięć",
+    ),
 }
 # Several voices per language (espeak-ng voice + variant), one chosen per digit
 # at serving, so that no single template fits every digit of a challenge.
 VOICES = {
     "en": ("en-us", "en-us+m3", "en+f2", "en-gb-scotland+f4"),
     "es": ("es", "es+m3", "es-419+f2", "es+f4"),
+    "de": ("de", "de+m3", "de+f2", "de+f4"),
+    "fr": ("fr", "fr+m3", "fr-be+f2", "fr+f4"),
+    "it": ("it", "it+m3", "it+f2", "it+f4"),
+    "pt-br": ("pt-br", "pt-br+m3", "pt-br+f2", "pt-br+f4"),
+    "nl": ("nl", "nl+m3", "nl+f2", "nl+f4"),
+    "pl": ("pl", "pl+m3", "pl+f2", "pl+f4"),
 }
 # Words that are not digits (and do not rhyme with one), in the same voices:
 # the babble laid under the digits at serving, real speech that a listener
@@ -88,6 +167,90 @@ BABBLE = {
         "camisa",
         "playa",
         "ventana",
+    ),
+    "de": (
+        "Apfel",
+        "Fenster",
+        "Garten",
+        "Tisch",
+        "Blume",
+        "Wasser",
+        "Morgen",
+        "Papier",
+        "Kerze",
+        "Tasche",
+        "Himmel",
+        "Brücke",
+    ),
+    "fr": (
+        "pomme",
+        "fenêtre",
+        "jardin",
+        "table",
+        "rivière",
+        "jaune",
+        "matin",
+        "papier",
+        "bouton",
+        "bougie",
+        "orange",
+        "poche",
+    ),
+    "it": (
+        "mela",
+        "finestra",
+        "giardino",
+        "tavolo",
+        "fiume",
+        "giallo",
+        "mattina",
+        "carta",
+        "bottone",
+        "candela",
+        "arancia",
+        "tasca",
+    ),
+    "pt-br": (
+        "maçã",
+        "janela",
+        "jardim",
+        "mesa",
+        "rio",
+        "amarelo",
+        "manhã",
+        "papel",
+        "botão",
+        "vela",
+        "laranja",
+        "bolso",
+    ),
+    "nl": (
+        "appel",
+        "raam",
+        "tuin",
+        "tafel",
+        "rivier",
+        "geel",
+        "ochtend",
+        "papier",
+        "knoop",
+        "kaars",
+        "oranje",
+        "lamp",
+    ),
+    "pl": (
+        "jabłko",
+        "okno",
+        "ogród",
+        "stół",
+        "rzeka",
+        "żółty",
+        "poranek",
+        "papier",
+        "guzik",
+        "świeca",
+        "lampa",
+        "kieszeń",
     ),
 }
 WORDS_PER_MINUTE = 140  # a little slower than espeak-ng's default 175
@@ -152,7 +315,7 @@ def speak(espeak: str, voice: str, word: str, workdir: Path) -> np.ndarray:
     )
     signal, rate = read_wav(raw)
     signal = trim(resample(signal, rate, SAMPLE_RATE), SAMPLE_RATE)
-    return signal * (PEAK / np.abs(signal).max())
+    return np.asarray(signal * (PEAK / np.abs(signal).max()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,6 +326,14 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=DEFAULT_OUTPUT,
         help="voice directory (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--languages",
+        nargs="+",
+        choices=sorted(WORDS),
+        default=sorted(WORDS),
+        help="languages to (re)write; the others' clips are left as they are "
+        "(default: all)",
     )
     args = parser.parse_args(argv)
     espeak = shutil.which("espeak-ng")
@@ -177,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         .strip(" :\n")
     )
     with tempfile.TemporaryDirectory() as tmp:
-        for language, words in WORDS.items():
+        for language in args.languages:
+            words = WORDS[language]
             for index, voice in enumerate(VOICES[language]):
                 folder = args.output / language / f"v{index}"
                 folder.mkdir(parents=True, exist_ok=True)
@@ -185,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                     signal = speak(espeak, voice, word, Path(tmp))
                     write_wav(folder / f"{digit}.wav", signal, SAMPLE_RATE)
                     seconds = signal.size / SAMPLE_RATE
-                    print(f"{language}/v{index}/{digit}.wav  {word:7} {seconds:.2f} s")
+                    print(f"{language}/v{index}/{digit}.wav  {word:9} {seconds:.2f} s")
             folder = args.output / language / "babble"
             folder.mkdir(parents=True, exist_ok=True)
             for index, word in enumerate(BABBLE[language]):

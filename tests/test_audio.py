@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from gancaptcha_field import audio, challenges
-from tests.utils import Clock
+from tests.utils import Clock, find_tag
 
 RATE = audio.SAMPLE_RATE
 
@@ -50,6 +50,58 @@ def test_shipped_clips_are_small_16khz_mono(language: str) -> None:
         assert 0.2 < seconds < 0.9
     assert len(audio.voices(language)) == 4
     assert all(len(bank) == 10 for bank in audio.voices(language))
+
+
+@pytest.mark.parametrize("language", audio.LANGUAGES)
+def test_each_voice_says_every_digit(language: str) -> None:
+    folder = Path(audio.__file__).parent / "voice" / language
+    voices = sorted(p.name for p in folder.glob("v*"))
+    assert voices == ["v0", "v1", "v2", "v3"]
+    for voice in voices:
+        names = sorted(p.name for p in (folder / voice).glob("*.wav"))
+        assert names == [f"{digit}.wav" for digit in range(10)]
+    # Each voice is its own recording, not a copy of another's.
+    digests = {(folder / v / "7.wav").read_bytes() for v in voices}
+    assert len(digests) == len(voices)
+
+
+def test_the_new_languages_do_not_share_clips_with_english() -> None:
+    english = {p.read_bytes() for p in (audio.VOICE_DIR / "en").rglob("*.wav")}
+    for language in audio.LANGUAGES:
+        if language != "en":
+            clips = (audio.VOICE_DIR / language).rglob("*.wav")
+            assert not english & {p.read_bytes() for p in clips}, language
+
+
+@pytest.mark.parametrize("language", audio.LANGUAGES)
+@pytest.mark.parametrize(("answer", "seed"), [("0000", 1), ("7777", 2), ("19", 3)])
+def test_every_language_has_one_length_per_answer_length(
+    language: str, answer: str, seed: int
+) -> None:
+    data = audio.render_wav(answer, language, np.random.default_rng(seed))
+    samples = round(audio.SECONDS_PER_DIGIT * len(answer) * RATE)
+    assert decode(data).size == samples
+    assert len(data) == 44 + 2 * samples
+
+
+@pytest.mark.parametrize("language", audio.LANGUAGES)
+def test_every_language_sounds_different_each_request(language: str) -> None:
+    renders = {audio.render_wav("4071", language) for _ in range(2)}
+    assert len(renders) == 2
+
+
+@pytest.mark.parametrize("language", audio.LANGUAGES)
+def test_every_language_keeps_the_babble_rule(language: str) -> None:
+    assert len(audio.babble_words(language)) == 12
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        drawn = audio.plan("4071", language, rng)
+        assert 10 <= len(drawn.babble) <= 14
+        # Each babble word 1-4 dB under a digit's level range, in every language.
+        for voicing in drawn.babble:
+            assert 0.8 * 10 ** (-4 / 20) <= voicing.level <= 10 ** (-1 / 20)
+        speech, babble, _ = audio.tracks(drawn)
+        assert np.abs(babble).max() > 0.1 * np.abs(speech).max()
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -93,7 +145,7 @@ def test_the_digits_spoken_are_the_answers_in_order(
     assert "".join(str(v.item) for v in drawn.digits) == answer
     assert not any(v.reversed for v in drawn.digits)
     speech, babble, noise = audio.tracks(drawn)
-    ends = []
+    ends: list[int] = []
     for voicing in drawn.digits:
         clip = audio.voice_clip(language, voicing)
         # Each digit sits whole inside the file, after the previous one.
@@ -177,10 +229,31 @@ def test_languages_use_their_own_voice() -> None:
         ("es", "en", "es"),
         ("es-mx", "en", "es"),
         ("EN-GB", "es", "en"),
-        ("fr", "es", "en"),
+        ("fr", "es", "fr"),
+        ("fr-ca", "en", "fr"),
+        ("de-at", "en", "de"),
+        ("pt-br", "en", "pt-br"),
+        ("pt-BR", "en", "pt-br"),
+        ("pt_BR", "en", "pt-br"),
+        # Portuguese of Portugal hears the Brazilian voice, as Django would fall
+        # back to pt-br's catalogue: the digit words are the same.
+        ("pt", "en", "pt-br"),
+        ("pt-pt", "en", "pt-br"),
+        ("ru", "es", "en"),
+        ("zh-hans", "es", "en"),
+        ("xx", "de", "en"),
         (None, "es", "es"),
         ("", "es", "es"),
-        (None, "de", "en"),
+        (None, "de", "de"),
+        (None, "fr", "fr"),
+        (None, "it", "it"),
+        (None, "pt-br", "pt-br"),
+        (None, "nl", "nl"),
+        (None, "pl", "pl"),
+        (None, "ru", "en"),
+        (None, "ja", "en"),
+        (None, "zh-hans", "en"),
+        (None, "ar", "en"),
     ],
 )
 def test_language_for(code: str | None, active: str, expected: str) -> None:
@@ -196,7 +269,7 @@ def test_render_refuses_what_is_not_an_answer(answer: str) -> None:
 
 def test_render_refuses_an_unknown_language() -> None:
     with pytest.raises(ValueError, match="language"):
-        audio.render_wav("1234", "fr")
+        audio.render_wav("1234", "ru")
 
 
 @pytest.mark.usefixtures("captcha_models")
@@ -244,6 +317,92 @@ class TestAudioView:
             assert decode(response.content).size == FILE_SAMPLES
         # An unknown code falls back to English, not to the request.
         assert asked == ["es", "es", "en", "en"]
+
+    @pytest.mark.parametrize(
+        ("accept", "expected"),
+        [
+            ("de", "de"),
+            ("fr", "fr"),
+            ("it", "it"),
+            ("pt-br", "pt-br"),
+            ("nl", "nl"),
+            ("pl", "pl"),
+            ("ru", "en"),
+            ("ar", "en"),
+        ],
+    )
+    def test_the_page_language_picks_the_voice(
+        self,
+        client: Client,
+        monkeypatch: pytest.MonkeyPatch,
+        accept: str,
+        expected: str,
+    ) -> None:
+        asked: list[str] = []
+        real = audio.render_wav
+
+        def spy(answer: str, language: str) -> bytes:
+            asked.append(language)
+            return real(answer, language)
+
+        monkeypatch.setattr(audio, "render_wav", spy)
+        challenge = challenges._create_with_answer("2468")
+        with translation.override(accept):
+            src = audio.audio_url(challenge.key)
+        assert src.endswith(f"?lang={expected}")
+        for path in (src, url(challenge.key)):
+            response = client.get(path, headers={"Accept-Language": accept})
+            assert response.status_code == 200
+            assert decode(response.content).size == FILE_SAMPLES
+        assert asked == [expected, expected]
+
+    @pytest.mark.parametrize(
+        ("page_language", "voice"),
+        [
+            ("en", "en"),
+            ("es", "es"),
+            ("de", "de"),
+            ("fr", "fr"),
+            ("it", "it"),
+            ("pt-br", "pt-br"),
+            ("nl", "nl"),
+            ("pl", "pl"),
+            ("ru", "en"),
+            ("ja", "en"),
+            ("zh-hans", "en"),
+            ("ar", "en"),
+        ],
+    )
+    def test_the_widget_links_audio_in_the_page_language(
+        self,
+        client: Client,
+        monkeypatch: pytest.MonkeyPatch,
+        page_language: str,
+        voice: str,
+    ) -> None:
+        asked: list[str] = []
+        real = audio.render_wav
+
+        def spy(answer: str, language: str) -> bytes:
+            asked.append(language)
+            return real(answer, language)
+
+        monkeypatch.setattr(audio, "render_wav", spy)
+        html = client.get(
+            "/signup/", headers={"Accept-Language": page_language}
+        ).content.decode()
+        player = find_tag(html, "audio")
+        link = find_tag(html, "a", **{"class": "gancaptcha-audio-link"})
+        assert player["src"] == link["href"]
+        assert player["src"] is not None and player["src"].endswith(f"?lang={voice}")
+        # The label is the page's own (English only on the English page).
+        with translation.override(page_language):
+            assert player["aria-label"] == translation.gettext("The digits, spoken")
+        # The link plays for a visitor whose browser sends another language.
+        response = client.get(player["src"], headers={"Accept-Language": "ar"})
+        assert response.status_code == 200
+        assert decode(response.content).size == FILE_SAMPLES
+        assert asked == [voice]
 
     def test_head_is_allowed_and_post_is_not(self, client: Client) -> None:
         challenge = challenges._create_with_answer("2468")

@@ -106,7 +106,7 @@ def test_unknown_attacker_or_language_is_refused() -> None:
         lab.run(lab.AudioAttackConfig(count=1, attackers=("ml",)), lambda _: None)
     with pytest.raises(lab.AudioAttackError, match="language"):
         lab.run(
-            lab.AudioAttackConfig(count=1, languages=("fr",), attackers=("size",)),
+            lab.AudioAttackConfig(count=1, languages=("ru",), attackers=("size",)),
             lambda _: None,
         )
 
