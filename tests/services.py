@@ -9,12 +9,16 @@ prefix, so parallel runs never see each other's rows.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
 import subprocess
-from collections.abc import Iterator
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 POSTGRES = os.environ.get(
@@ -160,3 +164,68 @@ def postgres_alias(schema: str) -> Iterator[str]:
         connections[alias].close()
         del connections[alias]
         del connections.settings[alias]
+
+
+def migrated_web_site(db: Path) -> dict[str, str]:
+    """The environment of a demo server process on its own SQLite file ``db``
+    (tests/web_settings.py), migrated; it draws with the shipped models, which
+    must be there."""
+    from gancaptcha_field.conf import conf
+    from gancaptcha_field.supply import registry
+
+    status = registry.inspect_model_dir(conf.MODEL_DIR)
+    assert status.ok, f"{status.message} Run `python manage.py train_captcha_models`."
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.web_settings"}
+    env["GC_WEB_DB"] = str(db)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return env
+
+
+def run_worker(
+    script: str, *args: str, path: Sequence[Path] = ()
+) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
+    """Run ``script`` in a fresh interpreter; its last line of output, as JSON."""
+    root = Path(__file__).resolve().parent.parent
+    pythonpath = os.pathsep.join(str(p) for p in [*path, root])
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1]), result
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 120.0) -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def wait_for_server(
+    proc: subprocess.Popen[Any], port: int, timeout: float = 180.0
+) -> bool:
+    """Wait until ``port`` accepts connections or ``proc`` exits; True if up."""
+
+    def listening() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    wait_until(lambda: proc.poll() is not None or listening(), timeout)
+    return proc.poll() is None

@@ -9,49 +9,33 @@ gunicorn). The browser flows under ASGI are in tests/e2e (``both_servers``).
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gancaptcha_field.conf import conf
 from gancaptcha_field.models import PooledChallenge
-from gancaptcha_field.supply import registry
-from tests.services import stop_process, unused_port
+from tests.services import (
+    migrated_web_site,
+    stop_process,
+    unused_port,
+    wait_for_server,
+    wait_until,
+)
 from tests.utils import find_tag, find_tags
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def wait_until(condition: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 @pytest.fixture
 def uvicorn_site(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     """The site under uvicorn: its address, its SQLite file and its log."""
-    status = registry.inspect_model_dir(conf.MODEL_DIR)
-    assert status.ok, f"{status.message} Run `python manage.py train_captcha_models`."
     db = tmp_path / "asgi.sqlite3"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.web_settings"}
-    env["GC_WEB_DB"] = str(db)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    env = migrated_web_site(db)
     port = unused_port()
     log_path = tmp_path / "uvicorn.log"
     with log_path.open("w") as log:
@@ -65,16 +49,8 @@ def uvicorn_site(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
             stderr=subprocess.STDOUT,
         )  # fmt: skip
 
-    def listening() -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        except OSError:
-            return False
-        return True
-
     try:
-        wait_until(lambda: proc.poll() is not None or listening(), timeout=180)
-        assert proc.poll() is None, log_path.read_text()
+        assert wait_for_server(proc, port), log_path.read_text()
         yield f"http://127.0.0.1:{port}", db, log_path
     finally:
         stop_process(proc, timeout=30)

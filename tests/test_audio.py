@@ -274,7 +274,27 @@ def test_render_refuses_an_unknown_language() -> None:
 
 @pytest.mark.usefixtures("captcha_models")
 @pytest.mark.django_db
+# The voice each of the twelve page languages gets: its own, or English.
+VOICE_OF_PAGE = [
+    *((code, code) for code in ("en", "es", "de", "fr", "it", "pt-br", "nl", "pl")),
+    *((code, "en") for code in ("ru", "ja", "zh-hans", "ar")),
+]
+
+
 class TestAudioView:
+    @pytest.fixture
+    def asked(self, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+        """The languages the view asks audio.render_wav for (it still renders)."""
+        asked: list[str] = []
+        real = audio.render_wav
+
+        def spy(answer: str, language: str) -> bytes:
+            asked.append(language)
+            return real(answer, language)
+
+        monkeypatch.setattr(audio, "render_wav", spy)
+        return asked
+
     def test_serves_a_fresh_wav_uncached(self, client: Client) -> None:
         challenge = challenges._create_with_answer("2468")
         first = client.get(url(challenge.key, "en"))
@@ -291,17 +311,8 @@ class TestAudioView:
         assert challenges.get_answer_for_audio(challenge.key) == "2468"
 
     def test_language_from_the_url_or_the_request(
-        self, client: Client, monkeypatch: pytest.MonkeyPatch
+        self, client: Client, asked: list[str]
     ) -> None:
-        # Record the language the view asks for, then render for real.
-        asked: list[str] = []
-        real = audio.render_wav
-
-        def spy(answer: str, language: str) -> bytes:
-            asked.append(language)
-            return real(answer, language)
-
-        monkeypatch.setattr(audio, "render_wav", spy)
         challenge = challenges._create_with_answer("2468")
         assert audio.audio_url(challenge.key, "es").endswith("?lang=es")
         with translation.override("es"):
@@ -318,34 +329,14 @@ class TestAudioView:
         # An unknown code falls back to English, not to the request.
         assert asked == ["es", "es", "en", "en"]
 
-    @pytest.mark.parametrize(
-        ("accept", "expected"),
-        [
-            ("de", "de"),
-            ("fr", "fr"),
-            ("it", "it"),
-            ("pt-br", "pt-br"),
-            ("nl", "nl"),
-            ("pl", "pl"),
-            ("ru", "en"),
-            ("ar", "en"),
-        ],
-    )
+    @pytest.mark.parametrize(("accept", "expected"), VOICE_OF_PAGE)
     def test_the_page_language_picks_the_voice(
         self,
         client: Client,
-        monkeypatch: pytest.MonkeyPatch,
+        asked: list[str],
         accept: str,
         expected: str,
     ) -> None:
-        asked: list[str] = []
-        real = audio.render_wav
-
-        def spy(answer: str, language: str) -> bytes:
-            asked.append(language)
-            return real(answer, language)
-
-        monkeypatch.setattr(audio, "render_wav", spy)
         challenge = challenges._create_with_answer("2468")
         with translation.override(accept):
             src = audio.audio_url(challenge.key)
@@ -356,38 +347,14 @@ class TestAudioView:
             assert decode(response.content).size == FILE_SAMPLES
         assert asked == [expected, expected]
 
-    @pytest.mark.parametrize(
-        ("page_language", "voice"),
-        [
-            ("en", "en"),
-            ("es", "es"),
-            ("de", "de"),
-            ("fr", "fr"),
-            ("it", "it"),
-            ("pt-br", "pt-br"),
-            ("nl", "nl"),
-            ("pl", "pl"),
-            ("ru", "en"),
-            ("ja", "en"),
-            ("zh-hans", "en"),
-            ("ar", "en"),
-        ],
-    )
+    @pytest.mark.parametrize(("page_language", "voice"), VOICE_OF_PAGE)
     def test_the_widget_links_audio_in_the_page_language(
         self,
         client: Client,
-        monkeypatch: pytest.MonkeyPatch,
+        asked: list[str],
         page_language: str,
         voice: str,
     ) -> None:
-        asked: list[str] = []
-        real = audio.render_wav
-
-        def spy(answer: str, language: str) -> bytes:
-            asked.append(language)
-            return real(answer, language)
-
-        monkeypatch.setattr(audio, "render_wav", spy)
         html = client.get(
             "/signup/", headers={"Accept-Language": page_language}
         ).content.decode()

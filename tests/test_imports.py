@@ -9,13 +9,14 @@ fresh interpreter.
 from __future__ import annotations
 
 import ast
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.services import run_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "gancaptcha_field"
@@ -142,18 +143,7 @@ print(json.dumps({"imported": names, "loaded": loaded}))
 
 
 def test_importing_every_serving_module_loads_neither_lab_nor_training() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    result = subprocess.run(
-        [sys.executable, "-c", IMPORT_SERVING, *SERVING],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report, _ = run_worker(IMPORT_SERVING, *SERVING)
     assert "gancaptcha_field.ratelimit" in report["imported"]
     assert "gancaptcha_field.management.commands.captcha_cleanup" in report["imported"]
     assert report["loaded"] == []

@@ -10,36 +10,13 @@ page, its image and a wrong and a right answer through Django's test client.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+
+from tests.services import run_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 
 HEAVY = ("tensorflow", "keras", "matplotlib")
-
-
-def run_worker(
-    script: str, *args: str, path: Sequence[Path] = ()
-) -> tuple[dict[str, Any], subprocess.CompletedProcess[str]]:
-    """Run ``script`` in a fresh interpreter; its last line of output, as JSON."""
-    pythonpath = os.pathsep.join(str(p) for p in [*path, ROOT])
-    env = {**os.environ, "PYTHONPATH": pythonpath}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    result = subprocess.run(
-        [sys.executable, "-c", script, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1]), result
 
 
 WORKER = r"""

@@ -10,9 +10,8 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from io import StringIO
@@ -63,13 +62,6 @@ def postgres_pool(
         with blocker.unblock(), services.postgres_alias(schema) as alias:
             pool.put(items, using=alias)
             yield schema, alias
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 @pytest.mark.usefixtures("captcha_models")
@@ -325,10 +317,10 @@ def test_watch_keeps_the_pool_full_until_stopped(pool_on: Settings) -> None:
     )
     producer.start()
     try:
-        wait_until(lambda: pool.size() >= 3)
+        services.wait_until(lambda: pool.size() >= 3)
         assert pool.take(DatabaseStore()) is not None
         assert pool.take(DatabaseStore()) is not None
-        wait_until(lambda: pool.size() >= 3)
+        services.wait_until(lambda: pool.size() >= 3)
     finally:
         stop.set()
         producer.join(timeout=120)
@@ -484,24 +476,13 @@ def test_a_web_server_fills_the_default_pool_from_its_first_request(
     runserver process starts drawing into the pool at its first request,
     whatever the page, before anyone asks for a challenge; merely starting
     draws nothing."""
-    import socket
     import sqlite3
     import urllib.error
     import urllib.request
 
     # The server draws with the real shipped models, not this module's fake.
-    status = registry.inspect_model_dir(conf.MODEL_DIR)
-    assert status.ok, f"{status.message} Run `python manage.py train_captcha_models`."
     db = tmp_path / "web.sqlite3"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.web_settings"}
-    env["GC_WEB_DB"] = str(db)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    env = services.migrated_web_site(db)
     table = PooledChallenge._meta.db_table
     port = services.unused_port()
     proc = subprocess.Popen(
@@ -518,22 +499,16 @@ def test_a_web_server_fills_the_default_pool_from_its_first_request(
                 connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
             )
 
-    def listening() -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        except OSError:
-            return False
-        return True
-
     try:
-        wait_until(lambda: proc.poll() is not None or listening(), timeout=180)
-        assert proc.poll() is None, "the server exited"
+        assert services.wait_for_server(proc, port), "the server exited"
         assert pooled() == 0  # up, models loaded, nothing drawn yet
         try:  # the home page: no CAPTCHA on it
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60).close()
         except urllib.error.HTTPError:
             pass
-        wait_until(lambda: proc.poll() is not None or pooled() >= 4, timeout=180)
+        services.wait_until(
+            lambda: proc.poll() is not None or pooled() >= 4, timeout=180
+        )
         assert proc.poll() is None, "the server exited"
         assert pooled() >= 4  # the first batch of the default pool
     finally:
