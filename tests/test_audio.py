@@ -273,7 +273,6 @@ def test_render_refuses_an_unknown_language() -> None:
 
 
 @pytest.mark.usefixtures("captcha_models")
-@pytest.mark.django_db
 # The voice each of the twelve page languages gets: its own, or English.
 VOICE_OF_PAGE = [
     *((code, code) for code in ("en", "es", "de", "fr", "it", "pt-br", "nl", "pl")),
@@ -281,6 +280,7 @@ VOICE_OF_PAGE = [
 ]
 
 
+@pytest.mark.django_db
 class TestAudioView:
     @pytest.fixture
     def asked(self, monkeypatch: pytest.MonkeyPatch) -> list[str]:
