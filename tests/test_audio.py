@@ -272,7 +272,6 @@ def test_render_refuses_an_unknown_language() -> None:
         audio.render_wav("1234", "ru")
 
 
-@pytest.mark.usefixtures("captcha_models")
 # The voice each of the twelve page languages gets: its own, or English.
 VOICE_OF_PAGE = [
     *((code, code) for code in ("en", "es", "de", "fr", "it", "pt-br", "nl", "pl")),
@@ -280,6 +279,7 @@ VOICE_OF_PAGE = [
 ]
 
 
+@pytest.mark.usefixtures("captcha_models")
 @pytest.mark.django_db
 class TestAudioView:
     @pytest.fixture
