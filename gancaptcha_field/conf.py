@@ -639,7 +639,7 @@ class Settings:
     )
     POOL: DictSetting[Pool] = DictSetting(
         {
-            "size": Key(1000, _int_at_least(0)),
+            "size": Key(4000, _int_at_least(0)),
             "low_water": Key(None, _optional(_int_at_least(0))),
             "batch": Key(64, _int_at_least(1)),
             "reserve": Key(16, _int_at_least(1)),

@@ -25,8 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "SYNCHRONOUS_COMMIT": False,
     "SOURCE": "pool-then-draw",
     "POOL": {
-        "size": 1000,
-        "low_water": 1000 - 64,  # with the default size and batch
+        "size": 4000,
+        "low_water": 4000 - 64,  # with the default size and batch
         "batch": 64,
         "reserve": 16,
         "autofill": True,
@@ -104,7 +104,7 @@ PARSED_KEYS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("POOL", {"size": 100, "batch": 16}, {"size": 100, "batch": 16, "low_water": 84}),
     ("POOL", {"reserve": 4, "autofill": False}, {"reserve": 4, "autofill": False}),
     ("POOL", {"reserve": 0}, {"reserve": 16}),  # invalid (E020): the default, never 0
-    ("POOL", {"size": -1}, {"size": 1000}),  # invalid: the default pool, not none
+    ("POOL", {"size": -1}, {"size": 4000}),  # invalid: the default pool, not none
     ("POOL", {"size": 0}, {"size": 0, "low_water": 0}),
     ("DRAW", {"batch_size": 8, "max_batches": 3}, {"batch_size": 8, "max_batches": 3}),
     ("DRAW", {"latent_bank": False}, {"latent_bank": False}),
@@ -188,7 +188,7 @@ def test_declared_gives_what_the_reference_shows() -> None:
     assert by_name["GANCAPTCHA_TIMEOUT"].default == 300
     assert by_name["GANCAPTCHA_POW"].default["min_tries"] == 8
     assert by_name["GANCAPTCHA_POOL"].default == {
-        "size": 1000,
+        "size": 4000,
         "low_water": None,
         "batch": 64,
         "reserve": 16,
@@ -217,7 +217,7 @@ OLD: list[tuple[str, Any, str, Any]] = [
     ("POOL_ONLY", True, "SOURCE", "pool"),
     ("POOL_ONLY", False, "SOURCE", "pool-then-draw"),
     ("POOL_LOW_WATER", 7, "POOL", {"low_water": 7}),
-    ("POOL_BATCH", 16, "POOL", {"batch": 16, "low_water": 1000 - 16}),
+    ("POOL_BATCH", 16, "POOL", {"batch": 16, "low_water": 4000 - 16}),
     ("POOL_RESERVE", 4, "POOL", {"reserve": 4}),
     ("POOL_AUTOFILL", False, "POOL", {"autofill": False}),
     ("BATCH_SIZE", 8, "DRAW", {"batch_size": 8}),

@@ -287,6 +287,140 @@ def test_low_water_starts_a_background_refill(
     assert 6 <= pool.size() <= 6 + 4
 
 
+class FakeTime:
+    """A monotonic clock and a sleep that only moves it; ``during_sleep`` runs
+    after each move (a visitor arriving, the pool being looked at)."""
+
+    def __init__(self, during_sleep: Callable[[int], object] = lambda n: None) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+        self.during_sleep = during_sleep
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds > 0
+        self.now += seconds
+        self.slept.append(seconds)
+        self.during_sleep(len(self.slept))
+
+
+def test_the_refill_waits_while_takes_are_recent_and_stops_when_they_stop() -> None:
+    pacer: pool.Pacer
+
+    def visitor(sleeps: int) -> None:
+        if sleeps <= 3:  # a visitor during each of the first three waits
+            pacer.taken()
+
+    fake = FakeTime(visitor)
+    pacer = pool.Pacer(quiet=0.3, clock=fake.clock, sleep=fake.sleep)
+    pacer.taken()
+    assert pacer.wait_turn(low=lambda: False) == 4
+    # It returned once a whole quiet spell had passed since the last take.
+    assert fake.now - pacer.last_take == pytest.approx(0.3)
+    # Nobody took since: the next batch goes at once.
+    assert pacer.wait_turn(low=lambda: False) == 0
+
+
+def test_the_refill_never_waits_in_a_process_that_has_not_served() -> None:
+    fake = FakeTime()
+    pacer = pool.Pacer(quiet=0.3, clock=fake.clock, sleep=fake.sleep)
+    assert pacer.wait_turn(low=lambda: False) == 0
+    assert fake.slept == []
+
+
+def test_the_refill_draws_below_the_floor_however_busy_the_process() -> None:
+    pacer: pool.Pacer
+    looks: list[bool] = []
+
+    def low() -> bool:
+        looks.append(True)
+        return len(looks) > 2  # the pool fell under the floor during the waits
+
+    fake = FakeTime(lambda n: pacer.taken())  # a visitor during every wait
+    pacer = pool.Pacer(quiet=0.3, clock=fake.clock, sleep=fake.sleep)
+    pacer.taken()
+    assert pacer.wait_turn(low) == 2
+    # Already under the floor: no wait at all, right after a take.
+    pacer.taken()
+    assert pacer.wait_turn(lambda: True) == 0
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_refill_waits_for_its_visitors_above_the_floor(
+    pool_on: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool_on.GANCAPTCHA_POOL = {"size": 8, "batch": 2, "autofill": False}  # floor 2
+    pool.put(rendered(4))
+    sizes: list[int] = []
+
+    def visitor(sleeps: int) -> None:
+        sizes.append(pool.size())  # nothing drawn while it waits
+        if sleeps <= 2:
+            pacer.taken()
+
+    fake = FakeTime(visitor)
+    pacer = pool.Pacer(quiet=0.3, clock=fake.clock, sleep=fake.sleep)
+    monkeypatch.setattr(pool, "pacer", pacer)
+    pacer.taken()
+    pool._refill_worker()  # in this thread: the test sees each step
+    # Three waits before the first batch (visitors in the first two), none
+    # after: the process went quiet.
+    assert sizes == [4, 4, 4]
+    assert pool.size() == 8
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_refill_under_the_floor_draws_at_once(
+    pool_on: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool_on.GANCAPTCHA_POOL = {"size": 8, "batch": 1, "autofill": False}  # floor 2
+    sizes: list[int] = []
+
+    fake = FakeTime(lambda n: sizes.append(pool.size()))
+    pacer = pool.Pacer(quiet=0.3, clock=fake.clock, sleep=fake.sleep)
+    monkeypatch.setattr(pool, "pacer", pacer)
+    pacer.taken()  # a visitor just now, and the pool empty
+    pool._refill_worker()
+    # Drew 0 -> 2 without waiting; at the floor it waited out the visitor.
+    assert sizes == [2]
+    assert pool.size() == 8
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db
+def test_takes_and_draws_on_the_spot_tell_the_refill_to_wait(
+    pool_on: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeTime()
+    pacer = pool.Pacer(quiet=0.3, clock=fake.clock, sleep=fake.sleep)
+    monkeypatch.setattr(pool, "pacer", pacer)
+    pool.put(rendered(1))
+    current_source().issue(DatabaseStore())  # from the pool
+    assert pacer.last_take == fake.now
+    fake.now += 5.0
+    current_source().issue(DatabaseStore())  # pool empty: drawn on the spot
+    assert pacer.last_take == fake.now
+
+
+@pytest.mark.usefixtures("captcha_models")
+@pytest.mark.django_db
+def test_the_producer_never_waits(
+    pool_on: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeTime()
+    pacer = pool.Pacer(quiet=0.3, clock=fake.clock, sleep=fake.sleep)
+    monkeypatch.setattr(pool, "pacer", pacer)
+    pacer.taken()  # this process just served, and the pool is above its floor
+    pool.put(rendered(4))
+    call_command("captcha_fill_pool", "--size", "8", "--batch", "2", stdout=StringIO())
+    assert pool.size() == 8
+    assert fake.slept == []
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc_trim")
 def test_freed_memory_goes_back_through_glibc() -> None:
     assert pool._malloc_trim() is not None

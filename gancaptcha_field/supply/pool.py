@@ -59,6 +59,64 @@ RESERVE_HOLD = 10.0
 # visitor while its refill thread still held a batch back.
 REFILL_BATCH = 8
 
+# A web worker's background refill draws only while its process has handed
+# out no challenge for this long (seconds): a draw costs a core more than a
+# visitor does, and with it the workers served half what the peer does.
+REFILL_QUIET = 0.3
+
+# ... unless the pool holds less than this share of GANCAPTCHA_POOL["size"]:
+# then it draws regardless, so steady load never drains the pool. A quarter
+# of the default size lasts two busy workers several seconds, while the
+# refills of both catch up.
+REFILL_FLOOR = 0.25
+
+
+class Pacer:
+    """When a web worker's refill may draw: after a quiet spell, or when low.
+
+    Thread-safe: ``taken()`` writes one float, which ``wait_turn()`` reads.
+    The clock and the sleep are injected for the tests.
+    """
+
+    def __init__(
+        self,
+        quiet: float = REFILL_QUIET,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        self.quiet = quiet
+        self.clock = clock
+        self.sleep = sleep
+        self.last_take = -float("inf")
+
+    def taken(self) -> None:
+        """Note that this process just handed out a challenge."""
+        self.last_take = self.clock()
+
+    def wait_turn(self, low: Callable[[], bool]) -> int:
+        """Return once no take happened for ``quiet`` s, or once ``low()`` is
+        true (looked at before each wait); return how many waits it took."""
+        waits = 0
+        while not low():
+            now = self.clock()
+            # Compared with the wake-up time, not the idle time: float
+            # rounding then cannot leave it sleeping ever shorter spells.
+            wake = self.last_take + self.quiet
+            if now >= wake:
+                break
+            self.sleep(wake - now)
+            waits += 1
+        return waits
+
+
+pacer = Pacer()
+
+
+def floor() -> int:
+    """The pool's size under which a web worker's refill draws regardless."""
+    return int(conf.POOL["size"] * REFILL_FLOOR)
+
+
 _refill_lock = threading.Lock()
 _refill_thread: threading.Thread | None = None
 _last_check = 0.0
@@ -107,6 +165,7 @@ def take(store: Store) -> Issued | None:
     transaction that stores the challenge, so a failure to store it puts the
     row back, and no row reaches two visitors.
     """
+    pacer.taken()
     db = store.pool_database()
     if (
         not sql.supports_delete_returning(db)
@@ -207,16 +266,21 @@ def fill(
     batch: int | None = None,
     using: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    before_batch: Callable[[], object] | None = None,
 ) -> int:
     """Render batches until the pool holds ``target`` rows; return how many made.
 
-    Several fillers at once may overshoot by a batch each, never undershoot.
-    Raises CaptchaUnavailable when the models cannot draw.
+    ``before_batch`` runs before each batch (a web worker's refill waits
+    there for its turn). Several fillers at once may overshoot by a batch
+    each, never undershoot. Raises CaptchaUnavailable when the models cannot
+    draw.
     """
     target = conf.POOL["size"] if target is None else target
     batch = max(1, conf.POOL["batch"] if batch is None else batch)
     made = 0
     while (missing := target - size(using)) > 0:
+        if before_batch is not None:
+            before_batch()  # visitors only take: ``missing`` stays a lower bound
         count = min(batch, missing)
         # Here, not at the top: pool-only web workers never render (Pillow).
         from gancaptcha_field.supply.render import render_answers
@@ -277,7 +341,12 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 def _refill_worker() -> None:
     try:
-        made = fill(batch=min(conf.POOL["batch"], REFILL_BATCH))
+        # Yields to this process's visitors; the producer (captcha_fill_pool)
+        # never does.
+        made = fill(
+            batch=min(conf.POOL["batch"], REFILL_BATCH),
+            before_batch=lambda: pacer.wait_turn(lambda: size() < floor()),
+        )
         logger.info("GanCaptcha pool: refilled with %d challenges", made)
     except DatabaseError as exc:
         # Say, a site started before `manage.py migrate`: no traceback for that.

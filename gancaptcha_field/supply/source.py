@@ -108,6 +108,7 @@ def draw(store: Store, answer: str) -> Issued:
     from gancaptcha_field.stores import Issued
     from gancaptcha_field.supply import answers, pool, render
 
+    pool.pacer.taken()  # this process's refill waits while it serves
     (rendered,) = render.render_answers([answer])  # validates the answer first
     # A draw on the spot may have run a generator batch: keep the worker small.
     pool.release_freed_memory()
