@@ -277,6 +277,8 @@ class Setting(Generic[T]):
         except ValueError as exc:
             read_as = "" if origin == self.name else f" (read as {self.name})"
             return [f"{origin} {exc}{read_as}"]
+        except TypeError:  # rates that are not a mapping: the check E011 names them
+            return []
         return []
 
     def deprecated(self) -> tuple[list[str], object] | None:
@@ -480,8 +482,13 @@ def _pool_only_source(value: object) -> object:
 
 
 def _pool_size_source(value: object) -> object:
-    # POOL_SIZE = 0 meant no pool: every challenge drawn on the spot.
-    return "draw" if value == 0 and not isinstance(value, bool) else _UNSET
+    # POOL_SIZE = 0 meant no pool: every challenge drawn on the spot. Only an
+    # int 0 (not 0.0, which E020 names), and not once GANCAPTCHA_POOL names a
+    # size of its own: the new setting wins.
+    pool = _lookup("GANCAPTCHA_POOL")
+    if isinstance(pool, dict) and "size" in pool:
+        return _UNSET
+    return "draw" if type(value) is int and value == 0 else _UNSET
 
 
 class _ModelDir(Setting[Path | None]):

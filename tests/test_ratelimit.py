@@ -14,6 +14,7 @@ import pytest
 from pytest_django import Settings
 
 from django.contrib.auth.models import User
+from django.core import checks as django_checks
 from django.core.cache import cache, caches
 from django.core.management import call_command
 from django.db import transaction
@@ -548,9 +549,14 @@ def test_e011_bad_settings(settings: Settings) -> None:
         assert part in messages[0].msg
 
 
-def test_e011_rates_not_a_dict(settings: Settings) -> None:
-    settings.GANCAPTCHA_RATELIMIT_RATES = ["10/m"]
+@pytest.mark.parametrize("rates", [["10/m"], None, "10/m"])
+def test_e011_rates_not_a_dict(settings: Settings, rates: object) -> None:
+    settings.GANCAPTCHA_RATELIMIT_RATES = rates
     assert ids(checks.check_ratelimit()) == ["gancaptcha_field.E011"]
+    # Every check runs: the settings check leaves the rates to E011.
+    found = ids(django_checks.run_checks(tags=[checks.TAG]))
+    assert "gancaptcha_field.E011" in found
+    assert "gancaptcha_field.E020" not in found
 
 
 def test_w010_middleware_missing(settings: Settings) -> None:

@@ -46,6 +46,26 @@ def test_the_old_pool_settings_still_name_their_source(settings: Settings) -> No
     assert current_source().kind == "pool_only"
 
 
+def test_an_old_pool_size_never_overrules_the_new_setting(settings: Settings) -> None:
+    del settings.GANCAPTCHA_SOURCE
+    settings.GANCAPTCHA_POOL_SIZE = 0
+    settings.GANCAPTCHA_POOL = {"size": 500}  # the new setting names a size
+    assert current_source().kind == "pool_then_draw"
+    del settings.GANCAPTCHA_POOL
+    settings.GANCAPTCHA_POOL_SIZE = 0.0  # not an int: E020, never "no pool"
+    assert current_source().kind == "pool_then_draw"
+
+
+def test_a_drawing_process_with_a_pool_of_size_0_does_not_look_in_it(
+    settings: Settings,
+) -> None:
+    settings.GANCAPTCHA_SOURCE = "pool-then-draw"
+    settings.GANCAPTCHA_POOL = {"size": 0}
+    assert current_source().uses_pool is False
+    settings.GANCAPTCHA_SOURCE = "pool"  # a producer fills it: still taken from
+    assert current_source().uses_pool is True
+
+
 def test_the_autofill_key_reaches_the_source(settings: Settings) -> None:
     settings.GANCAPTCHA_SOURCE = "pool-then-draw"
     settings.GANCAPTCHA_POOL = {"autofill": False}

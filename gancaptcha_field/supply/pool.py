@@ -339,13 +339,23 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return getattr(libc, "malloc_trim", None)
 
 
+def _low_and_let_go() -> bool:
+    """Whether the pool is under the floor; this thread's database connection
+    is closed after each look, so a refill that waits out a long spell of
+    traffic does not hold a connection of the site's for it."""
+    try:
+        return size() < floor()
+    finally:
+        connections.close_all()
+
+
 def _refill_worker() -> None:
     try:
         # Yields to this process's visitors; the producer (captcha_fill_pool)
         # never does.
         made = fill(
             batch=min(conf.POOL["batch"], REFILL_BATCH),
-            before_batch=lambda: pacer.wait_turn(lambda: size() < floor()),
+            before_batch=lambda: pacer.wait_turn(_low_and_let_go),
         )
         logger.info("GanCaptcha pool: refilled with %d challenges", made)
     except DatabaseError as exc:

@@ -60,7 +60,11 @@ class Source:
 
     @property
     def uses_pool(self) -> bool:
-        """True when challenges are taken from the pool first."""
+        """True when challenges are taken from the pool first: not when
+        drawing only, nor when a process that draws has a pool of size 0
+        (nothing to take; looking would log "pool is empty" each time)."""
+        if self.kind == "pool_then_draw" and conf.POOL["size"] == 0:
+            return False
         return self.kind != "draw_only"
 
     @property
