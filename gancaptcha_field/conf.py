@@ -137,6 +137,19 @@ def _rates(value: object) -> dict[str, str | None]:
     return {**DEFAULT_RATELIMIT_RATES, **cast(Mapping[str, str | None], value)}
 
 
+# What W020 suggests in place of an old value that is itself invalid (E020
+# names it): "..." for the site to fill in, never the invalid value again.
+INVALID_OLD_VALUE: Any = object()
+
+
+def _parses(parse: Callable[[object], Any], value: object) -> bool:
+    try:
+        parse(value)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 def _as_is(value: object) -> Any:
     return value  # checked by E011 (check_ratelimit), not here
 
@@ -293,7 +306,7 @@ class Setting(Generic[T]):
         if not used:
             return None
         value, _ = self.raw()
-        return used, value
+        return used, value if _parses(self.parse, value) else INVALID_OLD_VALUE
 
 
 @dataclass(frozen=True)
@@ -412,9 +425,14 @@ class DictSetting(Setting[T]):
             used.insert(0, f"{self.name} = {python_literal(value)}")
         if not used:
             return None
-        # The line to write: every key the old names and the new dict give.
+        # The line to write: every valid key the old names and the new dict
+        # give (an invalid one E020 names; copying it would only move it).
         given, _ = self._given()
-        return used, {name: value for name, (value, _origin) in given.items()}
+        return used, {
+            name: value
+            for name, (value, _origin) in given.items()
+            if name in self.keys and _parses(self.keys[name].parse, value)
+        }
 
 
 # --- The dict settings' shapes. ---
@@ -881,7 +899,8 @@ def deprecated_in_use() -> list[Deprecation]:
         use = setting.deprecated()
         if use is not None:
             used, value = use
-            line = f"{setting.name} = {python_literal(value)}"
+            shown = "..." if value is INVALID_OLD_VALUE else python_literal(value)
+            line = f"{setting.name} = {shown}"
             found.append(Deprecation(used, setting.name, line))
     return found
 

@@ -236,6 +236,22 @@ def test_w020_hint_keeps_the_new_settings_keys(settings: Settings) -> None:
     assert message.hint == 'Replace it with: GANCAPTCHA_POOL = {"size": 10, "batch": 4}'
 
 
+def test_w020_never_suggests_an_invalid_old_value_again(settings: Settings) -> None:
+    # An old value that is itself invalid (E020 names it) is not copied into
+    # the suggested line: a dict leaves its key out, a plain setting says "...".
+    del settings.GANCAPTCHA_SOURCE
+    settings.GANCAPTCHA_POOL_ONLY = "True"
+    settings.GANCAPTCHA_POOL_BATCH = False
+    settings.GANCAPTCHA_POOL_RESERVE = 8
+    settings.GANCAPTCHA_MARGIN = "0.5"
+    hints = {m.hint for m in checks.check_settings() if m.id.endswith("W020")}
+    assert hints == {
+        "Replace it with: GANCAPTCHA_SOURCE = ...",
+        'Replace it with: GANCAPTCHA_POOL = {"reserve": 8}',
+        "Replace it with: GANCAPTCHA_SERVING_RULE = {}",
+    }
+
+
 def test_no_w020_without_old_settings(settings: Settings) -> None:
     settings.GANCAPTCHA_POW = {"answers": False}
     settings.GANCAPTCHA_SOURCE = "draw"

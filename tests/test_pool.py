@@ -647,3 +647,19 @@ def test_a_web_server_fills_the_default_pool_from_its_first_request(
         assert pooled() >= 4  # the first batch of the default pool
     finally:
         stop_process(proc)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_waiting_refill_lets_go_of_its_database_connection() -> None:
+    # Each look at the pool's size while the refill waits out traffic closes
+    # the refill thread's connection, so a long spell holds none of the site's.
+    seen: dict[str, object] = {}
+
+    def look() -> None:
+        seen["low"] = pool._low_and_let_go()
+        seen["open"] = connections["default"].connection is not None
+
+    thread = threading.Thread(target=look)
+    thread.start()
+    thread.join()
+    assert seen == {"low": True, "open": False}  # an empty pool is under its floor
